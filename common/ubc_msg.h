@@ -180,9 +180,9 @@ struct ubc_msg_hdr {
     uint16_t len;      /* payload bytes in use */
     uint16_t src_role; /* enum ubc_role_id of the producer */
     uint32_t peer;     /* net role's peer slot for replies; UINT32_MAX none */
-    uint32_t reserved;
-    uint64_t seq; /* request sequence, echoed in replies */
-    uint64_t tsc; /* time of entry into the node (rx), for latency */
+    uint32_t peer_gen; /* generation of that slot: a reply to a reused slot is dropped */
+    uint64_t seq;      /* request sequence, echoed in replies */
+    uint64_t tsc;      /* time of entry into the node (rx), for latency */
 };
 
 #define UBC_MSG_PAYLOAD_SIZE (UBC_MSG_SIZE - sizeof(struct ubc_msg_hdr))

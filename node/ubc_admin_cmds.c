@@ -1,0 +1,362 @@
+/* ubc_admin_cmds.c: node commands on the admin socket (see .h). */
+#include "node/ubc_admin_cmds.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#include "common/ubc_assert.h"
+#include "control/ubc_admin.h"
+#include "node/ubc_log.h"
+#include "node/ubc_start.h"
+
+static struct ubc_admin *admin_current;
+
+static double
+cmds_uptime_s(const struct ubc_node *node)
+{
+    return (double)(rte_rdtsc() - node->start_tsc) / (double)node->tsc_hz;
+}
+
+static json_t *
+cmds_roles_json(const struct ubc_node *node)
+{
+    json_t *roles = json_array();
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++)
+        json_array_append_new(roles, json_pack("{s:s,s:i}", "role", ubc_role_name(role), "lcore",
+                                               (json_int_t)node->config.role_lcore[role]));
+    return roles;
+}
+
+static json_t *
+cmds_alarms_json(const struct ubc_node *node)
+{
+    json_t *alarms = json_array();
+    struct ubc_net_port_link link;
+    ubc_net_port_link(&node->port, &link);
+    if (!link.up)
+        json_array_append_new(alarms, json_string("port link down"));
+    for (int i = 0; i < UBC_LINK_COUNT; i++) {
+        if (node->links[i].stats.full > 0) {
+            char text[96];
+            snprintf(text, sizeof(text), "ring %s has refused messages (full)",
+                     node->links[i].name);
+            json_array_append_new(alarms, json_string(text));
+        }
+    }
+    return alarms;
+}
+
+static int
+cmd_status(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    struct ubc_node *node = ctx;
+    struct ubc_net_port_link link;
+    ubc_net_port_link(&node->port, &link);
+    *result = json_pack(
+        "{s:s,s:s,s:s,s:f,s:i,s:s,s:s,s:o,s:o,s:o}", "node", node->config.node_name, "version",
+        UBC_VERSION, "state", node->state, "uptime_s", cmds_uptime_s(node), "pid",
+        (json_int_t)getpid(), "data_dir", node->config.data_dir, "admin_socket",
+        node->config.admin_socket, "roles", cmds_roles_json(node), "port",
+        json_pack("{s:s,s:s,s:b,s:i}", "name", node->port.name, "driver", node->port.driver,
+                  "link_up", link.up, "speed_mbps", (json_int_t)link.speed_mbps),
+        "alarms", cmds_alarms_json(node));
+    return *result ? 0 : -ENOMEM;
+}
+
+/* The loop and index that run a role. */
+static const struct ubc_role_stats *
+cmds_role_stats(const struct ubc_node *node, uint32_t role)
+{
+    const struct ubc_loop *loop = &node->loops[node->config.role_lcore[role]];
+    for (uint32_t i = 0; i < loop->role_count; i++) {
+        if (loop->roles[i].ctx == &node->roles[role])
+            return &loop->role_stats[i];
+    }
+    return NULL;
+}
+
+static json_t *
+cmds_by_type_json(const uint64_t *counts)
+{
+    json_t *object = json_object();
+    for (uint32_t type = 0; type <= UBC_MSG_TYPE_MAX; type++) {
+        if (counts[type] != 0)
+            json_object_set_new(object, ubc_msg_type_name((uint16_t)type),
+                                json_integer((json_int_t)counts[type]));
+    }
+    return object;
+}
+
+static json_t *
+cmds_role_stats_json(const struct ubc_node *node)
+{
+    json_t *roles = json_object();
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        const struct ubc_role_stats *stats = cmds_role_stats(node, role);
+        if (stats == NULL)
+            continue;
+        json_object_set_new(
+            roles, ubc_role_name(role),
+            json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "lcore",
+                      (json_int_t)node->config.role_lcore[role], "polls", (json_int_t)stats->polls,
+                      "busy_polls", (json_int_t)stats->busy_polls, "items",
+                      (json_int_t)stats->items, "control_requests",
+                      (json_int_t)node->roles[role].control_requests, "handled_by_type",
+                      cmds_by_type_json(node->roles[role].handled_by_type)));
+    }
+    return roles;
+}
+
+static json_t *
+cmds_rings_json(const struct ubc_node *node)
+{
+    json_t *rings = json_array();
+    for (int i = 0; i < UBC_LINK_COUNT; i++) {
+        struct ubc_link_stats stats;
+        ubc_link_stats_read(&node->links[i], &stats);
+        json_array_append_new(
+            rings,
+            json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "ring", node->links[i].name, "depth",
+                      (json_int_t)ubc_link_count(&node->links[i]), "capacity",
+                      (json_int_t)rte_ring_get_capacity(node->links[i].ring), "enqueued",
+                      (json_int_t)stats.enqueued, "dequeued", (json_int_t)stats.dequeued, "full",
+                      (json_int_t)stats.full, "full_events", (json_int_t)stats.full_events));
+    }
+    return rings;
+}
+
+static json_t *
+cmds_queue_json(const struct ubc_net_queue_stats *q, uint16_t queue)
+{
+    json_t *drops = json_object();
+    for (int reason = 0; reason < UBC_NET_DROP_COUNT; reason++)
+        json_object_set_new(drops, ubc_net_drop_name(reason),
+                            json_integer((json_int_t)q->drops[reason]));
+    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "queue",
+                     (json_int_t)queue, "rx_packets", (json_int_t)q->rx_packets, "rx_bytes",
+                     (json_int_t)q->rx_bytes, "rx_bursts", (json_int_t)q->rx_bursts, "tx_packets",
+                     (json_int_t)q->tx_packets, "tx_dropped", (json_int_t)q->tx_dropped,
+                     "arp_replies", (json_int_t)q->arp_replies, "icmp_replies",
+                     (json_int_t)q->icmp_replies, "refusals_sent", (json_int_t)q->refusals_sent,
+                     "drops", drops, "rx_by_type", cmds_by_type_json(q->rx_by_type), "tx_by_type",
+                     cmds_by_type_json(q->tx_by_type));
+}
+
+static json_t *
+cmds_ports_json(const struct ubc_node *node)
+{
+    const struct ubc_net_port *port = &node->port;
+    struct rte_eth_stats eth;
+    memset(&eth, 0, sizeof(eth));
+    rte_eth_stats_get(port->port_id, &eth);
+    struct ubc_net_port_link link;
+    ubc_net_port_link(port, &link);
+    char mac[RTE_ETHER_ADDR_FMT_SIZE];
+    rte_ether_format_addr(mac, sizeof(mac), &port->mac);
+    json_t *queues = json_array();
+    for (uint16_t q = 0; q < port->queues; q++)
+        json_array_append_new(queues, cmds_queue_json(&node->net.stats[q], q));
+    json_t *one =
+        json_pack("{s:s,s:i,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "name",
+                  port->name, "port_id", (json_int_t)port->port_id, "driver", port->driver, "mac",
+                  mac, "link_up", link.up, "speed_mbps", (json_int_t)link.speed_mbps, "socket",
+                  (json_int_t)port->socket_id, "mbufs", (json_int_t)port->mbuf_count,
+                  "mbufs_in_use", (json_int_t)rte_mempool_in_use_count(port->mbuf_pool),
+                  "rx_packets", (json_int_t)eth.ipackets, "tx_packets", (json_int_t)eth.opackets,
+                  "rx_bytes", (json_int_t)eth.ibytes, "tx_bytes", (json_int_t)eth.obytes,
+                  "rx_missed", (json_int_t)eth.imissed, "rx_errors", (json_int_t)eth.ierrors,
+                  "rx_no_mbuf", (json_int_t)eth.rx_nombuf, "queues", queues);
+    json_object_set_new(one, "tx_errors", json_integer((json_int_t)eth.oerrors));
+    json_object_set_new(one, "peers", json_integer((json_int_t)node->net.peers->used));
+    json_t *ports = json_array();
+    json_array_append_new(ports, one);
+    return ports;
+}
+
+static json_t *
+cmds_lcores_json(const struct ubc_node *node)
+{
+    json_t *lcores = json_array();
+    for (unsigned lcore = 0; lcore < RTE_MAX_LCORE; lcore++) {
+        if (!node->lcore_used[lcore])
+            continue;
+        const struct ubc_loop *loop = &node->loops[lcore];
+        json_t *roles = json_array();
+        for (uint32_t i = 0; i < loop->role_count; i++)
+            json_array_append_new(roles, json_string(loop->roles[i].name));
+        const struct ubc_loop_stats *s = &loop->stats;
+        double late_avg_us = s->sleeps ? (double)(s->sleep_ns_actual - s->sleep_ns_requested) /
+                                             (double)s->sleeps / 1000.0
+                                       : 0.0;
+        json_array_append_new(
+            lcores, json_pack("{s:i,s:b,s:o,s:b,s:i,s:i,s:i,s:f,s:f}", "lcore", (json_int_t)lcore,
+                              "main", lcore == rte_get_main_lcore(), "roles", roles, "busy_poll",
+                              loop->config.busy_poll, "iterations", (json_int_t)s->iterations,
+                              "idle_iterations", (json_int_t)s->idle_iterations, "sleeps",
+                              (json_int_t)s->sleeps, "wake_late_us_avg", late_avg_us,
+                              "wake_late_us_max", (double)s->wake_late_ns_max / 1000.0));
+    }
+    return lcores;
+}
+
+static int
+cmd_stats(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    struct ubc_node *node = ctx;
+    json_t *admin = ubc_admin_counters_json(admin_current);
+    *result = json_pack("{s:f,s:o,s:o,s:o,s:o,s:{s:i,s:i},s:o}", "uptime_s", cmds_uptime_s(node),
+                        "roles", cmds_role_stats_json(node), "lcores", cmds_lcores_json(node),
+                        "ports", cmds_ports_json(node), "rings", cmds_rings_json(node), "messages",
+                        "pool_size", (json_int_t)node->msg_pool->size, "in_use",
+                        (json_int_t)rte_mempool_in_use_count(node->msg_pool), "admin",
+                        admin ? admin : json_null());
+    return *result ? 0 : -ENOMEM;
+}
+
+static int
+cmd_lcores(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    *result = cmds_lcores_json(ctx);
+    return *result ? 0 : -ENOMEM;
+}
+
+static int
+cmd_ports(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    *result = cmds_ports_json(ctx);
+    return *result ? 0 : -ENOMEM;
+}
+
+static int
+cmd_rings(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    *result = cmds_rings_json(ctx);
+    return *result ? 0 : -ENOMEM;
+}
+
+static json_t *
+cmds_log_levels_json(void)
+{
+    json_t *levels = json_object();
+    for (int m = 0; m < UBC_LOG_MODULE_COUNT; m++)
+        json_object_set_new(levels, ubc_log_module_name(m),
+                            json_string(ubc_log_level_name(
+                                (uint32_t)rte_log_get_level((uint32_t)ubc_log_types[m]))));
+    return levels;
+}
+
+static int
+cmd_log_level(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)ctx;
+    const char *module = json_string_value(json_object_get(args, "module"));
+    const char *level_name = json_string_value(json_object_get(args, "level"));
+    if (level_name != NULL) {
+        uint32_t level = ubc_log_level_parse(level_name);
+        if (level == 0) {
+            snprintf(error, error_cap, "level '%s': expected emerg..debug", level_name);
+            return -EINVAL;
+        }
+        int matched = 0;
+        for (int m = 0; m < UBC_LOG_MODULE_COUNT; m++) {
+            if (module == NULL || strcmp(module, "all") == 0 ||
+                strcmp(module, ubc_log_module_name(m)) == 0) {
+                rte_log_set_level((uint32_t)ubc_log_types[m], level);
+                matched++;
+            }
+        }
+        if (matched == 0) {
+            snprintf(error, error_cap,
+                     "module '%s': expected all, net, sched, ledger, "
+                     "consensus, disk, node or control",
+                     module);
+            return -EINVAL;
+        }
+    }
+    *result = cmds_log_levels_json();
+    return 0;
+}
+
+static int
+cmd_shutdown(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
+{
+    (void)args, (void)error, (void)error_cap;
+    struct ubc_node *node = ctx;
+    UBC_LOG(NOTICE, UBC_LOG_CONTROL, "shutdown requested on the admin socket");
+    node->stop = 1;
+    *result = json_pack("{s:b}", "stopping", 1);
+    return 0;
+}
+
+struct cmds_entry {
+    const char *name;
+    const char *usage;
+    const char *help;
+    ubc_admin_fn fn;
+};
+
+static const struct cmds_entry cmds_table[] = {
+    { "status", "", "node state, uptime, roles and their lcores, port, alarms", cmd_status },
+    { "stats", "", "counters per role, lcore, port, queue and ring", cmd_stats },
+    { "lcores", "", "run loops: roles per lcore, idle back-off and wake-up cost", cmd_lcores },
+    { "ports", "", "ports: link, ethdev counters, per-queue counters and drops", cmd_ports },
+    { "rings", "", "role-to-role rings: depth, enqueued, dequeued, full", cmd_rings },
+    { "log-level", "[module=all|net|sched|ledger|consensus|disk|node|control] [level=LEVEL]",
+      "shows or sets log levels (emerg..debug)", cmd_log_level },
+    { "shutdown", "", "stops the node gracefully (drains rings, stops the port)", cmd_shutdown },
+};
+
+int
+ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
+{
+    struct ubc_admin_config config = {
+        .socket_path = node->config.admin_socket,
+        .socket_mode = node->config.admin_socket_mode,
+        .version = UBC_VERSION,
+    };
+    if (ubc_admin_parse_uids(node->config.admin_allowed_uids, config.allowed_uids,
+                             UBC_ADMIN_IDS_MAX, &config.allowed_uid_count) != 0 ||
+        ubc_admin_parse_gids(node->config.admin_allowed_gids, config.allowed_gids,
+                             UBC_ADMIN_IDS_MAX, &config.allowed_gid_count) != 0) {
+        snprintf(error, error_cap, "node.admin_allowed_uids/gids: unknown user or group");
+        return -EINVAL;
+    }
+    admin_current = ubc_admin_create(&config);
+    if (admin_current == NULL) {
+        snprintf(error, error_cap, "cannot create: %s", strerror(errno));
+        return -errno;
+    }
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(cmds_table); i++) {
+        int rc = ubc_admin_register(admin_current, cmds_table[i].name, cmds_table[i].usage,
+                                    cmds_table[i].help, cmds_table[i].fn, node);
+        UBC_ASSERT(rc == 0); /* our own table: names are valid and unique */
+    }
+    int rc = ubc_admin_start(admin_current);
+    if (rc != 0) {
+        snprintf(error, error_cap, "%s: %s", node->config.admin_socket,
+                 rc == -EADDRINUSE ? "another node is listening there" : strerror(-rc));
+        ubc_admin_destroy(admin_current);
+        admin_current = NULL;
+    }
+    return rc;
+}
+
+void
+ubc_admin_cmds_stop(struct ubc_node *node)
+{
+    (void)node;
+    ubc_admin_destroy(admin_current);
+    admin_current = NULL;
+}

@@ -1,0 +1,461 @@
+/* ubc_config.c: the key table, INI parsing through inih, validation. */
+#include "node/ubc_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ubc_assert.h"
+
+enum config_type { TYPE_U32, TYPE_BOOL, TYPE_TEXT, TYPE_LCORE, TYPE_MODE };
+
+struct config_key {
+    const char *section;
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    size_t size; /* text capacity */
+    uint64_t min;
+    uint64_t max;
+    const char *fallback; /* default, as text */
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct ubc_config, field), sizeof(((struct ubc_config *)0)->field)
+#define ROLE_OFF(role) \
+    offsetof(struct ubc_config, role_lcore) + (role) * sizeof(uint32_t), sizeof(uint32_t)
+
+static const struct config_key config_keys[] = {
+    { "eal", "args", TYPE_TEXT, OFF(eal_args), 0, 0,
+      "--no-huge -m 512 --no-pci --no-shconf -l 0-1 --log-level=lib.*:warning "
+      "--vdev=net_tap0,iface=ubc0,mac=fixed",
+      "EAL arguments used when none precede `--` on the command line" },
+    { "node", "name", TYPE_TEXT, OFF(node_name), 0, 0, "ubc-node", "name shown by status" },
+    { "node", "data_dir", TYPE_TEXT, OFF(data_dir), 0, 0, "var",
+      "directory for the journal, snapshots and the admin socket" },
+    { "node", "admin_socket", TYPE_TEXT, OFF(admin_socket), 0, 0, "",
+      "admin socket path; empty means <data_dir>/ubcd.sock" },
+    { "node", "admin_socket_mode", TYPE_MODE, OFF(admin_socket_mode), 0, 0777, "0660",
+      "file mode of the admin socket (octal)" },
+    { "node", "admin_allowed_uids", TYPE_TEXT, OFF(admin_allowed_uids), 0, 0, "",
+      "uids allowed on the admin socket besides root and the node's own (comma list)" },
+    { "node", "admin_allowed_gids", TYPE_TEXT, OFF(admin_allowed_gids), 0, 0, "",
+      "gids allowed on the admin socket (comma list)" },
+    { "node", "shutdown_drain_ms", TYPE_U32, OFF(shutdown_drain_ms), 0, 60000, "2000",
+      "how long roles may drain their rings at shutdown" },
+    { "log", "level", TYPE_TEXT, OFF(log_level), 0, 0, "info",
+      "emerg, alert, crit, err, warning, notice, info or debug" },
+    { "roles", "net", TYPE_LCORE, ROLE_OFF(UBC_ROLE_NET), 0, 1023, "1",
+      "lcore that runs the net role" },
+    { "roles", "sched", TYPE_LCORE, ROLE_OFF(UBC_ROLE_SCHED), 0, 1023, "1",
+      "lcore that runs the sched role" },
+    { "roles", "ledger", TYPE_LCORE, ROLE_OFF(UBC_ROLE_LEDGER), 0, 1023, "0",
+      "lcore that runs the ledger role" },
+    { "roles", "consensus", TYPE_LCORE, ROLE_OFF(UBC_ROLE_CONSENSUS), 0, 1023, "0",
+      "lcore that runs the consensus role" },
+    { "roles", "disk", TYPE_LCORE, ROLE_OFF(UBC_ROLE_DISK), 0, 1023, "0",
+      "lcore that runs the disk role" },
+    { "poll", "busy", TYPE_BOOL, OFF(poll_busy), 0, 1, "false",
+      "never sleep when idle (dedicated production cores)" },
+    { "poll", "idle_spins", TYPE_U32, OFF(poll_idle_spins), 0, 10000000, "2000",
+      "idle iterations (with pause) before the first sleep" },
+    { "poll", "sleep_us_min", TYPE_U32, OFF(poll_sleep_us_min), 1, 100000, "20",
+      "first idle sleep" },
+    { "poll", "sleep_us_max", TYPE_U32, OFF(poll_sleep_us_max), 1, 100000, "1000",
+      "idle sleeps double up to this bound" },
+    { "poll", "housekeeping_us", TYPE_U32, OFF(poll_housekeeping_us), 100, 1000000, "1000",
+      "period of each role's housekeeping (timers, counters)" },
+    { "net", "port", TYPE_TEXT, OFF(net_port), 0, 0, "net_tap0",
+      "port name as EAL knows it (PCI address or vdev name); a vdev not given to EAL is "
+      "probed with these devargs" },
+    { "net", "rx_queues", TYPE_U32, OFF(net_rx_queues), 1, 16, "1", "rx (and tx) queues" },
+    { "net", "rx_desc", TYPE_U32, OFF(net_rx_desc), 64, 32768, "1024", "rx ring descriptors" },
+    { "net", "tx_desc", TYPE_U32, OFF(net_tx_desc), 64, 32768, "1024", "tx ring descriptors" },
+    { "net", "burst_size", TYPE_U32, OFF(net_burst_size), 1, 256, "32", "packets per burst" },
+    { "net", "mbuf_count", TYPE_U32, OFF(net_mbuf_count), 0, 16777216, "0",
+      "mbufs in the pool; 0 computes it from descriptors, bursts and caches" },
+    { "net", "mbuf_cache", TYPE_U32, OFF(net_mbuf_cache), 0, 512, "256", "per-lcore mbuf cache" },
+    { "net", "ipv4", TYPE_TEXT, OFF(net_ipv4), 0, 0, "198.18.0.2", "the node's IPv4 address" },
+    { "net", "udp_port", TYPE_U32, OFF(net_udp_port), 1, 65535, "7400", "UBC UDP port" },
+    { "net", "tx_drain_us", TYPE_U32, OFF(net_tx_drain_us), 1, 100000, "100",
+      "longest time a partial tx burst waits" },
+    { "net", "promiscuous", TYPE_BOOL, OFF(net_promiscuous), 0, 1, "true",
+      "accept frames for any MAC (virtual ports)" },
+    { "net", "peers_max", TYPE_U32, OFF(net_peers_max), 16, 16777216, "65536",
+      "clients and providers the node can answer at once" },
+    { "rings", "link_size", TYPE_U32, OFF(ring_link_size), 64, 1048576, "4096",
+      "slots per role-to-role ring (power of two)" },
+    { "rings", "msg_pool_size", TYPE_U32, OFF(ring_msg_pool_size), 1024, 16777216, "65535",
+      "messages in the pool shared by all rings" },
+    { "rings", "msg_pool_cache", TYPE_U32, OFF(ring_msg_pool_cache), 0, 512, "256",
+      "per-lcore message cache" },
+};
+
+const char ubc_config_embedded[] =
+    "# The embedded default: one node on a net_tap port, no hugepages, no NIC,\n"
+    "# data under ./var. Every key and its default: docs/operations.md.\n"
+    "[eal]\n"
+    "args = --no-huge -m 512 --no-pci --no-shconf -l 0-1 --log-level=lib.*:warning "
+    "--vdev=net_tap0,iface=ubc0,mac=fixed\n"
+    "[net]\n"
+    "port = net_tap0\n";
+
+static const char *const role_names[UBC_ROLE_COUNT] = {
+    [UBC_ROLE_NET] = "net",       [UBC_ROLE_SCHED] = "sched",
+    [UBC_ROLE_LEDGER] = "ledger", [UBC_ROLE_CONSENSUS] = "consensus",
+    [UBC_ROLE_DISK] = "disk",
+};
+
+const char *
+ubc_role_name(uint32_t role)
+{
+    return role < UBC_ROLE_COUNT ? role_names[role] : "control";
+}
+
+static const struct config_key *
+config_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(config_keys); i++) {
+        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    }
+    return NULL;
+}
+
+static int
+config_parse_u64(const char *value, int base, uint64_t *out)
+{
+    if (value[0] == '\0' || value[0] == '-')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, base);
+    if (errno != 0 || end == value || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+config_parse_bool(const char *value, bool *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(yes); i++) {
+        if (strcmp(value, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcmp(value, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
+/* Stores one value; returns NULL or a static reason. */
+static const char *
+config_store(struct ubc_config *config, const struct config_key *key, const char *value)
+{
+    uint8_t *field = (uint8_t *)config + key->offset;
+    uint64_t number = 0;
+    switch (key->type) {
+    case TYPE_TEXT:
+        if (strlen(value) >= key->size)
+            return "value too long";
+        memcpy(field, value, strlen(value) + 1);
+        return NULL;
+    case TYPE_BOOL:
+        return config_parse_bool(value, (bool *)field) == 0 ? NULL : "expected true or false";
+    case TYPE_MODE:
+        if (config_parse_u64(value, 8, &number) != 0)
+            return "expected an octal file mode such as 0660";
+        break;
+    case TYPE_U32:
+    case TYPE_LCORE:
+        if (config_parse_u64(value, 10, &number) != 0)
+            return "expected a non-negative integer";
+        break;
+    }
+    if (number < key->min || number > key->max)
+        return "out of range";
+    *(uint32_t *)field = (uint32_t)number;
+    return NULL;
+}
+
+struct config_parse {
+    struct ubc_config *config;
+    const char *source;
+    const char *text; /* string input: the rest to read */
+    FILE *file;       /* file input */
+    int line;
+    char *error;
+    size_t error_cap;
+    int failed;
+};
+
+static int
+config_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct config_parse *parse = user;
+    if (parse->failed)
+        return 0;
+    const struct config_key *key = config_find(section, name);
+    if (key == NULL) {
+        snprintf(parse->error, parse->error_cap, "%s:%d: unknown key %s.%s", parse->source,
+                 parse->line, section, name);
+        parse->failed = 1;
+        return 0;
+    }
+    const char *reason = config_store(parse->config, key, value);
+    if (reason != NULL) {
+        if (key->type == TYPE_U32 || key->type == TYPE_LCORE || key->type == TYPE_MODE)
+            snprintf(parse->error, parse->error_cap,
+                     "%s:%d: %s.%s = '%s': %s (allowed %" PRIu64 "..%" PRIu64 ")", parse->source,
+                     parse->line, section, name, value, reason, key->min, key->max);
+        else
+            snprintf(parse->error, parse->error_cap, "%s:%d: %s.%s = '%s': %s", parse->source,
+                     parse->line, section, name, value, reason);
+        parse->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* inih reads line by line through this reader, which lets us count lines
+ * for error messages whatever inih's build options are. */
+static char *
+config_reader(char *buffer, int size, void *stream)
+{
+    struct config_parse *parse = stream;
+    UBC_ASSERT(size > 1);
+    if (parse->file != NULL) {
+        char *line = fgets(buffer, size, parse->file);
+        if (line != NULL)
+            parse->line++;
+        return line;
+    }
+    if (parse->text == NULL || *parse->text == '\0')
+        return NULL;
+    const char *end = strchr(parse->text, '\n');
+    size_t length = end ? (size_t)(end - parse->text) + 1 : strlen(parse->text);
+    if (length > (size_t)size - 1)
+        length = (size_t)size - 1;
+    memcpy(buffer, parse->text, length);
+    buffer[length] = '\0';
+    parse->text += length;
+    parse->line++;
+    return buffer;
+}
+
+static int
+config_parse_run(struct config_parse *parse)
+{
+    int rc = ini_parse_stream(config_reader, parse, config_handler, parse);
+    if (parse->failed)
+        return -1;
+    if (rc != 0) {
+        snprintf(parse->error, parse->error_cap,
+                 "%s:%d: syntax error (expected [section] "
+                 "or key = value)",
+                 parse->source, rc > 0 ? rc : parse->line);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ubc_config_load_string(struct ubc_config *config, const char *text, const char *source, char *error,
+                       size_t error_cap)
+{
+    struct config_parse parse = {
+        .config = config, .source = source, .text = text, .error = error, .error_cap = error_cap
+    };
+    return config_parse_run(&parse);
+}
+
+int
+ubc_config_load_file(struct ubc_config *config, const char *path, char *error, size_t error_cap)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        snprintf(error, error_cap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct config_parse parse = {
+        .config = config, .source = path, .file = file, .error = error, .error_cap = error_cap
+    };
+    int rc = config_parse_run(&parse);
+    fclose(file);
+    return rc;
+}
+
+int
+ubc_config_set(struct ubc_config *config, const char *assignment, char *error, size_t error_cap)
+{
+    char section[64], name[64];
+    const char *dot = strchr(assignment, '.');
+    const char *equal = strchr(assignment, '=');
+    if (dot == NULL || equal == NULL || dot > equal ||
+        (size_t)(dot - assignment) >= sizeof(section) ||
+        (size_t)(equal - dot - 1) >= sizeof(name)) {
+        snprintf(error, error_cap, "--set '%s': expected section.key=value", assignment);
+        return -1;
+    }
+    memcpy(section, assignment, (size_t)(dot - assignment));
+    section[dot - assignment] = '\0';
+    memcpy(name, dot + 1, (size_t)(equal - dot - 1));
+    name[equal - dot - 1] = '\0';
+    struct config_parse parse = { .config = config,
+                                  .source = "command line",
+                                  .error = error,
+                                  .error_cap = error_cap,
+                                  .line = 0 };
+    config_handler(&parse, section, name, equal + 1);
+    return parse.failed ? -1 : 0;
+}
+
+void
+ubc_config_defaults(struct ubc_config *config)
+{
+    memset(config, 0, sizeof(*config));
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(config_keys); i++) {
+        const char *reason = config_store(config, &config_keys[i], config_keys[i].fallback);
+        UBC_ASSERT(reason == NULL); /* the table's own defaults are valid */
+    }
+}
+
+int
+ubc_config_parse_ids(const char *text, uint32_t *ids, int ids_max)
+{
+    int count = 0;
+    const char *cursor = text;
+    while (*cursor != '\0') {
+        while (*cursor == ' ' || *cursor == ',')
+            cursor++;
+        if (*cursor == '\0')
+            break;
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(cursor, &end, 10);
+        if (errno != 0 || end == cursor || v > UINT32_MAX || count >= ids_max)
+            return -1;
+        if (*end != '\0' && *end != ',' && *end != ' ')
+            return -1;
+        ids[count++] = (uint32_t)v;
+        cursor = end;
+    }
+    return count;
+}
+
+static int
+config_fail(char *error, size_t error_cap, const char *key, const char *reason)
+{
+    snprintf(error, error_cap, "config: %s: %s", key, reason);
+    return -1;
+}
+
+static bool
+config_log_level_valid(const char *level)
+{
+    static const char *const levels[] = { "emerg",   "alert",  "crit", "err",
+                                          "warning", "notice", "info", "debug" };
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(levels); i++) {
+        if (strcmp(level, levels[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap)
+{
+    uint32_t ids[UBC_CONFIG_IDS_MAX];
+    struct in_addr address;
+    if (config->poll_sleep_us_min > config->poll_sleep_us_max)
+        return config_fail(error, error_cap, "poll.sleep_us_min", "greater than sleep_us_max");
+    if ((config->ring_link_size & (config->ring_link_size - 1)) != 0)
+        return config_fail(error, error_cap, "rings.link_size", "not a power of two");
+    if (config->ring_msg_pool_cache * 3 / 2 > config->ring_msg_pool_size)
+        return config_fail(error, error_cap, "rings.msg_pool_cache",
+                           "more than msg_pool_size / 1.5");
+    if (inet_pton(AF_INET, config->net_ipv4, &address) != 1)
+        return config_fail(error, error_cap, "net.ipv4", "not a dotted IPv4 address");
+    config->net_ipv4_be = address.s_addr;
+    if (ubc_config_parse_ids(config->admin_allowed_uids, ids, UBC_CONFIG_IDS_MAX) < 0)
+        return config_fail(error, error_cap, "node.admin_allowed_uids",
+                           "expected a comma list "
+                           "of at most 16 numeric uids");
+    if (ubc_config_parse_ids(config->admin_allowed_gids, ids, UBC_CONFIG_IDS_MAX) < 0)
+        return config_fail(error, error_cap, "node.admin_allowed_gids",
+                           "expected a comma list "
+                           "of at most 16 numeric gids");
+    if (!config_log_level_valid(config->log_level))
+        return config_fail(error, error_cap, "log.level",
+                           "expected emerg, alert, crit, err, "
+                           "warning, notice, info or debug");
+    if (config->data_dir[0] == '\0')
+        return config_fail(error, error_cap, "node.data_dir", "must not be empty");
+    if (config->net_port[0] == '\0')
+        return config_fail(error, error_cap, "net.port", "must not be empty");
+    if (config->admin_socket[0] == '\0') {
+        int n = snprintf(config->admin_socket, sizeof(config->admin_socket), "%s/ubcd.sock",
+                         config->data_dir);
+        if (n < 0 || (size_t)n >= sizeof(config->admin_socket))
+            return config_fail(error, error_cap, "node.data_dir", "too long");
+    }
+    if (strlen(config->admin_socket) >= 108) /* sizeof(sockaddr_un.sun_path) */
+        return config_fail(error, error_cap, "node.admin_socket", "longer than 107 bytes");
+    uint32_t floor = config->net_rx_queues * (config->net_rx_desc + config->net_tx_desc);
+    if (config->net_mbuf_count != 0 && config->net_mbuf_count < floor)
+        return config_fail(error, error_cap, "net.mbuf_count",
+                           "smaller than rx_queues * (rx_desc + tx_desc)");
+    return 0;
+}
+
+static void
+config_print_value(const struct ubc_config *config, const struct config_key *key, FILE *out)
+{
+    const uint8_t *field = (const uint8_t *)config + key->offset;
+    switch (key->type) {
+    case TYPE_TEXT: fprintf(out, "%s", (const char *)field); break;
+    case TYPE_BOOL: fprintf(out, "%s", *(const bool *)field ? "true" : "false"); break;
+    case TYPE_MODE: fprintf(out, "0%o", *(const uint32_t *)field); break;
+    case TYPE_U32:
+    case TYPE_LCORE: fprintf(out, "%u", *(const uint32_t *)field); break;
+    }
+}
+
+void
+ubc_config_print(const struct ubc_config *config, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(config_keys); i++) {
+        const struct config_key *key = &config_keys[i];
+        if (strcmp(section, key->section) != 0) {
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", key->section);
+            section = key->section;
+        }
+        fprintf(out, "%s = ", key->name);
+        config_print_value(config, key, out);
+        fputc('\n', out);
+    }
+}
+
+void
+ubc_config_print_reference(FILE *out)
+{
+    static const char *const type_names[] = {
+        [TYPE_U32] = "integer",    [TYPE_BOOL] = "boolean",    [TYPE_TEXT] = "text",
+        [TYPE_LCORE] = "lcore id", [TYPE_MODE] = "octal mode",
+    };
+    fprintf(out, "| key | type | range | default | meaning |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(config_keys); i++) {
+        const struct config_key *key = &config_keys[i];
+        fprintf(out, "| `%s.%s` | %s | ", key->section, key->name, type_names[key->type]);
+        if (key->type == TYPE_U32 || key->type == TYPE_LCORE)
+            fprintf(out, "%" PRIu64 "..%" PRIu64, key->min, key->max);
+        fprintf(out, " | `%s` | %s |\n", key->fallback, key->help);
+    }
+}

@@ -1,0 +1,100 @@
+/* ubc_node.h: the assembled node: config, message pool, links between
+ * roles, the port, the roles' contexts and the per-lcore run loops.
+ *
+ * Contract: main() (ubcd.c) builds one struct ubc_node on the main thread,
+ * launches the loops, and tears it down after they return. Every lcore
+ * reads the node but writes only its own roles' state; the control thread
+ * reads counters and talks to roles only through their control requests
+ * (ubc_node_control_call), never by touching their state.
+ */
+#ifndef UBC_NODE_H
+#define UBC_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+#include "dataplane/ubc_net.h"
+#include "dataplane/ubc_net_port.h"
+#include "node/ubc_config.h"
+#include "common/ubc_link.h"
+#include "common/ubc_loop.h"
+
+/* The role-to-role links, created at start-up whatever the role map. */
+enum ubc_link_id {
+    UBC_LINK_NET_TO_SCHED = 0,
+    UBC_LINK_SCHED_TO_NET,
+    UBC_LINK_SCHED_TO_LEDGER,
+    UBC_LINK_LEDGER_TO_SCHED,
+    UBC_LINK_NET_TO_CONSENSUS,
+    UBC_LINK_CONSENSUS_TO_NET,
+    UBC_LINK_CONSENSUS_TO_LEDGER,
+    UBC_LINK_TO_DISK,
+    UBC_LINK_DISK_TO_SCHED,
+    UBC_LINK_DISK_TO_LEDGER,
+    UBC_LINK_COUNT
+};
+
+/* The control mailbox of one role: a single-slot ring from the control
+ * thread. The control thread fills the request and posts it (release); the
+ * role answers in its housekeeping, between two bursts, so it never races
+ * with its own state, and writes the reply into a buffer the role owns, so a
+ * control thread that gave up waiting leaves nothing dangling. */
+enum ubc_control_state { UBC_CONTROL_IDLE = 0, UBC_CONTROL_POSTED = 1, UBC_CONTROL_DONE = 2 };
+
+#define UBC_CONTROL_REPLY_MAX (256u * 1024u)
+
+struct ubc_control_request {
+    uint32_t command; /* per-role command number */
+    uint32_t argument;
+    uint64_t argument_wide;
+    char text[128];     /* a textual argument (filters, names) */
+    uint32_t reply_len; /* written by the role */
+    int32_t result;     /* written by the role: 0 or a negative errno */
+    uint32_t state;     /* enum ubc_control_state, atomics only */
+    uint8_t *reply;     /* UBC_CONTROL_REPLY_MAX bytes, allocated at start-up */
+};
+
+/* Role-side handler of control requests; runs on the role's lcore. */
+typedef void (*ubc_control_fn)(void *role_ctx, struct ubc_control_request *req);
+
+/* Generic role-side state: counters of messages by type, the control slot. */
+struct ubc_role_state {
+    uint32_t role;
+    struct ubc_node *node;
+    uint64_t handled_by_type[UBC_MSG_TYPE_MAX + 1];
+    uint64_t control_requests;
+    struct ubc_control_request control;
+    ubc_control_fn control_fn;
+    void *control_ctx;
+};
+
+struct ubc_node {
+    struct ubc_config config;
+    volatile int stop;
+    uint64_t start_tsc;
+    uint64_t tsc_hz;
+    uint64_t start_realtime_ns;
+    struct rte_mempool *msg_pool;
+    struct ubc_link links[UBC_LINK_COUNT];
+    struct ubc_net_port port;
+    struct ubc_net net;
+    struct ubc_role_state roles[UBC_ROLE_COUNT];
+    struct ubc_loop loops[RTE_MAX_LCORE];
+    bool lcore_used[RTE_MAX_LCORE];
+    const char *state; /* "starting", "running", "stopping" */
+};
+
+extern struct ubc_node *ubc_node_current;
+
+/* Posts a request to a role and waits for its answer up to timeout_ms.
+ * Called by the control thread only. Returns 0, -ETIMEDOUT or -EBUSY. */
+int ubc_node_control_call(struct ubc_node *node, uint32_t role, uint32_t command, uint64_t argument,
+                          const char *text, uint32_t timeout_ms,
+                          struct ubc_control_request **answer);
+
+/* Role side: answers a posted request, if any. Called from housekeeping. */
+void ubc_node_control_serve(struct ubc_role_state *state);
+
+#endif /* UBC_NODE_H */

@@ -1,0 +1,225 @@
+/* ubc_roles.c: the roles' run-loop callbacks and the control mailbox.
+ *
+ * The sched, ledger, consensus and disk roles consume their input links in
+ * bursts; each role's library (scheduler/, ledger/, consensus/, storage/)
+ * plugs in here as it is wired.
+ */
+#include "node/ubc_roles.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_malloc.h>
+
+#include "common/ubc_assert.h"
+#include "node/ubc_log.h"
+
+#define ROLE_BURST 32u
+
+void
+ubc_roles_consume(struct ubc_role_state *state, struct ubc_msg **msgs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        UBC_ASSERT(msgs[i] != NULL);
+        state->handled_by_type[msgs[i]->hdr.type & UBC_MSG_TYPE_MAX]++;
+    }
+    rte_mempool_put_bulk(state->node->msg_pool, (void **)msgs, n);
+}
+
+/* Drains up to one burst from each input link of a role. */
+static uint32_t
+role_drain_links(struct ubc_role_state *state, const enum ubc_link_id *inputs, uint32_t count)
+{
+    struct ubc_msg *msgs[ROLE_BURST];
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t n = ubc_link_recv_burst(&state->node->links[inputs[i]], msgs, ROLE_BURST);
+        if (n > 0)
+            ubc_roles_consume(state, msgs, n);
+        total += n;
+    }
+    return total;
+}
+
+static const enum ubc_link_id sched_inputs[] = { UBC_LINK_NET_TO_SCHED, UBC_LINK_LEDGER_TO_SCHED,
+                                                 UBC_LINK_DISK_TO_SCHED };
+static const enum ubc_link_id ledger_inputs[] = { UBC_LINK_SCHED_TO_LEDGER,
+                                                  UBC_LINK_CONSENSUS_TO_LEDGER,
+                                                  UBC_LINK_DISK_TO_LEDGER };
+static const enum ubc_link_id consensus_inputs[] = { UBC_LINK_NET_TO_CONSENSUS };
+static const enum ubc_link_id disk_inputs[] = { UBC_LINK_TO_DISK };
+
+static uint32_t
+sched_poll(void *ctx, uint64_t now_tsc)
+{
+    (void)now_tsc;
+    return role_drain_links(ctx, sched_inputs, UBC_ARRAY_SIZE(sched_inputs));
+}
+
+static uint32_t
+ledger_poll(void *ctx, uint64_t now_tsc)
+{
+    (void)now_tsc;
+    return role_drain_links(ctx, ledger_inputs, UBC_ARRAY_SIZE(ledger_inputs));
+}
+
+static uint32_t
+consensus_poll(void *ctx, uint64_t now_tsc)
+{
+    (void)now_tsc;
+    return role_drain_links(ctx, consensus_inputs, UBC_ARRAY_SIZE(consensus_inputs));
+}
+
+static uint32_t
+disk_poll(void *ctx, uint64_t now_tsc)
+{
+    (void)now_tsc;
+    return role_drain_links(ctx, disk_inputs, UBC_ARRAY_SIZE(disk_inputs));
+}
+
+static void
+role_housekeep(void *ctx, uint64_t now_tsc)
+{
+    (void)now_tsc;
+    ubc_node_control_serve(ctx);
+}
+
+static bool
+role_inputs_empty(const struct ubc_role_state *state, const enum ubc_link_id *inputs,
+                  uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (ubc_link_count(&state->node->links[inputs[i]]) != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool
+sched_drained(void *ctx)
+{
+    return role_inputs_empty(ctx, sched_inputs, UBC_ARRAY_SIZE(sched_inputs));
+}
+
+static bool
+ledger_drained(void *ctx)
+{
+    return role_inputs_empty(ctx, ledger_inputs, UBC_ARRAY_SIZE(ledger_inputs));
+}
+
+static bool
+consensus_drained(void *ctx)
+{
+    return role_inputs_empty(ctx, consensus_inputs, UBC_ARRAY_SIZE(consensus_inputs));
+}
+
+static bool
+disk_drained(void *ctx)
+{
+    return role_inputs_empty(ctx, disk_inputs, UBC_ARRAY_SIZE(disk_inputs));
+}
+
+static void
+net_housekeep(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_state *state = ctx;
+    ubc_net_housekeep(&state->node->net, now_tsc);
+    ubc_node_control_serve(state);
+}
+
+static uint32_t
+net_poll(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_state *state = ctx;
+    return ubc_net_poll(&state->node->net, now_tsc);
+}
+
+static bool
+net_drained(void *ctx)
+{
+    struct ubc_role_state *state = ctx;
+    return ubc_net_drained(&state->node->net);
+}
+
+void
+ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
+{
+    UBC_ASSERT(role < UBC_ROLE_COUNT);
+    memset(ops, 0, sizeof(*ops));
+    ops->name = ubc_role_name(role);
+    ops->ctx = &node->roles[role];
+    ops->housekeep = role_housekeep;
+    switch (role) {
+    case UBC_ROLE_NET:
+        ops->poll = net_poll, ops->housekeep = net_housekeep, ops->drained = net_drained;
+        break;
+    case UBC_ROLE_SCHED: ops->poll = sched_poll, ops->drained = sched_drained; break;
+    case UBC_ROLE_LEDGER: ops->poll = ledger_poll, ops->drained = ledger_drained; break;
+    case UBC_ROLE_CONSENSUS: ops->poll = consensus_poll, ops->drained = consensus_drained; break;
+    case UBC_ROLE_DISK: ops->poll = disk_poll, ops->drained = disk_drained; break;
+    }
+}
+
+int
+ubc_roles_init(struct ubc_node *node)
+{
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        struct ubc_role_state *state = &node->roles[role];
+        memset(state, 0, sizeof(*state));
+        state->role = role;
+        state->node = node;
+        state->control.reply = rte_zmalloc("control_reply", UBC_CONTROL_REPLY_MAX, 64);
+        if (state->control.reply == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+ubc_roles_fini(struct ubc_node *node)
+{
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        rte_free(node->roles[role].control.reply);
+        node->roles[role].control.reply = NULL;
+    }
+}
+
+void
+ubc_node_control_serve(struct ubc_role_state *state)
+{
+    struct ubc_control_request *req = &state->control;
+    if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) != UBC_CONTROL_POSTED)
+        return;
+    state->control_requests++;
+    req->reply_len = 0;
+    req->result = -EOPNOTSUPP;
+    if (state->control_fn != NULL)
+        state->control_fn(state->control_ctx, req);
+    UBC_ASSERT(req->reply_len <= UBC_CONTROL_REPLY_MAX);
+    __atomic_store_n(&req->state, UBC_CONTROL_DONE, __ATOMIC_RELEASE);
+}
+
+int
+ubc_node_control_call(struct ubc_node *node, uint32_t role, uint32_t command, uint64_t argument,
+                      const char *text, uint32_t timeout_ms, struct ubc_control_request **answer)
+{
+    UBC_ASSERT(role < UBC_ROLE_COUNT);
+    struct ubc_control_request *req = &node->roles[role].control;
+    uint32_t state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
+    if (state == UBC_CONTROL_POSTED)
+        return -EBUSY; /* a request that timed out earlier is still pending */
+    req->command = command;
+    req->argument_wide = argument;
+    snprintf(req->text, sizeof(req->text), "%s", text ? text : "");
+    __atomic_store_n(&req->state, UBC_CONTROL_POSTED, __ATOMIC_RELEASE);
+    struct timespec pause = { .tv_sec = 0, .tv_nsec = 200000 };
+    for (uint32_t waited_us = 0; waited_us < timeout_ms * 1000u; waited_us += 200) {
+        if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) == UBC_CONTROL_DONE) {
+            *answer = req;
+            return 0;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return -ETIMEDOUT;
+}

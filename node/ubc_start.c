@@ -1,0 +1,227 @@
+/* ubc_start.c: node assembly (see ubc_start.h). */
+#include "node/ubc_start.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "common/ubc_assert.h"
+#include "common/ubc_time.h"
+#include "node/ubc_log.h"
+#include "node/ubc_roles.h"
+
+struct link_spec {
+    const char *name;
+    uint16_t from_role;
+    uint16_t to_role;
+    int multi_producer;
+};
+
+static const struct link_spec link_specs[UBC_LINK_COUNT] = {
+    [UBC_LINK_NET_TO_SCHED] = { "net>sched", UBC_ROLE_NET, UBC_ROLE_SCHED, 0 },
+    [UBC_LINK_SCHED_TO_NET] = { "sched>net", UBC_ROLE_SCHED, UBC_ROLE_NET, 0 },
+    [UBC_LINK_SCHED_TO_LEDGER] = { "sched>ledger", UBC_ROLE_SCHED, UBC_ROLE_LEDGER, 0 },
+    [UBC_LINK_LEDGER_TO_SCHED] = { "ledger>sched", UBC_ROLE_LEDGER, UBC_ROLE_SCHED, 0 },
+    [UBC_LINK_NET_TO_CONSENSUS] = { "net>consensus", UBC_ROLE_NET, UBC_ROLE_CONSENSUS, 0 },
+    [UBC_LINK_CONSENSUS_TO_NET] = { "consensus>net", UBC_ROLE_CONSENSUS, UBC_ROLE_NET, 0 },
+    [UBC_LINK_CONSENSUS_TO_LEDGER] = { "consensus>ledger", UBC_ROLE_CONSENSUS, UBC_ROLE_LEDGER, 0 },
+    /* Every role journals: several producers, possibly on several lcores. */
+    [UBC_LINK_TO_DISK] = { "any>disk", UBC_ROLE_COUNT, UBC_ROLE_DISK, 1 },
+    [UBC_LINK_DISK_TO_SCHED] = { "disk>sched", UBC_ROLE_DISK, UBC_ROLE_SCHED, 0 },
+    [UBC_LINK_DISK_TO_LEDGER] = { "disk>ledger", UBC_ROLE_DISK, UBC_ROLE_LEDGER, 0 },
+};
+
+const char *
+ubc_link_name(enum ubc_link_id link)
+{
+    return (unsigned)link < UBC_LINK_COUNT ? link_specs[link].name : "?";
+}
+
+static int
+start_msg_pool(struct ubc_node *node, char *error, size_t error_cap)
+{
+    const struct ubc_config *config = &node->config;
+    struct rte_mempool *pool =
+        rte_mempool_create_empty("ubc_msg", config->ring_msg_pool_size, UBC_MSG_SIZE,
+                                 config->ring_msg_pool_cache, 0, (int)rte_socket_id(), 0);
+    if (pool == NULL) {
+        snprintf(error, error_cap, "message pool of %u: %s", config->ring_msg_pool_size,
+                 rte_strerror(rte_errno));
+        return -rte_errno;
+    }
+    /* RTS ring under the pool: the default MP/MC ring collapses when the
+     * threads that share it are preempted on a shared core. */
+    int rc = rte_mempool_set_ops_byname(pool, "ring_mt_rts", NULL);
+    if (rc == 0 && rte_mempool_populate_default(pool) < 0)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        snprintf(error, error_cap, "message pool: %s", rte_strerror(-rc));
+        rte_mempool_free(pool);
+        return rc;
+    }
+    node->msg_pool = pool;
+    return 0;
+}
+
+static int
+start_links(struct ubc_node *node, char *error, size_t error_cap)
+{
+    for (int i = 0; i < UBC_LINK_COUNT; i++) {
+        const struct link_spec *spec = &link_specs[i];
+        int rc = ubc_link_create(&node->links[i], spec->name, spec->from_role, spec->to_role,
+                                 node->config.ring_link_size, (int)rte_socket_id(),
+                                 spec->multi_producer);
+        if (rc != 0) {
+            snprintf(error, error_cap, "ring %s: %s", spec->name, rte_strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int
+start_port_and_net(struct ubc_node *node, char *error, size_t error_cap)
+{
+    const struct ubc_config *config = &node->config;
+    struct ubc_net_port_config port_config = {
+        .name = config->net_port,
+        .queues = (uint16_t)config->net_rx_queues,
+        .rx_desc = (uint16_t)config->net_rx_desc,
+        .tx_desc = (uint16_t)config->net_tx_desc,
+        .burst_size = (uint16_t)config->net_burst_size,
+        .mbuf_count = config->net_mbuf_count,
+        .mbuf_cache = config->net_mbuf_cache,
+        .lcore_count = rte_lcore_count(),
+        .promiscuous = config->net_promiscuous,
+    };
+    int rc = ubc_net_port_open(&node->port, &port_config, error, error_cap);
+    if (rc != 0)
+        return rc;
+    struct ubc_net_config net_config = {
+        .ipv4_be = config->net_ipv4_be,
+        .udp_port = (uint16_t)config->net_udp_port,
+        .burst_size = (uint16_t)config->net_burst_size,
+        .tx_drain_us = config->net_tx_drain_us,
+        .tsc_hz = node->tsc_hz,
+        .peers_max = config->net_peers_max,
+        .stopping = &node->stop,
+    };
+    rc = ubc_net_init(&node->net, &net_config, &node->port, node->msg_pool,
+                      &node->links[UBC_LINK_NET_TO_SCHED], &node->links[UBC_LINK_SCHED_TO_NET]);
+    if (rc != 0)
+        snprintf(error, error_cap, "net role: %s", strerror(-rc));
+    return rc;
+}
+
+static int
+start_loops(struct ubc_node *node, char *error, size_t error_cap)
+{
+    const struct ubc_config *config = &node->config;
+    struct ubc_loop_config loop_config = {
+        .busy_poll = config->poll_busy,
+        .idle_spins = config->poll_idle_spins,
+        .sleep_us_min = config->poll_sleep_us_min,
+        .sleep_us_max = config->poll_sleep_us_max,
+        .housekeeping_us = config->poll_housekeeping_us,
+        .drain_ms = config->shutdown_drain_ms,
+        .tsc_hz = node->tsc_hz,
+    };
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        uint32_t lcore = config->role_lcore[role];
+        if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore)) {
+            snprintf(error, error_cap,
+                     "config: roles.%s = %u: lcore not enabled in EAL "
+                     "arguments (-l)",
+                     ubc_role_name(role), lcore);
+            return -EINVAL;
+        }
+        if (!node->lcore_used[lcore]) {
+            ubc_loop_init(&node->loops[lcore], &loop_config, lcore, &node->stop);
+            node->lcore_used[lcore] = true;
+        }
+        struct ubc_role_ops ops;
+        ubc_roles_ops(node, role, &ops);
+        int rc = ubc_loop_add_role(&node->loops[lcore], &ops);
+        UBC_ASSERT(rc >= 0); /* at most UBC_ROLE_COUNT roles per loop */
+    }
+    return 0;
+}
+
+int
+ubc_node_start(struct ubc_node *node, char *error, size_t error_cap)
+{
+    node->state = "starting";
+    node->tsc_hz = rte_get_tsc_hz();
+    node->start_tsc = rte_rdtsc();
+    node->start_realtime_ns = ubc_time_realtime_ns();
+    int rc = start_msg_pool(node, error, error_cap);
+    if (rc == 0)
+        rc = start_links(node, error, error_cap);
+    if (rc == 0)
+        rc = start_port_and_net(node, error, error_cap);
+    if (rc == 0) {
+        rc = ubc_roles_init(node);
+        if (rc != 0)
+            snprintf(error, error_cap, "roles: %s", strerror(-rc));
+    }
+    if (rc == 0)
+        rc = start_loops(node, error, error_cap);
+    return rc;
+}
+
+static int
+launch_lcore_main(void *arg)
+{
+    struct ubc_loop *loop = arg;
+    int rc = ubc_loop_run(loop);
+    if (rc != 0)
+        UBC_LOG(WARNING, UBC_LOG_NODE, "lcore %u: drain did not finish in time", loop->lcore_id);
+    return rc;
+}
+
+int
+ubc_node_launch(struct ubc_node *node)
+{
+    unsigned main_lcore = rte_get_main_lcore();
+    unsigned lcore;
+    node->state = "running";
+    RTE_LCORE_FOREACH_WORKER(lcore)
+    {
+        if (node->lcore_used[lcore])
+            rte_eal_remote_launch(launch_lcore_main, &node->loops[lcore], lcore);
+    }
+    int rc = 0;
+    if (node->lcore_used[main_lcore]) {
+        rc = launch_lcore_main(&node->loops[main_lcore]);
+    } else {
+        struct timespec pause = { .tv_sec = 0, .tv_nsec = 10000000 };
+        while (!node->stop)
+            nanosleep(&pause, NULL);
+    }
+    node->state = "stopping";
+    RTE_LCORE_FOREACH_WORKER(lcore)
+    {
+        if (node->lcore_used[lcore] && rte_eal_wait_lcore(lcore) != 0)
+            rc = -ETIMEDOUT;
+    }
+    return rc;
+}
+
+void
+ubc_node_stop(struct ubc_node *node)
+{
+    ubc_net_port_close(&node->port);
+    ubc_net_fini(&node->net);
+    ubc_roles_fini(node);
+    for (int i = 0; i < UBC_LINK_COUNT; i++)
+        ubc_link_destroy(&node->links[i]);
+    if (node->msg_pool != NULL)
+        rte_mempool_free(node->msg_pool);
+    node->msg_pool = NULL;
+}
