@@ -1,0 +1,352 @@
+/* test_wire.c: the wire codec: round trips of every type, golden bytes,
+ * every decode result, truncation at every length, versioning rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataplane/wire/ubc_wire.h"
+#include "tests/dataplane/wire_samples.h"
+
+static const struct ubc_wire_policy policy_open = { .require_tag = false };
+static const struct ubc_wire_origin origin_plain = { .sender_id = 0x1111222233334444ull,
+                                                     .session_id = 0x5555666677778888ull };
+
+static size_t
+encode_sample(uint16_t type, uint8_t *out, size_t cap, uint16_t flags)
+{
+    struct ubc_msg msg;
+    ubc_wire_sample(&msg, type, 1);
+    struct ubc_wire_origin origin = origin_plain;
+    origin.flags = flags;
+    size_t len = 0;
+    assert_int_equal(ubc_wire_encode(&msg, &origin, out, cap, &len), UBC_WIRE_OK);
+    return len;
+}
+
+static void
+test_round_trip_every_type(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(ubc_wire_sample_types); i++) {
+        uint16_t type = ubc_wire_sample_types[i];
+        for (uint16_t flags = 0; flags <= UBC_WIRE_FLAG_TAG; flags++) {
+            struct ubc_msg in, out;
+            ubc_wire_sample(&in, type, i);
+            uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+            size_t len = 0;
+            struct ubc_wire_origin origin = origin_plain;
+            origin.flags = flags;
+            assert_int_equal(ubc_wire_encode(&in, &origin, buf, sizeof(buf), &len), UBC_WIRE_OK);
+            size_t tag = flags ? UBC_WIRE_TAG_BYTES : 0;
+            assert_int_equal(len, UBC_WIRE_HEADER_BYTES + ubc_wire_payload_bytes(type) + tag);
+            memset(&out, 0x5a, sizeof(out));
+            struct ubc_wire_header header;
+            assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out), UBC_WIRE_OK);
+            assert_int_equal(header.type, type);
+            assert_int_equal(header.flags, flags);
+            assert_int_equal(header.datagram_len, len);
+            assert_true(header.sender_id == origin_plain.sender_id);
+            assert_true(header.session_id == origin_plain.session_id);
+            assert_true(header.sequence == in.hdr.seq);
+            assert_true(out.hdr.seq == in.hdr.seq);
+            assert_int_equal(out.hdr.type, type);
+            assert_int_equal(out.hdr.peer, UBC_PEER_NONE);
+            assert_memory_equal(out.u.bytes, in.u.bytes, out.hdr.len);
+        }
+    }
+}
+
+/* The explicit layout: a heartbeat byte for byte (docs/wire-protocol.md). */
+static void
+test_golden_heartbeat(void **state)
+{
+    (void)state;
+    struct ubc_msg msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.hdr.type = UBC_MSG_PROVIDER_HEARTBEAT;
+    msg.hdr.seq = 0x0807060504030201ull;
+    msg.u.heartbeat = (struct ubc_provider_heartbeat){ .provider_id = 0x1122334455667788ull,
+                                                       .running_tasks = 0x0a0b0c0d,
+                                                       .flags = 1 };
+    struct ubc_wire_origin origin = { .sender_id = 0x99, .session_id = 0x0100, .flags = 0x0100 };
+    uint8_t buf[64];
+    size_t len = 0;
+    assert_int_equal(ubc_wire_encode(&msg, &origin, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    static const uint8_t expected[56] = {
+        'U',  'B',  'C',  'W',  1,    0,    17,   0,    0x00, 0x01, 16,   0,    0,    0,
+        0,    0,    0x99, 0,    0,    0,    0,    0,    0,    0,    0x00, 0x01, 0,    0,
+        0,    0,    0,    0,    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x88, 0x77,
+        0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x0d, 0x0c, 0x0b, 0x0a, 1,    0,    0,    0,
+    };
+    assert_int_equal(len, sizeof(expected));
+    assert_memory_equal(buf, expected, sizeof(expected));
+}
+
+static enum ubc_wire_result
+decode(const uint8_t *buf, size_t len)
+{
+    struct ubc_wire_header header;
+    struct ubc_msg msg;
+    return ubc_wire_decode(buf, len, &policy_open, &header, &msg);
+}
+
+static void
+test_header_errors(void **state)
+{
+    (void)state;
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX + 64];
+    size_t len = encode_sample(UBC_MSG_JOB_QUERY, buf, sizeof(buf), 0);
+    assert_int_equal(decode(buf, len), UBC_WIRE_OK);
+    assert_int_equal(decode(NULL, 0), UBC_WIRE_ERR_SHORT_HEADER);
+    assert_int_equal(decode(buf, UBC_WIRE_HEADER_BYTES - 1), UBC_WIRE_ERR_SHORT_HEADER);
+    buf[3] ^= 1;
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_BAD_MAGIC);
+    buf[3] ^= 1;
+    buf[4] = 2;
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_BAD_VERSION);
+    buf[4] = 0;
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_BAD_VERSION);
+    buf[4] = 1;
+    buf[8] = 0x02; /* unknown critical flag */
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_BAD_FLAGS);
+    buf[8] = 0;
+    buf[9] = 0x80; /* unknown advisory flag: ignored */
+    assert_int_equal(decode(buf, len), UBC_WIRE_OK);
+    buf[9] = 0;
+    buf[13] = 1;
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_RESERVED);
+    buf[13] = 0;
+    buf[10] = 0xff, buf[11] = 0xff;
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_TOO_LARGE);
+    buf[10] = UBC_WIRE_JOB_REF_BYTES, buf[11] = 0;
+    assert_int_equal(decode(buf, len - 1), UBC_WIRE_ERR_TRUNCATED);
+    assert_int_equal(decode(buf, len + 1), UBC_WIRE_ERR_LENGTH_MISMATCH);
+    buf[8] = UBC_WIRE_FLAG_TAG; /* claims a tag the datagram does not hold */
+    assert_int_equal(decode(buf, len), UBC_WIRE_ERR_TRUNCATED);
+    buf[8] = 0;
+    buf[10] = UBC_WIRE_JOB_REF_BYTES - 1;
+    assert_int_equal(decode(buf, len - 1), UBC_WIRE_ERR_PAYLOAD_SIZE);
+    buf[10] = UBC_WIRE_JOB_REF_BYTES;
+    assert_int_equal(decode(buf, len), UBC_WIRE_OK);
+}
+
+static void
+test_type_errors(void **state)
+{
+    (void)state;
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = encode_sample(UBC_MSG_ACK, buf, sizeof(buf), 0);
+    const uint16_t unknown[] = {
+        0,   4,     15, 20, 31, 36, UBC_MSG_LEDGER_OP, UBC_MSG_JOURNAL_APPEND, UBC_MSG_CONTROL,
+        127, 0xffff
+    };
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(unknown); i++) {
+        buf[6] = (uint8_t)unknown[i], buf[7] = (uint8_t)(unknown[i] >> 8);
+        assert_int_equal(decode(buf, len), UBC_WIRE_ERR_UNKNOWN_TYPE);
+    }
+    for (uint16_t type = UBC_MSG_CONSENSUS_FIRST; type <= UBC_MSG_CONSENSUS_LAST; type++) {
+        buf[6] = (uint8_t)type, buf[7] = 0;
+        struct ubc_wire_header header;
+        assert_int_equal(ubc_wire_header_decode(buf, len, &policy_open, &header), UBC_WIRE_OK);
+        assert_int_equal(decode(buf, len), UBC_WIRE_ERR_RESERVED_TYPE);
+    }
+    struct ubc_msg msg;
+    ubc_wire_sample(&msg, UBC_MSG_ACK, 0);
+    msg.hdr.type = UBC_MSG_CONSENSUS_FIRST;
+    size_t out_len;
+    assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &out_len),
+                     UBC_WIRE_ERR_RESERVED_TYPE);
+    msg.hdr.type = UBC_MSG_LEDGER_OP;
+    assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &out_len),
+                     UBC_WIRE_ERR_UNKNOWN_TYPE);
+}
+
+static void
+test_tag_policy(void **state)
+{
+    (void)state;
+    const struct ubc_wire_policy policy_tag = { .require_tag = true };
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    struct ubc_wire_header header;
+    struct ubc_msg msg;
+    size_t len = encode_sample(UBC_MSG_JOB_SUBMIT, buf, sizeof(buf), 0);
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_tag, &header, &msg),
+                     UBC_WIRE_ERR_TAG_REQUIRED);
+    assert_int_equal(ubc_wire_result_to_err(UBC_WIRE_ERR_TAG_REQUIRED), UBC_ERR_AUTH);
+    len = encode_sample(UBC_MSG_JOB_SUBMIT, buf, sizeof(buf), UBC_WIRE_FLAG_TAG);
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_tag, &header, &msg), UBC_WIRE_OK);
+    for (size_t i = len - UBC_WIRE_TAG_BYTES; i < len; i++)
+        assert_int_equal(buf[i], 0);
+}
+
+/* A field patched on the wire to an out-of-range value. */
+struct field_patch {
+    uint16_t type;
+    uint16_t offset; /* within the payload */
+    uint8_t width;   /* bytes, little endian */
+    uint64_t value;
+    enum ubc_wire_result expected;
+};
+
+static const struct field_patch field_patches[] = {
+    { UBC_MSG_JOB_SUBMIT, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },  /* job_id 0 */
+    { UBC_MSG_JOB_SUBMIT, 52, 2, 0, UBC_WIRE_ERR_FIELD_RANGE }, /* task_count 0 */
+    { UBC_MSG_JOB_SUBMIT, 54, 1, UBC_QOS_CLASSES, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_JOB_SUBMIT, 55, 1, 0, UBC_WIRE_ERR_FIELD_RANGE }, /* redundancy 0 */
+    { UBC_MSG_JOB_SUBMIT, 57, 1, 5, UBC_WIRE_ERR_FIELD_RANGE }, /* policy */
+    { UBC_MSG_JOB_CANCEL, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_JOB_QUERY, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_PROVIDER_REGISTER, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_PROVIDER_HEARTBEAT, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_PROVIDER_HEARTBEAT, 12, 4, 2, UBC_WIRE_ERR_RESERVED }, /* unknown flag bit */
+    { UBC_MSG_PROVIDER_DEREGISTER, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_TASK_RESULT, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_TASK_RESULT, 8, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_TASK_RESULT, 19, 1, 2, UBC_WIRE_ERR_FIELD_RANGE }, /* status */
+    { UBC_MSG_ASSIGNMENT, 0, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_ASSIGNMENT, 8, 8, 0, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_ASSIGNMENT, 19, 1, UBC_QOS_CLASSES, UBC_WIRE_ERR_FIELD_RANGE },
+    { UBC_MSG_ACK, 8, 2, UBC_ERR_FUNDS, UBC_WIRE_ERR_FIELD_RANGE },     /* an ack with an error */
+    { UBC_MSG_REFUSAL, 8, 2, UBC_OK, UBC_WIRE_ERR_FIELD_RANGE },        /* a refusal without */
+    { UBC_MSG_REFUSAL, 8, 2, UBC_ERR_COUNT, UBC_WIRE_ERR_FIELD_RANGE }, /* unknown code */
+    { UBC_MSG_JOB_STATUS, 8, 2, 0xffff, UBC_WIRE_ERR_FIELD_RANGE },
+};
+
+static void
+test_field_range(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(field_patches); i++) {
+        const struct field_patch *p = &field_patches[i];
+        uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+        size_t len = encode_sample(p->type, buf, sizeof(buf), 0);
+        assert_true(p->offset + p->width <= ubc_wire_payload_bytes(p->type));
+        for (uint8_t b = 0; b < p->width; b++)
+            buf[UBC_WIRE_HEADER_BYTES + p->offset + b] = (uint8_t)(p->value >> (8 * b));
+        struct ubc_wire_header header;
+        struct ubc_msg msg;
+        assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &msg), p->expected);
+        /* The encoder refuses to produce the same message. */
+        assert_int_equal(ubc_wire_header_decode(buf, len, &policy_open, &header), UBC_WIRE_OK);
+        msg.hdr.type = p->type;
+        size_t out_len = 1;
+        enum ubc_wire_result encoded =
+            ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &out_len);
+        assert_int_equal(encoded, p->expected);
+        assert_int_equal(out_len, 0);
+    }
+}
+
+static void
+test_encode_no_room(void **state)
+{
+    (void)state;
+    struct ubc_msg msg;
+    ubc_wire_sample(&msg, UBC_MSG_JOB_SUBMIT, 0);
+    uint8_t buf[UBC_WIRE_HEADER_BYTES + UBC_WIRE_JOB_SUBMIT_BYTES + UBC_WIRE_TAG_BYTES];
+    size_t len;
+    struct ubc_wire_origin origin = origin_plain;
+    origin.flags = UBC_WIRE_FLAG_TAG;
+    assert_int_equal(ubc_wire_encode(&msg, &origin, buf, sizeof(buf) - 1, &len),
+                     UBC_WIRE_ERR_NO_ROOM);
+    assert_int_equal(ubc_wire_encode(&msg, &origin, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    assert_int_equal(len, sizeof(buf));
+    origin.flags = 0x0004; /* an unknown critical flag */
+    assert_int_equal(ubc_wire_encode(&msg, &origin, buf, sizeof(buf), &len),
+                     UBC_WIRE_ERR_BAD_FLAGS);
+}
+
+/* Every prefix of every valid datagram is rejected without reading past it. */
+static void
+test_every_truncation(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(ubc_wire_sample_types); i++) {
+        uint8_t full[UBC_WIRE_DATAGRAM_MAX];
+        size_t len = encode_sample(ubc_wire_sample_types[i], full, sizeof(full), (uint16_t)(i & 1));
+        for (size_t cut = 0; cut < len; cut++) {
+            uint8_t exact[UBC_WIRE_DATAGRAM_MAX]; /* only cut bytes are defined */
+            memcpy(exact, full, cut);
+            enum ubc_wire_result r = decode(cut ? exact : NULL, cut);
+            assert_true(r == (cut < UBC_WIRE_HEADER_BYTES ? UBC_WIRE_ERR_SHORT_HEADER
+                                                          : UBC_WIRE_ERR_TRUNCATED));
+        }
+    }
+}
+
+/* A newer minor version may append payload bytes and use reserved fields. */
+static void
+test_newer_minor_version(void **state)
+{
+    (void)state;
+    struct ubc_msg in, out;
+    ubc_wire_sample(&in, UBC_MSG_PROVIDER_HEARTBEAT, 3);
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = 0;
+    assert_int_equal(ubc_wire_encode(&in, &origin_plain, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    for (size_t i = 0; i < 8; i++)
+        buf[len + i] = 0xee; /* an extension field of version 1.1 */
+    len += 8;
+    buf[10] = UBC_WIRE_HEARTBEAT_BYTES + 8;
+    buf[5] = UBC_WIRE_VERSION_MINOR + 1;
+    buf[12] = 0x33;                          /* reserved header field used by 1.1 */
+    buf[UBC_WIRE_HEADER_BYTES + 13] |= 0x80; /* heartbeat flag bit unknown to 1.0 */
+    struct ubc_wire_header header;
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out), UBC_WIRE_OK);
+    assert_int_equal(header.version_minor, UBC_WIRE_VERSION_MINOR + 1);
+    assert_true(out.u.heartbeat.provider_id == in.u.heartbeat.provider_id);
+    assert_int_equal(out.u.heartbeat.flags, UBC_WIRE_HEARTBEAT_FLAG_DRAIN);
+    buf[5] = UBC_WIRE_VERSION_MINOR; /* the same bytes claimed as 1.0 are rejected */
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out), UBC_WIRE_ERR_RESERVED);
+    buf[12] = 0;
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out),
+                     UBC_WIRE_ERR_PAYLOAD_SIZE);
+}
+
+static void
+test_refusal_rules(void **state)
+{
+    (void)state;
+    struct ubc_wire_header header = { .type = UBC_MSG_JOB_SUBMIT };
+    assert_false(ubc_wire_should_refuse(UBC_WIRE_OK, &header));
+    assert_false(ubc_wire_should_refuse(UBC_WIRE_ERR_SHORT_HEADER, &header));
+    assert_false(ubc_wire_should_refuse(UBC_WIRE_ERR_BAD_MAGIC, &header));
+    assert_true(ubc_wire_should_refuse(UBC_WIRE_ERR_FIELD_RANGE, &header));
+    assert_true(ubc_wire_should_refuse(UBC_WIRE_ERR_BAD_VERSION, &header));
+    header.type = UBC_MSG_REFUSAL; /* never answer a reply: no refusal ping-pong */
+    assert_false(ubc_wire_should_refuse(UBC_WIRE_ERR_FIELD_RANGE, &header));
+    header.type = UBC_MSG_ASSIGNMENT;
+    assert_false(ubc_wire_should_refuse(UBC_WIRE_ERR_TRUNCATED, &header));
+    assert_int_equal(ubc_wire_result_to_err(UBC_WIRE_ERR_BAD_VERSION), UBC_ERR_VERSION);
+    assert_int_equal(ubc_wire_result_to_err(UBC_WIRE_ERR_UNKNOWN_TYPE), UBC_ERR_UNKNOWN_TYPE);
+    assert_int_equal(ubc_wire_result_to_err(UBC_WIRE_ERR_TRUNCATED), UBC_ERR_MALFORMED);
+    for (int r = 0; r < UBC_WIRE_RESULT_COUNT; r++) {
+        const char *name = ubc_wire_result_name((enum ubc_wire_result)r);
+        assert_non_null(name);
+        for (int other = 0; other < r; other++)
+            assert_string_not_equal(name, ubc_wire_result_name((enum ubc_wire_result)other));
+    }
+    assert_string_equal(ubc_wire_result_name(UBC_WIRE_RESULT_COUNT), "unknown-result");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_every_type),
+        cmocka_unit_test(test_golden_heartbeat),
+        cmocka_unit_test(test_header_errors),
+        cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_tag_policy),
+        cmocka_unit_test(test_field_range),
+        cmocka_unit_test(test_encode_no_room),
+        cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_newer_minor_version),
+        cmocka_unit_test(test_refusal_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
