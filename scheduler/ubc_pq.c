@@ -1,0 +1,366 @@
+/* ubc_pq.c: per-level Vyukov rings under a summary bitmap (see ubc_pq.h). */
+#include "scheduler/ubc_pq.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/ubc_assert.h"
+
+#define PQ_LINE 64u
+#define PQ_WORDS (UBC_PQ_LEVELS_MAX / 64u)
+
+/* value and entry_ns are atomics (relaxed) so a sweep may peek at a head it
+ * does not own yet; ownership itself is decided by the sequence number. */
+struct pq_slot {
+    _Atomic uint64_t sequence;
+    _Atomic uint64_t value;
+    _Atomic uint64_t entry_ns;
+    uint64_t pad;
+};
+
+/* Producers and consumers touch different lines. */
+struct pq_level {
+    alignas(PQ_LINE) _Atomic uint64_t enqueue_pos;
+    alignas(PQ_LINE) _Atomic uint64_t dequeue_pos;
+};
+
+struct pq_word {
+    alignas(PQ_LINE) _Atomic uint64_t bits;
+};
+
+struct ubc_pq {
+    uint64_t magic;
+    uint32_t band_count;
+    uint32_t band_shift; /* priority >> band_shift = band */
+    uint32_t level_count;
+    uint32_t level_capacity;
+    uint64_t aging_ns;
+    uint64_t slots_offset; /* bytes from the struct to the slot array */
+    struct pq_word words[PQ_WORDS];
+    struct pq_level levels[]; /* level_count, then the slots */
+};
+
+static int
+pq_params_valid(const struct ubc_pq_params *p)
+{
+    if (p == NULL || p->band_count == 0 || p->band_count > UBC_PQ_BANDS_MAX)
+        return 0;
+    if ((p->band_count & (p->band_count - 1)) != 0)
+        return 0;
+    if (p->level_capacity < 2 || (p->level_capacity & (p->level_capacity - 1)) != 0)
+        return 0;
+    return p->level_capacity <= (1u << 30);
+}
+
+size_t
+ubc_pq_align(void)
+{
+    return PQ_LINE;
+}
+
+static size_t
+pq_slots_offset(uint32_t level_count)
+{
+    size_t bytes = sizeof(struct ubc_pq) + (size_t)level_count * sizeof(struct pq_level);
+    return (bytes + PQ_LINE - 1) & ~(size_t)(PQ_LINE - 1);
+}
+
+size_t
+ubc_pq_footprint(const struct ubc_pq_params *params)
+{
+    if (!pq_params_valid(params))
+        return 0;
+    uint32_t level_count = UBC_QOS_CLASSES * params->band_count;
+    return pq_slots_offset(level_count) +
+           (size_t)level_count * params->level_capacity * sizeof(struct pq_slot);
+}
+
+static inline struct pq_slot *
+pq_slots(const struct ubc_pq *pq, uint32_t level)
+{
+    uint8_t *base = (uint8_t *)(uintptr_t)pq + pq->slots_offset;
+    return (struct pq_slot *)base + (size_t)level * pq->level_capacity;
+}
+
+void *
+ubc_pq_new(void *mem, const struct ubc_pq_params *params)
+{
+    if (mem == NULL || ((uintptr_t)mem & (PQ_LINE - 1)) != 0 || !pq_params_valid(params))
+        return NULL;
+    struct ubc_pq *pq = mem;
+    uint32_t level_count = UBC_QOS_CLASSES * params->band_count;
+    memset(pq, 0, pq_slots_offset(level_count));
+    pq->band_count = params->band_count;
+    pq->band_shift = 16u - (uint32_t)__builtin_ctz(params->band_count);
+    pq->level_count = level_count;
+    pq->level_capacity = params->level_capacity;
+    pq->aging_ns = params->aging_ns;
+    pq->slots_offset = pq_slots_offset(level_count);
+    for (uint32_t level = 0; level < level_count; level++) {
+        struct pq_slot *slots = pq_slots(pq, level);
+        for (uint32_t i = 0; i < params->level_capacity; i++) {
+            atomic_init(&slots[i].sequence, i);
+            atomic_init(&slots[i].value, 0);
+            atomic_init(&slots[i].entry_ns, 0);
+        }
+        atomic_init(&pq->levels[level].enqueue_pos, 0);
+        atomic_init(&pq->levels[level].dequeue_pos, 0);
+    }
+    pq->magic = UBC_PQ_MAGIC;
+    return mem;
+}
+
+struct ubc_pq *
+ubc_pq_join(void *mem)
+{
+    if (mem == NULL || ((uintptr_t)mem & (PQ_LINE - 1)) != 0)
+        return NULL;
+    struct ubc_pq *pq = mem;
+    return pq->magic == UBC_PQ_MAGIC ? pq : NULL;
+}
+
+void *
+ubc_pq_leave(struct ubc_pq *pq)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    return pq;
+}
+
+void *
+ubc_pq_delete(void *mem)
+{
+    struct ubc_pq *pq = ubc_pq_join(mem);
+    if (pq == NULL)
+        return NULL;
+    pq->magic = 0;
+    return mem;
+}
+
+uint32_t
+ubc_pq_band_of(const struct ubc_pq *pq, uint16_t priority)
+{
+    return (uint32_t)priority >> pq->band_shift;
+}
+
+/* Level numbers grow toward worse items so that the lowest set bit of the
+ * bitmap is the best non-empty level. */
+static inline uint32_t
+pq_level_of(const struct ubc_pq *pq, uint32_t qos_class, uint32_t band)
+{
+    return qos_class * pq->band_count + (pq->band_count - 1u - band);
+}
+
+static inline int
+pq_ring_push(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns)
+{
+    struct pq_level *lv = &pq->levels[level];
+    struct pq_slot *slots = pq_slots(pq, level);
+    uint64_t mask = pq->level_capacity - 1u;
+    uint64_t pos = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+    struct pq_slot *slot;
+    for (;;) {
+        slot = &slots[pos & mask];
+        uint64_t seq = atomic_load_explicit(&slot->sequence, memory_order_acquire);
+        int64_t diff = (int64_t)(seq - pos);
+        if (diff == 0) {
+            /* seq_cst: the claim is the producer's half of the Dekker pair
+             * with pq_level_clear (a locked instruction on x86 anyway). */
+            if (atomic_compare_exchange_weak_explicit(&lv->enqueue_pos, &pos, pos + 1,
+                                                      memory_order_seq_cst, memory_order_relaxed))
+                break;
+        } else if (diff < 0) {
+            return 0; /* the slot of the previous lap is still occupied: full */
+        } else {
+            pos = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+        }
+    }
+    atomic_store_explicit(&slot->value, value, memory_order_relaxed);
+    atomic_store_explicit(&slot->entry_ns, now_ns, memory_order_relaxed);
+    atomic_store_explicit(&slot->sequence, pos + 1, memory_order_release);
+    return 1;
+}
+
+/* Pops the head of a level. With min_entry_ns != UINT64_MAX it pops only a
+ * head whose entry time is <= min_entry_ns (the aging sweep). */
+static inline int
+pq_ring_pop(struct ubc_pq *pq, uint32_t level, uint64_t entry_limit_ns, uint64_t *value)
+{
+    struct pq_level *lv = &pq->levels[level];
+    struct pq_slot *slots = pq_slots(pq, level);
+    uint64_t mask = pq->level_capacity - 1u;
+    uint64_t pos = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
+    struct pq_slot *slot;
+    for (;;) {
+        slot = &slots[pos & mask];
+        uint64_t seq = atomic_load_explicit(&slot->sequence, memory_order_acquire);
+        int64_t diff = (int64_t)(seq - (pos + 1));
+        if (diff == 0) {
+            /* The entry time read here belongs to lap pos if the CAS succeeds:
+             * no producer can rewrite the slot before we release it. */
+            uint64_t entry = atomic_load_explicit(&slot->entry_ns, memory_order_relaxed);
+            if (entry > entry_limit_ns)
+                return 0;
+            if (atomic_compare_exchange_weak_explicit(&lv->dequeue_pos, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        } else if (diff < 0) {
+            return 0; /* empty, or the head's producer has not published yet */
+        } else {
+            pos = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
+        }
+    }
+    *value = atomic_load_explicit(&slot->value, memory_order_relaxed);
+    atomic_store_explicit(&slot->sequence, pos + mask + 1, memory_order_release);
+    return 1;
+}
+
+static inline int
+pq_ring_nonempty(struct ubc_pq *pq, uint32_t level)
+{
+    struct pq_level *lv = &pq->levels[level];
+    uint64_t deq = atomic_load_explicit(&lv->dequeue_pos, memory_order_seq_cst);
+    uint64_t enq = atomic_load_explicit(&lv->enqueue_pos, memory_order_seq_cst);
+    return enq != deq;
+}
+
+/* Dekker pairing with pq_level_clear. The producer's claim (seq_cst CAS on
+ * enqueue_pos) precedes this seq_cst load; the consumer's clear (seq_cst RMW)
+ * precedes its seq_cst re-read of enqueue_pos. In the single total order of
+ * seq_cst operations either the re-read sees the claim (the consumer sets
+ * the bit back) or the load sees the clear (the producer sets the bit). */
+static inline void
+pq_level_mark(struct ubc_pq *pq, uint32_t level)
+{
+    _Atomic uint64_t *word = &pq->words[level >> 6].bits;
+    uint64_t bit = 1ull << (level & 63u);
+    if ((atomic_load_explicit(word, memory_order_seq_cst) & bit) == 0)
+        atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+}
+
+static inline void
+pq_level_clear(struct ubc_pq *pq, uint32_t level)
+{
+    _Atomic uint64_t *word = &pq->words[level >> 6].bits;
+    uint64_t bit = 1ull << (level & 63u);
+    atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+    if (pq_ring_nonempty(pq, level))
+        atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+}
+
+int
+ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
+              uint64_t now_ns)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    if (qos_class >= UBC_QOS_CLASSES)
+        return UBC_ERR_MALFORMED;
+    uint32_t level = pq_level_of(pq, qos_class, ubc_pq_band_of(pq, priority));
+    UBC_ASSERT(level < pq->level_count);
+    if (!pq_ring_push(pq, level, value, now_ns))
+        return UBC_ERR_QUEUE_FULL;
+    pq_level_mark(pq, level);
+    return UBC_OK;
+}
+
+static inline void
+pq_item_fill(const struct ubc_pq *pq, uint32_t level, uint64_t value, struct ubc_pq_item *out)
+{
+    out->value = value;
+    out->qos_class = (uint8_t)(level / pq->band_count);
+    out->band = (uint8_t)(pq->band_count - 1u - level % pq->band_count);
+}
+
+int
+ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
+    if (min_class >= UBC_QOS_CLASSES)
+        return 0;
+    uint32_t first_level = min_class * pq->band_count;
+    uint32_t word_count = (pq->level_count + 63u) / 64u;
+    for (uint32_t w = first_level >> 6; w < word_count; w++) {
+        uint64_t bits = atomic_load_explicit(&pq->words[w].bits, memory_order_acquire);
+        if (w == first_level >> 6 && (first_level & 63u) != 0)
+            bits &= ~0ull << (first_level & 63u);
+        while (bits != 0) {
+            uint32_t level = w * 64u + (uint32_t)__builtin_ctzll(bits);
+            uint64_t value;
+            if (pq_ring_pop(pq, level, UINT64_MAX, &value)) {
+                pq_item_fill(pq, level, value, out);
+                return 1;
+            }
+            pq_level_clear(pq, level);
+            bits &= bits - 1;
+        }
+    }
+    return 0;
+}
+
+int
+ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out)
+{
+    return ubc_pq_remove_from(pq, 0, out);
+}
+
+/* Re-inserts an aged item: band above, else its own band, else any level of
+ * its class. Returns 0 only when every candidate level was full. */
+static int
+pq_age_reinsert(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns,
+                uint64_t entry_ns)
+{
+    if (pq_ring_push(pq, level - 1u, value, now_ns)) {
+        pq_level_mark(pq, level - 1u);
+        return 1;
+    }
+    if (pq_ring_push(pq, level, value, entry_ns)) {
+        pq_level_mark(pq, level);
+        return 1;
+    }
+    return 0;
+}
+
+uint32_t
+ubc_pq_age(struct ubc_pq *pq, uint64_t now_ns, uint32_t budget, struct ubc_pq_item *spill,
+           int *spilled)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && spill != NULL && spilled != NULL);
+    *spilled = 0;
+    if (pq->aging_ns == 0 || pq->band_count == 1 || now_ns < pq->aging_ns)
+        return 0;
+    uint64_t limit_ns = now_ns - pq->aging_ns;
+    uint32_t moved = 0;
+    for (uint32_t qos_class = 0; qos_class < UBC_QOS_CLASSES; qos_class++) {
+        /* From the band just below the top down: promotions never cascade
+         * twice in one sweep because the promoted item's clock restarts. */
+        for (uint32_t band = pq->band_count - 1u; band-- > 0;) {
+            uint32_t level = pq_level_of(pq, qos_class, band);
+            uint64_t value;
+            while (moved < budget && pq_ring_pop(pq, level, limit_ns, &value)) {
+                if (!pq_age_reinsert(pq, level, value, now_ns, limit_ns)) {
+                    pq_item_fill(pq, level, value, spill);
+                    *spilled = 1;
+                    return moved;
+                }
+                moved++;
+            }
+        }
+    }
+    return moved;
+}
+
+uint64_t
+ubc_pq_depth(const struct ubc_pq *pq, uint32_t qos_class)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    if (qos_class >= UBC_QOS_CLASSES)
+        return 0;
+    uint64_t depth = 0;
+    for (uint32_t band = 0; band < pq->band_count; band++) {
+        const struct pq_level *lv = &pq->levels[pq_level_of(pq, qos_class, band)];
+        uint64_t deq = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
+        uint64_t enq = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+        depth += enq > deq ? enq - deq : 0;
+    }
+    return depth;
+}

@@ -1,0 +1,83 @@
+/* ubc_pq.h: a bounded, lock-free multi-producer multi-consumer priority queue.
+ *
+ * Contract: items are 64-bit values chosen by the caller. Order: QoS class first
+ * (UBC_QOS_CLASSES classes, 0 highest), then priority band within the class
+ * (priority >> shift, higher first, raised by aging), then arrival (FIFO).
+ * Any number of threads may call ubc_pq_insert and ubc_pq_remove at once;
+ * ubc_pq_age may run concurrently with both (normally one caller, the
+ * scheduler's tick). No locks, no allocation after ubc_pq_new, no system
+ * calls. The caller owns the memory passed to ubc_pq_new (ubc_pq_footprint
+ * bytes aligned to ubc_pq_align) and keeps it alive while any thread is
+ * joined.
+ *
+ * Structure: one Vyukov bounded ring (sequence-tagged slots, so no ABA and no
+ * reclamation problem: slots are never freed, a slot's sequence number says
+ * which lap owns it) per (class, band) level, plus a summary bitmap of
+ * non-empty levels that consumers scan from the best level. A level whose
+ * ring is full answers UBC_ERR_QUEUE_FULL: capacity is per level.
+ * Semantics (docs/scheduler.md proves them): sequentially exact; concurrently,
+ * a remove returns the best item unless an operation overlapping it is in
+ * flight (quiescent consistency), and every level stays FIFO.
+ */
+#ifndef UBC_PQ_H
+#define UBC_PQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ubc_msg.h"
+
+#define UBC_PQ_MAGIC 0x7562635f70713031ull /* "ubc_pq01" */
+#define UBC_PQ_BANDS_MAX 64u
+#define UBC_PQ_LEVELS_MAX (UBC_QOS_CLASSES * UBC_PQ_BANDS_MAX)
+
+struct ubc_pq_params {
+    uint32_t band_count;     /* priority bands per class: power of two, 1..64 */
+    uint32_t level_capacity; /* items per (class, band) level: power of two >= 2 */
+    uint64_t aging_ns;       /* wait in one band before promotion; 0 = no aging */
+};
+
+struct ubc_pq_item {
+    uint64_t value;
+    uint8_t qos_class;
+    uint8_t band; /* band the item came out of (0 = lowest) */
+};
+
+struct ubc_pq;
+
+size_t ubc_pq_align(void);
+/* Bytes for a queue with these params; 0 when the params are invalid. */
+size_t ubc_pq_footprint(const struct ubc_pq_params *params);
+/* Formats mem; returns mem, or NULL on bad arguments. */
+void *ubc_pq_new(void *mem, const struct ubc_pq_params *params);
+/* Returns the queue, or NULL when mem does not hold one. */
+struct ubc_pq *ubc_pq_join(void *mem);
+void *ubc_pq_leave(struct ubc_pq *pq);
+/* Unformats the memory (clears the magic); returns mem for the caller to free. */
+void *ubc_pq_delete(void *mem);
+
+/* Inserts value. Returns UBC_OK, UBC_ERR_MALFORMED (class out of range) or
+ * UBC_ERR_QUEUE_FULL (that level is full). now_ns starts the aging clock. */
+int ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
+                  uint64_t now_ns);
+
+/* Removes the best item into *out. Returns 1, or 0 when no item is visible. */
+int ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out);
+
+/* Removes the best item of a class no better than min_class (classes
+ * min_class..7). Returns 1 or 0. */
+int ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out);
+
+/* Promotes items that waited aging_ns in their band by one band, at most
+ * budget moves. Returns the number moved. If the band above and the item's
+ * own band are both full (only possible with concurrent producers), the item
+ * is returned in *spill, *spilled is set to 1 and the sweep stops: the
+ * caller must re-insert it. */
+uint32_t ubc_pq_age(struct ubc_pq *pq, uint64_t now_ns, uint32_t budget, struct ubc_pq_item *spill,
+                    int *spilled);
+
+/* Items visible in a class (approximate while others operate). */
+uint64_t ubc_pq_depth(const struct ubc_pq *pq, uint32_t qos_class);
+uint32_t ubc_pq_band_of(const struct ubc_pq *pq, uint16_t priority);
+
+#endif /* UBC_PQ_H */

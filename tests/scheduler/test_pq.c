@@ -1,0 +1,231 @@
+/* test_pq.c: sequential semantics of ubc_pq (suite fast). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "scheduler/ubc_pq.h"
+
+static struct ubc_pq *
+pq_make(uint32_t bands, uint32_t capacity, uint64_t aging_ns, void **mem_out)
+{
+    struct ubc_pq_params params = { .band_count = bands,
+                                    .level_capacity = capacity,
+                                    .aging_ns = aging_ns };
+    size_t bytes = ubc_pq_footprint(&params);
+    assert_true(bytes > 0);
+    void *mem = aligned_alloc(ubc_pq_align(), (bytes + 63) & ~(size_t)63);
+    assert_non_null(mem);
+    assert_ptr_equal(ubc_pq_new(mem, &params), mem);
+    struct ubc_pq *pq = ubc_pq_join(mem);
+    assert_non_null(pq);
+    *mem_out = mem;
+    return pq;
+}
+
+static void
+pq_free(struct ubc_pq *pq, void *mem)
+{
+    ubc_pq_leave(pq);
+    assert_ptr_equal(ubc_pq_delete(mem), mem);
+    assert_null(ubc_pq_join(mem));
+    free(mem);
+}
+
+static void
+test_params(void **state)
+{
+    (void)state;
+    struct ubc_pq_params p = { .band_count = 3, .level_capacity = 8 };
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.band_count = 128;
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.band_count = 4;
+    p.level_capacity = 6;
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.level_capacity = 1;
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    assert_int_equal(ubc_pq_footprint(NULL), 0);
+    p.level_capacity = 8;
+    assert_true(ubc_pq_footprint(&p) > 0);
+    char junk[128] __attribute__((aligned(64))) = { 0 };
+    assert_null(ubc_pq_join(junk));
+    assert_null(ubc_pq_new(junk + 1, &p));
+}
+
+/* Class first, then band (higher priority first), then arrival. */
+static void
+test_order(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(4, 64, 0, &mem);
+    /* band = priority >> 14 with 4 bands */
+    uint64_t seq = 0;
+    struct {
+        uint32_t qos_class;
+        uint16_t priority;
+    } inputs[] = { { 3, 100 }, { 0, 0 },   { 3, 65535 }, { 0, 65535 }, { 7, 40000 },
+                   { 0, 0 },   { 3, 100 }, { 0, 16384 }, { 0, 16383 } };
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        assert_int_equal(ubc_pq_insert(pq, inputs[i].qos_class, inputs[i].priority, seq++, 0),
+                         UBC_OK);
+    /* expected removal order by input index */
+    uint64_t expected[] = { 3, 7, 1, 5, 8, 2, 0, 6, 4 };
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        struct ubc_pq_item item;
+        assert_int_equal(ubc_pq_remove(pq, &item), 1);
+        assert_int_equal(item.value, expected[i]);
+        assert_int_equal(item.qos_class, inputs[expected[i]].qos_class);
+        assert_int_equal(item.band, inputs[expected[i]].priority >> 14);
+    }
+    struct ubc_pq_item item;
+    assert_int_equal(ubc_pq_remove(pq, &item), 0);
+    assert_int_equal(ubc_pq_insert(pq, 8, 0, 1, 0), UBC_ERR_MALFORMED);
+    pq_free(pq, mem);
+}
+
+static void
+test_full_and_wrap(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(1, 4, 0, &mem);
+    for (uint64_t lap = 0; lap < 5; lap++) {
+        for (uint64_t i = 0; i < 4; i++)
+            assert_int_equal(ubc_pq_insert(pq, 2, 7, lap * 10 + i, 0), UBC_OK);
+        assert_int_equal(ubc_pq_insert(pq, 2, 7, 99, 0), UBC_ERR_QUEUE_FULL);
+        /* other levels are independent */
+        assert_int_equal(ubc_pq_insert(pq, 1, 7, 50, 0), UBC_OK);
+        assert_int_equal(ubc_pq_depth(pq, 2), 4);
+        struct ubc_pq_item item;
+        assert_int_equal(ubc_pq_remove(pq, &item), 1);
+        assert_int_equal(item.value, 50);
+        for (uint64_t i = 0; i < 4; i++) {
+            assert_int_equal(ubc_pq_remove(pq, &item), 1);
+            assert_int_equal(item.value, lap * 10 + i);
+        }
+        assert_int_equal(ubc_pq_remove(pq, &item), 0);
+        assert_int_equal(ubc_pq_depth(pq, 2), 0);
+    }
+    pq_free(pq, mem);
+}
+
+static void
+test_remove_from(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(2, 8, 0, &mem);
+    assert_int_equal(ubc_pq_insert(pq, 0, 0, 10, 0), UBC_OK);
+    assert_int_equal(ubc_pq_insert(pq, 5, 0, 11, 0), UBC_OK);
+    assert_int_equal(ubc_pq_insert(pq, 6, 65535, 12, 0), UBC_OK);
+    struct ubc_pq_item item;
+    assert_int_equal(ubc_pq_remove_from(pq, 6, &item), 1);
+    assert_int_equal(item.value, 12);
+    assert_int_equal(ubc_pq_remove_from(pq, 6, &item), 0);
+    assert_int_equal(ubc_pq_remove_from(pq, 1, &item), 1);
+    assert_int_equal(item.value, 11);
+    assert_int_equal(ubc_pq_remove_from(pq, 9, &item), 0);
+    assert_int_equal(ubc_pq_remove(pq, &item), 1);
+    assert_int_equal(item.value, 10);
+    pq_free(pq, mem);
+}
+
+/* A low-priority item overtakes newer high-priority ones after waiting
+ * aging_ns per band: nothing starves within a class. */
+static void
+test_aging(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(4, 16, 1000, &mem);
+    struct ubc_pq_item spill;
+    int spilled;
+    assert_int_equal(ubc_pq_insert(pq, 1, 0, 1, 0), UBC_OK); /* band 0 at t=0 */
+    assert_int_equal(ubc_pq_age(pq, 999, 100, &spill, &spilled), 0);
+    assert_int_equal(ubc_pq_age(pq, 1000, 100, &spill, &spilled), 1); /* -> band 1 */
+    assert_int_equal(spilled, 0);
+    assert_int_equal(ubc_pq_age(pq, 1500, 100, &spill, &spilled), 0);
+    assert_int_equal(ubc_pq_age(pq, 2000, 100, &spill, &spilled), 1); /* -> band 2 */
+    assert_int_equal(ubc_pq_insert(pq, 1, 65535, 2, 2000), UBC_OK);   /* band 3 */
+    assert_int_equal(ubc_pq_age(pq, 3000, 100, &spill, &spilled), 1); /* -> band 3 */
+    assert_int_equal(ubc_pq_insert(pq, 1, 65535, 3, 3000), UBC_OK);
+    assert_int_equal(ubc_pq_age(pq, 9000, 100, &spill, &spilled), 0); /* top band stays */
+    struct ubc_pq_item item;
+    uint64_t expected[] = { 2, 1, 3 };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ubc_pq_remove(pq, &item), 1);
+        assert_int_equal(item.value, expected[i]);
+        assert_int_equal(item.band, 3);
+    }
+    /* budget bounds a sweep */
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(ubc_pq_insert(pq, 4, 0, 100 + i, 10000), UBC_OK);
+    assert_int_equal(ubc_pq_age(pq, 11000, 3, &spill, &spilled), 3);
+    assert_int_equal(ubc_pq_age(pq, 11000, 100, &spill, &spilled), 7);
+    for (uint64_t i = 0; i < 10; i++) {
+        assert_int_equal(ubc_pq_remove(pq, &item), 1);
+        assert_int_equal(item.value, 100 + i);
+        assert_int_equal(item.band, 1);
+    }
+    pq_free(pq, mem);
+}
+
+/* Random operations against a sorted reference model. */
+static void
+test_model(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(8, 256, 0, &mem);
+    enum { MODEL_MAX = 4096 };
+    static uint64_t keys[MODEL_MAX];
+    uint32_t count = 0;
+    uint64_t rng = 12345, seq = 0;
+    for (int step = 0; step < 200000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33);
+        if ((r & 3) != 0 && count < MODEL_MAX) {
+            uint32_t qos_class = (r >> 2) & 7;
+            uint16_t priority = (uint16_t)(r >> 5);
+            uint32_t level = qos_class * 8 + (7 - (priority >> 13));
+            uint64_t key = ((uint64_t)level << 40) | seq;
+            int rc = ubc_pq_insert(pq, qos_class, priority, key, 0);
+            if (rc == UBC_ERR_QUEUE_FULL)
+                continue;
+            assert_int_equal(rc, UBC_OK);
+            keys[count++] = key;
+            seq++;
+        } else {
+            struct ubc_pq_item item;
+            int got = ubc_pq_remove(pq, &item);
+            if (count == 0) {
+                assert_int_equal(got, 0);
+                continue;
+            }
+            uint32_t best = 0;
+            for (uint32_t i = 1; i < count; i++)
+                if (keys[i] < keys[best])
+                    best = i;
+            assert_int_equal(got, 1);
+            assert_int_equal(item.value, keys[best]);
+            keys[best] = keys[--count];
+        }
+    }
+    pq_free(pq, mem);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params),        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_full_and_wrap), cmocka_unit_test(test_remove_from),
+        cmocka_unit_test(test_aging),         cmocka_unit_test(test_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
