@@ -20,7 +20,6 @@
 #define UBC_CONFIG_TEXT_MAX 256
 #define UBC_CONFIG_EAL_MAX 1024
 #define UBC_CONFIG_ERROR_MAX 512
-#define UBC_CONFIG_IDS_MAX 16
 #define UBC_LCORE_NONE UINT32_MAX
 
 struct ubc_config {
@@ -86,9 +85,6 @@ int ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap);
 /* Writes the effective config as INI, or the reference as Markdown. */
 void ubc_config_print(const struct ubc_config *config, FILE *out);
 void ubc_config_print_reference(FILE *out);
-
-/* Parses a comma-separated list of numeric ids; returns the count or -1. */
-int ubc_config_parse_ids(const char *text, uint32_t *ids, int ids_max);
 
 const char *ubc_role_name(uint32_t role);
 

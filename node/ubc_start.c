@@ -225,3 +225,4 @@ ubc_node_stop(struct ubc_node *node)
         rte_mempool_free(node->msg_pool);
     node->msg_pool = NULL;
 }
+struct ubc_node *ubc_node_current;

@@ -170,7 +170,7 @@ ubcd_informational(const struct ubcd_options *options, const struct ubc_config *
 }
 
 static int
-ubcd_eal_init(int argc, char **argv, int dashdash, struct ubc_config *config)
+ubcd_eal_init(char **argv, int dashdash, struct ubc_config *config)
 {
     static char *eal_argv[EAL_ARGS_MAX];
     int eal_argc;
@@ -245,7 +245,7 @@ main(int argc, char **argv)
         return 0;
     if (ubcd_make_data_dir(node->config.data_dir) != 0)
         return 1;
-    if (ubcd_eal_init(argc, argv, dashdash, &node->config) != 0)
+    if (ubcd_eal_init(argv, dashdash, &node->config) != 0)
         return 1;
     ubc_log_init(ubc_log_level_parse(node->config.log_level));
     ubc_node_current = node;
