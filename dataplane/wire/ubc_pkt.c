@@ -1,0 +1,427 @@
+/* ubc_pkt.c: frame classification and reply building. See ubc_pkt.h.
+ *
+ * Each layer checks that its header lies inside the bytes the layer below
+ * vouched for (frame length, then IPv4 total length, then UDP length) before
+ * reading it, so a lie in any length field becomes a drop reason.
+ */
+#include "dataplane/wire/ubc_pkt.h"
+
+#include <string.h>
+
+#include "common/ubc_assert.h"
+
+enum {
+    ARP_OPERATION_REQUEST = 1,
+    ARP_OPERATION_REPLY = 2,
+    IP_PROTOCOL_ICMP = 1,
+    IP_PROTOCOL_UDP = 17,
+    ICMP_ECHO_REPLY = 0,
+    ICMP_ECHO_REQUEST = 8,
+    IP_FLAG_DONT_FRAGMENT = 0x4000,
+    IP_FLAG_MORE_FRAGMENTS = 0x2000,
+    IP_FRAGMENT_OFFSET_MASK = 0x1fff,
+};
+
+static const uint8_t mac_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static inline uint16_t
+load_be16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+static inline void
+store_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* Addresses stay in memory order (network order) end to end. */
+static inline uint32_t
+load_raw32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t
+load_raw16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+uint64_t
+ubc_pkt_checksum_add(uint64_t sum, const uint8_t *data, size_t len)
+{
+    UBC_ASSERT(data != NULL || len == 0);
+    size_t i = 0;
+    for (; i + 1 < len; i += 2)
+        sum += load_be16(data + i);
+    if (i < len)
+        sum += (uint64_t)data[i] << 8; /* an odd last byte is padded with zero */
+    return sum;
+}
+
+uint16_t
+ubc_pkt_checksum_fold(uint64_t sum)
+{
+    for (int i = 0; i < 4 && (sum >> 16) != 0; i++)
+        sum = (sum & 0xffff) + (sum >> 16);
+    UBC_ASSERT((sum >> 16) == 0);
+    return (uint16_t)~sum;
+}
+
+/* The pseudo-header sum of UDP over IPv4 (RFC 768). */
+static uint64_t
+udp_pseudo_sum(const uint8_t *ip_source, const uint8_t *ip_destination, uint16_t udp_len)
+{
+    uint64_t sum = ubc_pkt_checksum_add(0, ip_source, 4);
+    sum = ubc_pkt_checksum_add(sum, ip_destination, 4);
+    return sum + IP_PROTOCOL_UDP + udp_len;
+}
+
+static enum ubc_pkt_kind
+drop(struct ubc_pkt_info *info, enum ubc_pkt_drop reason)
+{
+    UBC_ASSERT(reason != UBC_PKT_DROP_NONE && reason < UBC_PKT_DROP_COUNT);
+    info->kind = UBC_PKT_DROP;
+    info->drop = reason;
+    return UBC_PKT_DROP;
+}
+
+static bool
+mac_is_group(const uint8_t *mac)
+{
+    return (mac[0] & 1) != 0; /* multicast bit; broadcast has it too */
+}
+
+/* Ethernet and VLAN. Returns the ethertype, or 0 with info->drop set. */
+static uint16_t
+classify_ethernet(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+                  struct ubc_pkt_info *info)
+{
+    if (len < UBC_PKT_ETHER_BYTES)
+        return drop(info, UBC_PKT_DROP_TRUNCATED), 0;
+    if (memcmp(frame, self->mac, 6) != 0 && memcmp(frame, mac_broadcast, 6) != 0)
+        return drop(info, UBC_PKT_DROP_MAC_NOT_US), 0;
+    if (mac_is_group(frame + 6))
+        return drop(info, UBC_PKT_DROP_MAC_SOURCE), 0;
+    memcpy(info->source.mac, frame + 6, 6);
+    uint16_t ethertype = load_be16(frame + 12);
+    size_t offset = UBC_PKT_ETHER_BYTES;
+    if (ethertype == UBC_PKT_ETHERTYPE_QINQ)
+        return drop(info, UBC_PKT_DROP_VLAN_NESTED), 0;
+    if (ethertype == UBC_PKT_ETHERTYPE_VLAN) {
+        if (len < UBC_PKT_ETHER_BYTES + UBC_PKT_VLAN_BYTES)
+            return drop(info, UBC_PKT_DROP_TRUNCATED), 0;
+        info->has_vlan = true;
+        info->vlan_tci = load_be16(frame + 14);
+        ethertype = load_be16(frame + 16);
+        offset += UBC_PKT_VLAN_BYTES;
+        if (ethertype == UBC_PKT_ETHERTYPE_VLAN || ethertype == UBC_PKT_ETHERTYPE_QINQ)
+            return drop(info, UBC_PKT_DROP_VLAN_NESTED), 0;
+    }
+    if (ethertype != UBC_PKT_ETHERTYPE_IPV4 && ethertype != UBC_PKT_ETHERTYPE_ARP)
+        return drop(info, UBC_PKT_DROP_ETHERTYPE), 0;
+    info->l3_offset = (uint16_t)offset;
+    return ethertype;
+}
+
+static enum ubc_pkt_kind
+classify_arp(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+             struct ubc_pkt_info *info)
+{
+    const uint8_t *arp = frame + info->l3_offset;
+    if (len - info->l3_offset < UBC_PKT_ARP_BYTES)
+        return drop(info, UBC_PKT_DROP_TRUNCATED);
+    /* Ethernet hardware (1), IPv4 protocol, 6-byte and 4-byte addresses. */
+    if (load_be16(arp) != 1 || load_be16(arp + 2) != UBC_PKT_ETHERTYPE_IPV4 || arp[4] != 6 ||
+        arp[5] != 4)
+        return drop(info, UBC_PKT_DROP_ARP_FORMAT);
+    if (load_be16(arp + 6) != ARP_OPERATION_REQUEST)
+        return drop(info, UBC_PKT_DROP_ARP_NOT_REQUEST);
+    if (load_raw32(arp + 24) != self->ipv4_be)
+        return drop(info, UBC_PKT_DROP_ARP_NOT_US);
+    if (mac_is_group(arp + 8))
+        return drop(info, UBC_PKT_DROP_MAC_SOURCE);
+    memcpy(info->source.mac, arp + 8, 6); /* the sender hardware address answers */
+    info->source.ipv4_be = load_raw32(arp + 14);
+    info->l3_end = (uint16_t)(info->l3_offset + UBC_PKT_ARP_BYTES);
+    info->kind = UBC_PKT_ARP_REQUEST;
+    return UBC_PKT_ARP_REQUEST;
+}
+
+/* Sources we cannot or must not answer: this network, broadcast, multicast
+ * and class E, loopback, and our own address (a reflected or spoofed frame). */
+static bool
+ipv4_source_bad(const uint8_t *source, uint32_t self_ipv4_be)
+{
+    return source[0] == 0 || source[0] == 127 || source[0] >= 224 ||
+           load_raw32(source) == self_ipv4_be;
+}
+
+/* Checks the IPv4 header; sets l4_offset and l3_end. Returns the protocol,
+ * or -1 with the drop recorded. */
+static int
+classify_ipv4_header(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+                     uint32_t rx_flags, struct ubc_pkt_info *info)
+{
+    const uint8_t *ip = frame + info->l3_offset;
+    size_t available = len - info->l3_offset;
+    if (available < UBC_PKT_IPV4_BYTES)
+        return drop(info, UBC_PKT_DROP_TRUNCATED), -1;
+    if ((ip[0] >> 4) != 4)
+        return drop(info, UBC_PKT_DROP_IP_VERSION), -1;
+    size_t header_len = (size_t)(ip[0] & 0x0f) * 4;
+    size_t total_len = load_be16(ip + 2);
+    if (total_len > available)
+        return drop(info, UBC_PKT_DROP_IP_TOTAL_LEN), -1;
+    if (header_len < UBC_PKT_IPV4_BYTES || header_len > total_len)
+        return drop(info, UBC_PKT_DROP_IP_HEADER_LEN), -1;
+    if ((rx_flags & UBC_PKT_RX_IP_CHECKSUM_GOOD) == 0 &&
+        ubc_pkt_checksum_fold(ubc_pkt_checksum_add(0, ip, header_len)) != 0)
+        return drop(info, UBC_PKT_DROP_IP_CHECKSUM), -1;
+    uint16_t fragment = load_be16(ip + 6);
+    if ((fragment & (IP_FLAG_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET_MASK)) != 0)
+        return drop(info, UBC_PKT_DROP_IP_FRAGMENT), -1;
+    if (ip[8] == 0)
+        return drop(info, UBC_PKT_DROP_IP_TTL), -1;
+    if (load_raw32(ip + 16) != self->ipv4_be)
+        return drop(info, UBC_PKT_DROP_IP_NOT_US), -1;
+    if (ipv4_source_bad(ip + 12, self->ipv4_be))
+        return drop(info, UBC_PKT_DROP_IP_SOURCE), -1;
+    info->source.ipv4_be = load_raw32(ip + 12);
+    info->l4_offset = (uint16_t)(info->l3_offset + header_len);
+    info->l3_end = (uint16_t)(info->l3_offset + total_len);
+    return ip[9];
+}
+
+static enum ubc_pkt_kind
+classify_icmp(const uint8_t *frame, struct ubc_pkt_info *info)
+{
+    const uint8_t *icmp = frame + info->l4_offset;
+    size_t icmp_len = (size_t)info->l3_end - info->l4_offset;
+    if (icmp_len < UBC_PKT_ICMP_BYTES)
+        return drop(info, UBC_PKT_DROP_TRUNCATED);
+    if (icmp[0] != ICMP_ECHO_REQUEST || icmp[1] != 0)
+        return drop(info, UBC_PKT_DROP_ICMP_NOT_ECHO);
+    if (ubc_pkt_checksum_fold(ubc_pkt_checksum_add(0, icmp, icmp_len)) != 0)
+        return drop(info, UBC_PKT_DROP_ICMP_CHECKSUM);
+    info->payload_offset = info->l4_offset;
+    info->payload_len = (uint16_t)icmp_len;
+    info->kind = UBC_PKT_ICMP_ECHO;
+    return UBC_PKT_ICMP_ECHO;
+}
+
+static enum ubc_pkt_kind
+classify_udp(const uint8_t *frame, const struct ubc_pkt_self *self, uint32_t rx_flags,
+             struct ubc_pkt_info *info)
+{
+    const uint8_t *udp = frame + info->l4_offset;
+    size_t ip_payload_len = (size_t)info->l3_end - info->l4_offset;
+    if (ip_payload_len < UBC_PKT_UDP_BYTES)
+        return drop(info, UBC_PKT_DROP_TRUNCATED);
+    uint16_t udp_len = load_be16(udp + 4);
+    if (udp_len != ip_payload_len)
+        return drop(info, UBC_PKT_DROP_UDP_LENGTH);
+    if (load_raw16(udp + 2) != self->udp_port_be)
+        return drop(info, UBC_PKT_DROP_UDP_PORT);
+    if (load_be16(udp) == 0)
+        return drop(info, UBC_PKT_DROP_UDP_SOURCE_PORT);
+    if ((rx_flags & UBC_PKT_RX_L4_CHECKSUM_GOOD) == 0 && load_be16(udp + 6) != 0) {
+        const uint8_t *ip = frame + info->l3_offset;
+        uint64_t sum = udp_pseudo_sum(ip + 12, ip + 16, udp_len);
+        if (ubc_pkt_checksum_fold(ubc_pkt_checksum_add(sum, udp, udp_len)) != 0)
+            return drop(info, UBC_PKT_DROP_UDP_CHECKSUM);
+    }
+    info->source.udp_port_be = load_raw16(udp);
+    info->payload_offset = (uint16_t)(info->l4_offset + UBC_PKT_UDP_BYTES);
+    info->payload_len = (uint16_t)(udp_len - UBC_PKT_UDP_BYTES);
+    info->kind = UBC_PKT_UBC;
+    return UBC_PKT_UBC;
+}
+
+enum ubc_pkt_kind
+ubc_pkt_classify(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+                 uint32_t rx_flags, struct ubc_pkt_info *info)
+{
+    UBC_ASSERT(self != NULL && info != NULL);
+    memset(info, 0, sizeof(*info));
+    if (frame == NULL)
+        return drop(info, UBC_PKT_DROP_TRUNCATED);
+    if (len > UBC_PKT_FRAME_MAX)
+        return drop(info, UBC_PKT_DROP_OVERSIZE);
+    uint16_t ethertype = classify_ethernet(frame, len, self, info);
+    if (ethertype == 0)
+        return UBC_PKT_DROP;
+    UBC_ASSERT(info->l3_offset <= len);
+    if (ethertype == UBC_PKT_ETHERTYPE_ARP)
+        return classify_arp(frame, len, self, info);
+    int protocol = classify_ipv4_header(frame, len, self, rx_flags, info);
+    if (protocol < 0)
+        return UBC_PKT_DROP;
+    UBC_ASSERT(info->l4_offset <= info->l3_end && info->l3_end <= len);
+    if (protocol == IP_PROTOCOL_UDP)
+        return classify_udp(frame, self, rx_flags, info);
+    if (protocol == IP_PROTOCOL_ICMP)
+        return classify_icmp(frame, info);
+    return drop(info, UBC_PKT_DROP_IP_PROTOCOL);
+}
+
+/* Ethernet destination = the peer, source = us; the VLAN tag stays. */
+static void
+ethernet_address_to(uint8_t *frame, const uint8_t *peer_mac, const struct ubc_pkt_self *self)
+{
+    memmove(frame, peer_mac, 6); /* peer_mac may point into this frame */
+    memcpy(frame + 6, self->mac, 6);
+}
+
+size_t
+ubc_pkt_arp_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
+                  const struct ubc_pkt_self *self)
+{
+    UBC_ASSERT(info->kind == UBC_PKT_ARP_REQUEST);
+    UBC_ASSERT((size_t)info->l3_offset + UBC_PKT_ARP_BYTES <= len);
+    uint8_t *arp = frame + info->l3_offset;
+    uint8_t requester_mac[6];
+    uint8_t requester_ipv4[4];
+    memcpy(requester_mac, arp + 8, 6);
+    memcpy(requester_ipv4, arp + 14, 4);
+    ethernet_address_to(frame, requester_mac, self);
+    store_be16(arp + 6, ARP_OPERATION_REPLY);
+    memcpy(arp + 8, self->mac, 6);
+    memcpy(arp + 14, &self->ipv4_be, 4);
+    memcpy(arp + 18, requester_mac, 6);
+    memcpy(arp + 24, requester_ipv4, 4);
+    return len;
+}
+
+static void
+ipv4_checksum_set(uint8_t *ip, size_t header_len)
+{
+    store_be16(ip + 10, 0);
+    store_be16(ip + 10, ubc_pkt_checksum_fold(ubc_pkt_checksum_add(0, ip, header_len)));
+}
+
+size_t
+ubc_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
+                        const struct ubc_pkt_self *self)
+{
+    UBC_ASSERT(info->kind == UBC_PKT_ICMP_ECHO);
+    UBC_ASSERT(info->l3_end <= len && info->l4_offset + UBC_PKT_ICMP_BYTES <= info->l3_end);
+    uint8_t *ip = frame + info->l3_offset;
+    uint8_t *icmp = frame + info->l4_offset;
+    ethernet_address_to(frame, info->source.mac, self);
+    memcpy(ip + 16, ip + 12, 4);
+    memcpy(ip + 12, &self->ipv4_be, 4);
+    ip[8] = UBC_PKT_TTL_DEFAULT;
+    ipv4_checksum_set(ip, (size_t)info->l4_offset - info->l3_offset);
+    icmp[0] = ICMP_ECHO_REPLY;
+    store_be16(icmp + 2, 0);
+    size_t icmp_len = (size_t)info->l3_end - info->l4_offset;
+    store_be16(icmp + 2, ubc_pkt_checksum_fold(ubc_pkt_checksum_add(0, icmp, icmp_len)));
+    return len;
+}
+
+static void
+ipv4_header_write(uint8_t *ip, const struct ubc_pkt_self *self, const struct ubc_pkt_peer *peer,
+                  uint16_t total_len, uint32_t tx_flags)
+{
+    ip[0] = 0x45; /* version 4, 20-byte header */
+    ip[1] = 0;
+    store_be16(ip + 2, total_len);
+    store_be16(ip + 4, 0); /* DF set: the identification is unused (RFC 6864) */
+    store_be16(ip + 6, IP_FLAG_DONT_FRAGMENT);
+    ip[8] = UBC_PKT_TTL_DEFAULT;
+    ip[9] = IP_PROTOCOL_UDP;
+    store_be16(ip + 10, 0);
+    memcpy(ip + 12, &self->ipv4_be, 4);
+    memcpy(ip + 16, &peer->ipv4_be, 4);
+    if ((tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) == 0)
+        ipv4_checksum_set(ip, UBC_PKT_IPV4_BYTES);
+}
+
+size_t
+ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
+                  const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
+                  size_t payload_len, uint32_t tx_flags)
+{
+    UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
+    size_t payload_offset = ubc_pkt_udp_payload_offset(has_vlan);
+    size_t l3_offset = payload_offset - UBC_PKT_UDP_BYTES - UBC_PKT_IPV4_BYTES;
+    size_t total_len = UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES + payload_len;
+    if (payload_len > cap || payload_offset > cap - payload_len || total_len > 0xffff)
+        return 0;
+    ethernet_address_to(frame, peer->mac, self);
+    if (has_vlan) {
+        store_be16(frame + 12, UBC_PKT_ETHERTYPE_VLAN);
+        store_be16(frame + 14, vlan_tci);
+    }
+    store_be16(frame + l3_offset - 2, UBC_PKT_ETHERTYPE_IPV4);
+    uint8_t *ip = frame + l3_offset;
+    ipv4_header_write(ip, self, peer, (uint16_t)total_len, tx_flags);
+    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
+    uint16_t udp_len = (uint16_t)(UBC_PKT_UDP_BYTES + payload_len);
+    memcpy(udp, &self->udp_port_be, 2);
+    memcpy(udp + 2, &peer->udp_port_be, 2);
+    store_be16(udp + 4, udp_len);
+    store_be16(udp + 6, 0);
+    uint64_t sum = udp_pseudo_sum(ip + 12, ip + 16, udp_len);
+    if (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) {
+        store_be16(udp + 6, (uint16_t)~ubc_pkt_checksum_fold(sum)); /* folded, not inverted */
+    } else {
+        uint16_t checksum = ubc_pkt_checksum_fold(ubc_pkt_checksum_add(sum, udp, udp_len));
+        store_be16(udp + 6, checksum == 0 ? 0xffff : checksum); /* 0 means "none" */
+    }
+    return payload_offset + payload_len;
+}
+
+size_t
+ubc_pkt_udp_reply(uint8_t *frame, size_t cap, const struct ubc_pkt_info *info,
+                  const struct ubc_pkt_self *self, size_t payload_len, uint32_t tx_flags)
+{
+    UBC_ASSERT(info->kind == UBC_PKT_UBC);
+    struct ubc_pkt_peer peer = info->source; /* copied: the frame is rewritten */
+    return ubc_pkt_udp_build(frame, cap, self, &peer, info->has_vlan, info->vlan_tci, payload_len,
+                             tx_flags);
+}
+
+static const char *const drop_names[UBC_PKT_DROP_COUNT] = {
+    [UBC_PKT_DROP_NONE] = "none",
+    [UBC_PKT_DROP_TRUNCATED] = "truncated",
+    [UBC_PKT_DROP_OVERSIZE] = "oversize",
+    [UBC_PKT_DROP_MAC_NOT_US] = "mac-not-us",
+    [UBC_PKT_DROP_MAC_SOURCE] = "mac-source",
+    [UBC_PKT_DROP_VLAN_NESTED] = "vlan-nested",
+    [UBC_PKT_DROP_ETHERTYPE] = "ethertype",
+    [UBC_PKT_DROP_ARP_FORMAT] = "arp-format",
+    [UBC_PKT_DROP_ARP_NOT_REQUEST] = "arp-not-request",
+    [UBC_PKT_DROP_ARP_NOT_US] = "arp-not-us",
+    [UBC_PKT_DROP_IP_VERSION] = "ip-version",
+    [UBC_PKT_DROP_IP_HEADER_LEN] = "ip-header-len",
+    [UBC_PKT_DROP_IP_TOTAL_LEN] = "ip-total-len",
+    [UBC_PKT_DROP_IP_CHECKSUM] = "ip-checksum",
+    [UBC_PKT_DROP_IP_FRAGMENT] = "ip-fragment",
+    [UBC_PKT_DROP_IP_TTL] = "ip-ttl",
+    [UBC_PKT_DROP_IP_NOT_US] = "ip-not-us",
+    [UBC_PKT_DROP_IP_SOURCE] = "ip-source",
+    [UBC_PKT_DROP_IP_PROTOCOL] = "ip-protocol",
+    [UBC_PKT_DROP_ICMP_NOT_ECHO] = "icmp-not-echo",
+    [UBC_PKT_DROP_ICMP_CHECKSUM] = "icmp-checksum",
+    [UBC_PKT_DROP_UDP_LENGTH] = "udp-length",
+    [UBC_PKT_DROP_UDP_CHECKSUM] = "udp-checksum",
+    [UBC_PKT_DROP_UDP_PORT] = "udp-port",
+    [UBC_PKT_DROP_UDP_SOURCE_PORT] = "udp-source-port",
+};
+
+const char *
+ubc_pkt_drop_name(enum ubc_pkt_drop reason)
+{
+    if ((unsigned)reason >= UBC_PKT_DROP_COUNT)
+        return "unknown-drop";
+    return drop_names[reason];
+}

@@ -1,0 +1,164 @@
+/* ubc_pkt.h: Ethernet/ARP/IPv4/ICMP/UDP parsing and building over byte buffers.
+ *
+ * Contract: pure functions over caller-owned frames (an mbuf's data, a test
+ * array, a fuzz input); no DPDK, no allocation, no locks, no system calls, no
+ * global state: any thread may call them on distinct frames. The classifier
+ * never reads outside [frame, frame + len) and trusts no length it has not
+ * checked; every rejection has a precise enum ubc_pkt_drop reason so the net
+ * role can count drops. Builders write only inside [frame, frame + cap).
+ *
+ * Addresses: ipv4_be and udp_port_be hold the value as it lies in memory in
+ * network byte order (like DPDK's rte_be32_t): compare them with the packet's
+ * bytes, never with host-order numbers.
+ *
+ * Scope: Ethernet II with at most one 802.1Q tag; ARP requests for our
+ * address; ICMP echo requests to us; IPv4 (options skipped, fragments
+ * rejected) carrying UDP to our port. Anything else is a drop with a reason.
+ */
+#ifndef UBC_PKT_H
+#define UBC_PKT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UBC_PKT_ETHER_BYTES 14u
+#define UBC_PKT_VLAN_BYTES 4u
+#define UBC_PKT_ARP_BYTES 28u
+#define UBC_PKT_IPV4_BYTES 20u /* without options */
+#define UBC_PKT_ICMP_BYTES 8u
+#define UBC_PKT_UDP_BYTES 8u
+#define UBC_PKT_TTL_DEFAULT 64u
+#define UBC_PKT_FRAME_MAX 65535u
+
+#define UBC_PKT_ETHERTYPE_IPV4 0x0800u
+#define UBC_PKT_ETHERTYPE_ARP 0x0806u
+#define UBC_PKT_ETHERTYPE_VLAN 0x8100u
+#define UBC_PKT_ETHERTYPE_QINQ 0x88a8u
+
+/* The node's own addresses. */
+struct ubc_pkt_self {
+    uint8_t mac[6];
+    uint32_t ipv4_be;
+    uint16_t udp_port_be;
+};
+
+/* A remote end: where a frame came from, or where a built frame goes. */
+struct ubc_pkt_peer {
+    uint8_t mac[6];
+    uint32_t ipv4_be;
+    uint16_t udp_port_be;
+};
+
+enum ubc_pkt_kind {
+    UBC_PKT_DROP = 0,
+    UBC_PKT_ARP_REQUEST = 1, /* who-has our IPv4: answer with ubc_pkt_arp_reply() */
+    UBC_PKT_ICMP_ECHO = 2,   /* ping to us: answer with ubc_pkt_icmp_echo_reply() */
+    UBC_PKT_UBC = 3,         /* UDP to our port: payload_offset/payload_len */
+};
+
+/* Why a frame was dropped. Stable numbers (counters are indexed by them). */
+enum ubc_pkt_drop {
+    UBC_PKT_DROP_NONE = 0,
+    UBC_PKT_DROP_TRUNCATED = 1,        /* shorter than a header it announces */
+    UBC_PKT_DROP_OVERSIZE = 2,         /* longer than UBC_PKT_FRAME_MAX */
+    UBC_PKT_DROP_MAC_NOT_US = 3,       /* destination neither our MAC nor broadcast */
+    UBC_PKT_DROP_MAC_SOURCE = 4,       /* source MAC multicast/broadcast: cannot answer */
+    UBC_PKT_DROP_VLAN_NESTED = 5,      /* QinQ or more than one tag */
+    UBC_PKT_DROP_ETHERTYPE = 6,        /* neither IPv4 nor ARP (IPv6, LLDP...) */
+    UBC_PKT_DROP_ARP_FORMAT = 7,       /* not Ethernet/IPv4 ARP */
+    UBC_PKT_DROP_ARP_NOT_REQUEST = 8,  /* replies and other operations */
+    UBC_PKT_DROP_ARP_NOT_US = 9,       /* asks for another address */
+    UBC_PKT_DROP_IP_VERSION = 10,      /* not version 4 */
+    UBC_PKT_DROP_IP_HEADER_LEN = 11,   /* IHL below 5 or beyond the total length */
+    UBC_PKT_DROP_IP_TOTAL_LEN = 12,    /* total length beyond the frame */
+    UBC_PKT_DROP_IP_CHECKSUM = 13,     /* header checksum wrong */
+    UBC_PKT_DROP_IP_FRAGMENT = 14,     /* MF set or offset non-zero: no reassembly */
+    UBC_PKT_DROP_IP_TTL = 15,          /* TTL 0 */
+    UBC_PKT_DROP_IP_NOT_US = 16,       /* destination is not our address */
+    UBC_PKT_DROP_IP_SOURCE = 17,       /* source 0, broadcast, multicast, loopback, ours */
+    UBC_PKT_DROP_IP_PROTOCOL = 18,     /* neither UDP nor ICMP */
+    UBC_PKT_DROP_ICMP_NOT_ECHO = 19,   /* ICMP other than echo request */
+    UBC_PKT_DROP_ICMP_CHECKSUM = 20,   /* ICMP checksum wrong */
+    UBC_PKT_DROP_UDP_LENGTH = 21,      /* UDP length differs from the IP payload */
+    UBC_PKT_DROP_UDP_CHECKSUM = 22,    /* non-zero UDP checksum wrong */
+    UBC_PKT_DROP_UDP_PORT = 23,        /* to another UDP port */
+    UBC_PKT_DROP_UDP_SOURCE_PORT = 24, /* from port 0: cannot answer */
+    UBC_PKT_DROP_COUNT
+};
+
+/* Hardware already verified these checksums (from the mbuf's ol_flags). */
+#define UBC_PKT_RX_IP_CHECKSUM_GOOD 0x1u
+#define UBC_PKT_RX_L4_CHECKSUM_GOOD 0x2u
+
+/* Build options: leave checksums for the NIC (IPv4 checksum 0, UDP checksum
+ * holds the pseudo-header sum, as DPDK's tx offload expects). */
+#define UBC_PKT_TX_CHECKSUM_OFFLOAD 0x1u
+
+/* What ubc_pkt_classify() found. Offsets are from the frame's start. */
+struct ubc_pkt_info {
+    enum ubc_pkt_kind kind;
+    enum ubc_pkt_drop drop;
+    bool has_vlan;
+    uint16_t vlan_tci;
+    uint16_t l3_offset;      /* ARP or IPv4 header */
+    uint16_t l4_offset;      /* ICMP or UDP header (IPv4 options skipped) */
+    uint16_t l3_end;         /* end of the IPv4 packet (Ethernet padding follows) */
+    uint16_t payload_offset; /* UDP payload (the UBC datagram) */
+    uint16_t payload_len;
+    struct ubc_pkt_peer source; /* MAC, IPv4 and UDP port of the sender */
+};
+
+/* Classifies a received frame. rx_flags: UBC_PKT_RX_*. Returns info->kind;
+ * info->drop says why when the kind is UBC_PKT_DROP. */
+enum ubc_pkt_kind ubc_pkt_classify(const uint8_t *frame, size_t len,
+                                   const struct ubc_pkt_self *self, uint32_t rx_flags,
+                                   struct ubc_pkt_info *info);
+
+/* Turns a classified ARP request into our reply, in place. Returns the frame
+ * length (unchanged). */
+size_t ubc_pkt_arp_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
+                         const struct ubc_pkt_self *self);
+
+/* Turns a classified ICMP echo request into the echo reply, in place (same
+ * data, TTL reset, checksums recomputed). Returns the frame length. */
+size_t ubc_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
+                               const struct ubc_pkt_self *self);
+
+/* Where the UDP payload of a frame built by ubc_pkt_udp_build() starts: the
+ * caller encodes the payload there first, then builds the headers. */
+static inline size_t
+ubc_pkt_udp_payload_offset(bool has_vlan)
+{
+    return UBC_PKT_ETHER_BYTES + (has_vlan ? UBC_PKT_VLAN_BYTES : 0) + UBC_PKT_IPV4_BYTES +
+           UBC_PKT_UDP_BYTES;
+}
+
+/* Writes Ethernet (+ VLAN tag when has_vlan), IPv4 (no options, DF, TTL 64)
+ * and UDP headers in front of the payload_len bytes already at
+ * ubc_pkt_udp_payload_offset(has_vlan). Returns the frame length, or 0 when
+ * it would not fit in cap or exceed the IPv4 limit. tx_flags: UBC_PKT_TX_*. */
+size_t ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
+                         const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
+                         size_t payload_len, uint32_t tx_flags);
+
+/* A reply to a classified UBC frame, in place: the same VLAN, addresses and
+ * ports swapped, no IP options. The reply payload must already be at
+ * ubc_pkt_udp_payload_offset(info->has_vlan) (decode the request first: that
+ * area may overlap it). Returns the frame length, or 0 as above. */
+size_t ubc_pkt_udp_reply(uint8_t *frame, size_t cap, const struct ubc_pkt_info *info,
+                         const struct ubc_pkt_self *self, size_t payload_len, uint32_t tx_flags);
+
+/* One's-complement sum of len bytes as big-endian 16-bit words, added to sum
+ * (RFC 1071); fold with ubc_pkt_checksum_fold(). */
+uint64_t ubc_pkt_checksum_add(uint64_t sum, const uint8_t *data, size_t len);
+
+/* Folds a sum to 16 bits and complements it: the checksum to store (host
+ * order; store big-endian). A region that holds its own correct checksum
+ * folds to 0. */
+uint16_t ubc_pkt_checksum_fold(uint64_t sum);
+
+/* Short stable name of a drop reason, for counters and logs. */
+const char *ubc_pkt_drop_name(enum ubc_pkt_drop drop);
+
+#endif /* UBC_PKT_H */
