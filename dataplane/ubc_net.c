@@ -14,18 +14,13 @@
 #include "common/ubc_assert.h"
 
 static const char *const drop_names[UBC_NET_DROP_COUNT] = {
-    [UBC_NET_DROP_NOT_IP] = "not-ip",
-    [UBC_NET_DROP_NOT_FOR_US] = "not-for-us",
-    [UBC_NET_DROP_BAD_IP] = "bad-ip",
-    [UBC_NET_DROP_FRAGMENT] = "fragment",
-    [UBC_NET_DROP_NOT_UDP] = "not-udp",
-    [UBC_NET_DROP_WRONG_PORT] = "wrong-port",
-    [UBC_NET_DROP_BAD_UDP] = "bad-udp",
-    [UBC_NET_DROP_BAD_MESSAGE] = "bad-message",
+    [UBC_NET_DROP_MULTI_SEGMENT] = "multi-segment",
     [UBC_NET_DROP_NO_ROUTE] = "no-route",
     [UBC_NET_DROP_OVERLOADED] = "overloaded",
     [UBC_NET_DROP_NO_MSG] = "no-message-buffer",
-    [UBC_NET_DROP_PEERS_FULL] = "peers-full",
+    [UBC_NET_DROP_STALE_PEER] = "stale-peer",
+    [UBC_NET_DROP_NO_MBUF] = "no-mbuf",
+    [UBC_NET_DROP_ENCODE] = "encode",
 };
 
 const char *
@@ -70,6 +65,10 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
         rte_eth_tx_buffer_set_err_callback(net->tx_buffer[q], net_tx_error_callback,
                                            &net->stats[q]);
     }
+    memcpy(net->self.mac, port->mac.addr_bytes, sizeof(net->self.mac));
+    net->self.ipv4_be = config->ipv4_be;
+    net->self.udp_port_be = rte_cpu_to_be_16(config->udp_port);
+    net->origin.sender_id = config->node_id;
     net->tx_drain_tsc = config->tsc_hz * config->tx_drain_us / 1000000;
     return 0;
 }
@@ -85,33 +84,227 @@ ubc_net_fini(struct ubc_net *net)
     net->peers = NULL;
 }
 
-/* Interim until the wire codec lands: frames are counted and dropped. */
 static void
-net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, uint64_t now_tsc)
+net_tx_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, size_t length)
 {
-    (void)now_tsc;
-    net->stats[queue].drops[UBC_NET_DROP_NOT_IP]++;
+    UBC_ASSERT(length > 0 && length <= UINT16_MAX);
+    frame->data_len = (uint16_t)length;
+    frame->pkt_len = (uint32_t)length;
+    net->stats[queue].tx_packets +=
+        rte_eth_tx_buffer(net->port->port_id, queue, net->tx_buffer[queue], frame);
+}
+
+/* Answers a UBC request in place, reusing its mbuf: the request was
+ * decoded first, so overwriting its bytes is safe. */
+static void
+net_refuse_in_place(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
+                    const struct ubc_pkt_info *info, const struct ubc_wire_header *header,
+                    enum ubc_err error, uint32_t detail)
+{
+    struct ubc_msg reply;
+    ubc_wire_reply_init(&reply, UBC_MSG_REFUSAL, header->sequence, 0, error, 0, detail);
+    uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
+    size_t cap = rte_pktmbuf_data_len(frame) + rte_pktmbuf_tailroom(frame);
+    size_t offset = ubc_pkt_udp_payload_offset(info->has_vlan);
+    size_t payload_len = 0;
+    if (offset < cap && ubc_wire_encode(&reply, &net->origin, data + offset, cap - offset,
+                                        &payload_len) == UBC_WIRE_OK) {
+        size_t length = ubc_pkt_udp_reply(data, cap, info, &net->self, payload_len, 0);
+        if (length > 0) {
+            net->stats[queue].refusals_sent++;
+            net->stats[queue].tx_by_type[UBC_MSG_REFUSAL]++;
+            net_tx_frame(net, queue, frame, length);
+            return;
+        }
+    }
+    net->stats[queue].drops[UBC_NET_DROP_ENCODE]++;
     rte_pktmbuf_free(frame);
 }
 
-static void
-net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg, uint64_t now_tsc)
+/* Which link a decoded message goes to; NULL when no role here takes it. */
+static struct ubc_link *
+net_route(struct ubc_net *net, uint16_t type)
 {
-    (void)now_tsc, (void)msg;
-    net->stats[queue].tx_dropped++;
+    switch (type) {
+    case UBC_MSG_JOB_SUBMIT:
+    case UBC_MSG_JOB_CANCEL:
+    case UBC_MSG_JOB_QUERY:
+    case UBC_MSG_PROVIDER_REGISTER:
+    case UBC_MSG_PROVIDER_HEARTBEAT:
+    case UBC_MSG_PROVIDER_DEREGISTER:
+    case UBC_MSG_TASK_RESULT: return net->to_sched;
+    default: return NULL;
+    }
+}
+
+struct net_pending {
+    struct ubc_msg *msg;
+    struct rte_mbuf *frame;
+    struct ubc_pkt_info info;
+    struct ubc_wire_header header;
+};
+
+/* Decodes a UBC datagram into a message; on success it joins the pending
+ * batch toward sched (sent after the rx burst), else it is refused in place
+ * or dropped. */
+static void
+net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
+                    const struct ubc_pkt_info *info, uint64_t now_tsc, struct net_pending *pending,
+                    uint32_t *pending_count)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    const uint8_t *payload = rte_pktmbuf_mtod_offset(frame, const uint8_t *, info->payload_offset);
+    struct net_pending *entry = &pending[*pending_count];
+    struct ubc_msg *msg = NULL;
+    if (rte_mempool_get(net->msg_pool, (void **)&msg) != 0) {
+        stats->drops[UBC_NET_DROP_NO_MSG]++;
+        memset(&entry->header, 0, sizeof(entry->header));
+        if (ubc_wire_header_decode(payload, info->payload_len, &net->policy, &entry->header) ==
+            UBC_WIRE_OK)
+            net_refuse_in_place(net, queue, frame, info, &entry->header, UBC_ERR_OVERLOADED, 0);
+        else
+            rte_pktmbuf_free(frame);
+        return;
+    }
+    enum ubc_wire_result result =
+        ubc_wire_decode(payload, info->payload_len, &net->policy, &entry->header, msg);
+    if (result == UBC_WIRE_OK && net_route(net, msg->hdr.type) == NULL)
+        stats->drops[UBC_NET_DROP_NO_ROUTE]++;
+    if (result != UBC_WIRE_OK || net_route(net, msg->hdr.type) == NULL) {
+        if (result != UBC_WIRE_OK)
+            stats->wire_drops[result]++;
+        rte_mempool_put(net->msg_pool, msg);
+        if (result != UBC_WIRE_OK && ubc_wire_should_refuse(result, &entry->header))
+            net_refuse_in_place(net, queue, frame, info, &entry->header,
+                                ubc_wire_result_to_err(result), (uint32_t)result);
+        else if (result == UBC_WIRE_OK)
+            net_refuse_in_place(net, queue, frame, info, &entry->header, UBC_ERR_UNKNOWN_TYPE, 0);
+        else
+            rte_pktmbuf_free(frame);
+        return;
+    }
+    stats->rx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+    msg->hdr.src_role = UBC_ROLE_NET;
+    msg->hdr.tsc = now_tsc;
+    msg->hdr.peer = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
+                                    info->source.mac, now_tsc, &msg->hdr.peer_gen);
+    entry->msg = msg;
+    entry->frame = frame;
+    entry->info = *info;
+    (*pending_count)++;
+}
+
+static uint32_t
+net_rx_flags(const struct rte_mbuf *frame)
+{
+    uint32_t flags = 0;
+    if ((frame->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+        flags |= UBC_PKT_RX_IP_CHECKSUM_GOOD;
+    if ((frame->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        flags |= UBC_PKT_RX_L4_CHECKSUM_GOOD;
+    return flags;
+}
+
+static void
+net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, uint64_t now_tsc,
+                 struct net_pending *pending, uint32_t *pending_count)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    if (frame->nb_segs != 1) {
+        stats->drops[UBC_NET_DROP_MULTI_SEGMENT]++;
+        rte_pktmbuf_free(frame);
+        return;
+    }
+    uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
+    size_t length = rte_pktmbuf_data_len(frame);
+    struct ubc_pkt_info info;
+    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), &info)) {
+    case UBC_PKT_ARP_REQUEST:
+        stats->arp_replies++;
+        net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, &info, &net->self));
+        return;
+    case UBC_PKT_ICMP_ECHO:
+        stats->icmp_replies++;
+        net_tx_frame(net, queue, frame, ubc_pkt_icmp_echo_reply(data, length, &info, &net->self));
+        return;
+    case UBC_PKT_UBC:
+        net_handle_datagram(net, queue, frame, &info, now_tsc, pending, pending_count);
+        return;
+    case UBC_PKT_DROP: break;
+    }
+    UBC_ASSERT(info.drop < UBC_PKT_DROP_COUNT);
+    stats->frame_drops[info.drop]++;
+    rte_pktmbuf_free(frame);
+}
+
+/* Hands the burst's messages to sched in one ring burst; those that did not
+ * fit are refused "overloaded" in place: the client retries with back-off,
+ * rx never blocks and nothing grows. */
+static void
+net_flush_pending(struct ubc_net *net, uint16_t queue, struct net_pending *pending, uint32_t count)
+{
+    struct ubc_msg *msgs[UBC_NET_BURST_MAX];
+    for (uint32_t i = 0; i < count; i++)
+        msgs[i] = pending[i].msg;
+    uint32_t sent = count ? ubc_link_send_burst(net->to_sched, msgs, count) : 0;
+    for (uint32_t i = 0; i < sent; i++)
+        rte_pktmbuf_free(pending[i].frame);
+    for (uint32_t i = sent; i < count; i++) {
+        net->stats[queue].drops[UBC_NET_DROP_OVERLOADED]++;
+        rte_mempool_put(net->msg_pool, pending[i].msg);
+        net_refuse_in_place(net, queue, pending[i].frame, &pending[i].info, &pending[i].header,
+                            UBC_ERR_OVERLOADED, 0);
+    }
+}
+
+/* Encodes a message from a role into a fresh frame toward its peer. */
+static void
+net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
+                 struct rte_mbuf *frame)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    const struct ubc_peer *peer = ubc_peer_get(net->peers, msg->hdr.peer, msg->hdr.peer_gen);
+    if (peer == NULL) {
+        stats->drops[UBC_NET_DROP_STALE_PEER]++;
+        rte_pktmbuf_free(frame);
+        return;
+    }
+    struct ubc_pkt_peer destination = { .ipv4_be = peer->ipv4_be,
+                                        .udp_port_be = peer->udp_port_be };
+    memcpy(destination.mac, peer->mac, sizeof(destination.mac));
+    uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
+    size_t cap = rte_pktmbuf_tailroom(frame);
+    size_t offset = ubc_pkt_udp_payload_offset(false);
+    size_t payload_len = 0, length = 0;
+    if (ubc_wire_encode(msg, &net->origin, data + offset, cap - offset, &payload_len) ==
+        UBC_WIRE_OK)
+        length = ubc_pkt_udp_build(data, cap, &net->self, &destination, false, 0, payload_len, 0);
+    if (length == 0) {
+        stats->drops[UBC_NET_DROP_ENCODE]++;
+        rte_pktmbuf_free(frame);
+        return;
+    }
+    stats->tx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+    net_tx_frame(net, queue, frame, length);
 }
 
 /* Sends the replies other roles queued for peers (acks, refusals,
  * assignments) in one burst. */
 static uint32_t
-net_tx_replies(struct ubc_net *net, uint64_t now_tsc)
+net_tx_replies(struct ubc_net *net)
 {
     struct ubc_msg *msgs[UBC_NET_BURST_MAX];
+    struct rte_mbuf *frames[UBC_NET_BURST_MAX];
     uint32_t n = ubc_link_recv_burst(net->from_sched, msgs, net->config.burst_size);
-    for (uint32_t i = 0; i < n; i++)
-        net_send_message(net, 0, msgs[i], now_tsc);
-    if (n > 0)
-        rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
+    if (n == 0)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames, n) != 0) {
+        net->stats[0].drops[UBC_NET_DROP_NO_MBUF] += n;
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            net_send_message(net, 0, msgs[i], frames[i]);
+    }
+    rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
     return n;
 }
 
@@ -123,14 +316,17 @@ net_rx_queue(struct ubc_net *net, uint16_t queue, uint64_t now_tsc)
     if (n == 0)
         return 0;
     struct ubc_net_queue_stats *stats = &net->stats[queue];
+    struct net_pending pending[UBC_NET_BURST_MAX];
+    uint32_t pending_count = 0;
     stats->rx_bursts++;
     stats->rx_packets += n;
     for (uint16_t i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void *));
         stats->rx_bytes += rte_pktmbuf_pkt_len(frames[i]);
-        net_handle_frame(net, queue, frames[i], now_tsc);
+        net_handle_frame(net, queue, frames[i], now_tsc, pending, &pending_count);
     }
+    net_flush_pending(net, queue, pending, pending_count);
     return n;
 }
 
@@ -147,7 +343,7 @@ uint32_t
 ubc_net_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_net *net = ctx;
-    uint32_t work = net_tx_replies(net, now_tsc);
+    uint32_t work = net_tx_replies(net);
     if (!*net->config.stopping) { /* stopping: no new work in, replies still out */
         for (uint16_t q = 0; q < net->port->queues; q++)
             work += net_rx_queue(net, q, now_tsc);

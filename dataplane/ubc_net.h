@@ -21,25 +21,23 @@
 #include "common/ubc_msg.h"
 #include "dataplane/ubc_net_port.h"
 #include "dataplane/ubc_peer.h"
+#include "dataplane/wire/ubc_pkt.h"
+#include "dataplane/wire/ubc_wire.h"
 #include "common/ubc_link.h"
 
 #define UBC_NET_QUEUES_MAX 16
 #define UBC_NET_BURST_MAX 256
 
-/* Why a received frame did not become a message. */
+/* Why a frame or a message went no further, beyond the frame's own faults
+ * (enum ubc_pkt_drop) and the datagram's (enum ubc_wire_result). */
 enum ubc_net_drop {
-    UBC_NET_DROP_NOT_IP = 0,  /* neither IPv4 nor ARP */
-    UBC_NET_DROP_NOT_FOR_US,  /* another destination address */
-    UBC_NET_DROP_BAD_IP,      /* IPv4 header invalid or checksum wrong */
-    UBC_NET_DROP_FRAGMENT,    /* fragments are not reassembled */
-    UBC_NET_DROP_NOT_UDP,     /* another protocol (ICMP other than echo) */
-    UBC_NET_DROP_WRONG_PORT,  /* UDP to another port */
-    UBC_NET_DROP_BAD_UDP,     /* UDP length or checksum wrong */
-    UBC_NET_DROP_BAD_MESSAGE, /* the UBC header or payload failed to decode */
-    UBC_NET_DROP_NO_ROUTE,    /* a message type no role consumes */
-    UBC_NET_DROP_OVERLOADED,  /* the ring toward the role was full */
-    UBC_NET_DROP_NO_MSG,      /* the message pool was empty */
-    UBC_NET_DROP_PEERS_FULL,  /* no peer slot for a new sender */
+    UBC_NET_DROP_MULTI_SEGMENT = 0, /* a frame in several mbufs (jumbo): not parsed */
+    UBC_NET_DROP_NO_ROUTE,          /* a valid message type no role consumes here */
+    UBC_NET_DROP_OVERLOADED,        /* the ring toward the role was full (refused) */
+    UBC_NET_DROP_NO_MSG,            /* the message pool was empty (refused) */
+    UBC_NET_DROP_STALE_PEER,        /* a reply for a peer evicted since its request */
+    UBC_NET_DROP_NO_MBUF,           /* no mbuf for an outgoing message */
+    UBC_NET_DROP_ENCODE,            /* a role produced a message the codec refused */
     UBC_NET_DROP_COUNT
 };
 
@@ -52,12 +50,15 @@ struct ubc_net_queue_stats {
     uint64_t arp_replies;
     uint64_t icmp_replies;
     uint64_t refusals_sent;
+    uint64_t frame_drops[UBC_PKT_DROP_COUNT];
+    uint64_t wire_drops[UBC_WIRE_RESULT_COUNT];
     uint64_t drops[UBC_NET_DROP_COUNT];
     uint64_t rx_by_type[UBC_MSG_TYPE_MAX + 1];
     uint64_t tx_by_type[UBC_MSG_TYPE_MAX + 1];
 } __attribute__((aligned(64)));
 
 struct ubc_net_config {
+    uint64_t node_id; /* sender id of everything the node sends */
     uint32_t ipv4_be;
     uint16_t udp_port;
     uint16_t burst_size;
@@ -75,6 +76,9 @@ struct ubc_net {
     struct ubc_link *to_sched;
     struct ubc_link *from_sched;
     struct ubc_peer_table *peers;
+    struct ubc_pkt_self self;
+    struct ubc_wire_policy policy;
+    struct ubc_wire_origin origin;
     struct rte_eth_dev_tx_buffer *tx_buffer[UBC_NET_QUEUES_MAX];
     uint64_t tx_drain_tsc;
     uint64_t next_drain_tsc;

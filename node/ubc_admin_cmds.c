@@ -136,10 +136,19 @@ cmds_rings_json(const struct ubc_node *node)
 static json_t *
 cmds_queue_json(const struct ubc_net_queue_stats *q, uint16_t queue)
 {
-    json_t *drops = json_object();
+    /* Drops by layer: the frame (Ethernet..UDP), the datagram (UBC header
+     * and payload), and the node (routing, rings, pools). */
+    json_t *frame = json_object(), *wire = json_object(), *node = json_object();
+    for (int reason = 1; reason < UBC_PKT_DROP_COUNT; reason++)
+        json_object_set_new(frame, ubc_pkt_drop_name(reason),
+                            json_integer((json_int_t)q->frame_drops[reason]));
+    for (int reason = 1; reason < UBC_WIRE_RESULT_COUNT; reason++)
+        json_object_set_new(wire, ubc_wire_result_name(reason),
+                            json_integer((json_int_t)q->wire_drops[reason]));
     for (int reason = 0; reason < UBC_NET_DROP_COUNT; reason++)
-        json_object_set_new(drops, ubc_net_drop_name(reason),
+        json_object_set_new(node, ubc_net_drop_name(reason),
                             json_integer((json_int_t)q->drops[reason]));
+    json_t *drops = json_pack("{s:o,s:o,s:o}", "frame", frame, "wire", wire, "node", node);
     return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "queue",
                      (json_int_t)queue, "rx_packets", (json_int_t)q->rx_packets, "rx_bytes",
                      (json_int_t)q->rx_bytes, "rx_bursts", (json_int_t)q->rx_bursts, "tx_packets",

@@ -35,6 +35,8 @@ static const struct config_key config_keys[] = {
       "--vdev=net_tap0,iface=ubc0,mac=fixed",
       "EAL arguments used when none precede `--` on the command line" },
     { "node", "name", TYPE_TEXT, OFF(node_name), 0, 0, "ubc-node", "name shown by status" },
+    { "node", "id", TYPE_U32, OFF(node_id), 1, UINT32_MAX, "1",
+      "the node's id: the sender id of every datagram it sends" },
     { "node", "data_dir", TYPE_TEXT, OFF(data_dir), 0, 0, "var",
       "directory for the journal, snapshots and the admin socket" },
     { "node", "admin_socket", TYPE_TEXT, OFF(admin_socket), 0, 0, "",

@@ -26,6 +26,7 @@ struct ubc_config {
     char eal_args[UBC_CONFIG_EAL_MAX];
 
     char node_name[64];
+    uint32_t node_id;
     char data_dir[UBC_CONFIG_PATH_MAX];
     char admin_socket[UBC_CONFIG_PATH_MAX]; /* empty: <data_dir>/ubcd.sock */
     uint32_t admin_socket_mode;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -104,6 +105,7 @@ start_port_and_net(struct ubc_node *node, char *error, size_t error_cap)
     if (rc != 0)
         return rc;
     struct ubc_net_config net_config = {
+        .node_id = config->node_id,
         .ipv4_be = config->net_ipv4_be,
         .udp_port = (uint16_t)config->net_udp_port,
         .burst_size = (uint16_t)config->net_burst_size,
@@ -179,6 +181,9 @@ static int
 launch_lcore_main(void *arg)
 {
     struct ubc_loop *loop = arg;
+    /* The default 50 us timer slack would add to every idle sleep's wake-up
+     * cost; ask for the tightest the kernel gives. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     int rc = ubc_loop_run(loop);
     if (rc != 0)
         UBC_LOG(WARNING, UBC_LOG_NODE, "lcore %u: drain did not finish in time", loop->lcore_id);

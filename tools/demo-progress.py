@@ -9,8 +9,10 @@ def port_totals(stats):
     port = stats["ports"][0]
     drops = {}
     for queue in port["queues"]:
-        for reason, count in queue["drops"].items():
-            drops[reason] = drops.get(reason, 0) + count
+        for layer, reasons in queue["drops"].items():
+            for reason, count in reasons.items():
+                key = f"{layer}:{reason}"
+                drops[key] = drops.get(key, 0) + count
     return port, drops
 
 
