@@ -23,27 +23,27 @@ setup() { # dir options...
     [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
 }
 
-mtest() { meson test --no-rebuild --print-errorlogs "$@"; }
+mtest=(meson test --no-rebuild --print-errorlogs)
 
 setup "$normal" --buildtype=debugoptimized
 step "build ($normal)" ninja -C "$normal"
-step "tests ($normal)" mtest -C "$normal" --suite fast --suite concurrent --suite integration \
+step "tests ($normal)" "${mtest[@]}" -C "$normal" --suite fast --suite concurrent --suite integration \
     --suite lint --suite perf-smoke
 
 setup "$asan" --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 step "build ($asan)" ninja -C "$asan"
 step "tests ($asan: ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    mtest -C "$asan" --suite fast --timeout-multiplier 3
+    "${mtest[@]}" -C "$asan" --suite fast --timeout-multiplier 3
 
 setup "$tsan" --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
 step "build ($tsan)" ninja -C "$tsan"
 step "tests ($tsan: TSan)" env TSAN_OPTIONS=halt_on_error=1 \
-    mtest -C "$tsan" --suite concurrent --timeout-multiplier 4
+    "${mtest[@]}" -C "$tsan" --suite concurrent --timeout-multiplier 4
 
 CC=clang setup "$fuzz" --buildtype=debugoptimized -Dfuzz=true -Db_sanitize=address,undefined \
     -Db_lundef=false
 step "build ($fuzz)" ninja -C "$fuzz"
-step "tests ($fuzz: libFuzzer)" mtest -C "$fuzz" --suite fuzz
+step "tests ($fuzz: libFuzzer)" "${mtest[@]}" -C "$fuzz" --suite fuzz
 
 python3 tools/test-summary.py "$normal" "$asan" "$tsan" "$fuzz"
 summary_rc=$?
