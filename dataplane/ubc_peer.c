@@ -27,8 +27,9 @@ ubc_peer_table_footprint(uint32_t peers_max)
 {
     if (peers_max == 0 || peers_max > (1u << 26))
         return 0;
-    return sizeof(struct ubc_peer_table) +
-           (size_t)peer_slot_count(peers_max) * sizeof(struct ubc_peer);
+    size_t bytes = sizeof(struct ubc_peer_table) +
+                   (size_t)peer_slot_count(peers_max) * sizeof(struct ubc_peer);
+    return (bytes + ubc_peer_table_align() - 1) & ~(ubc_peer_table_align() - 1);
 }
 
 struct ubc_peer_table *
