@@ -696,6 +696,8 @@ ubc_admin_stop(struct ubc_admin *admin)
     UBC_ASSERT(admin != NULL && admin->magic == UBC_ADMIN_MAGIC);
     if (!admin->running)
         return;
+    /* From a handler this would join itself: handlers set a flag instead. */
+    UBC_ASSERT(!pthread_equal(pthread_self(), admin->thread));
     uint64_t one = 1;
     ssize_t written = write(admin->stop_fd, &one, sizeof(one));
     UBC_ASSERT(written == (ssize_t)sizeof(one));

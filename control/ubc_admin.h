@@ -117,7 +117,7 @@ int ubc_admin_register(struct ubc_admin *admin, const char *name, const char *us
  * negative errno from socket/bind/chmod/listen/pthread_create. */
 int ubc_admin_start(struct ubc_admin *admin);
 
-/* Stops the control thread (joins it), flushes what replies it can without
+/* Stops the control thread (joins it; never call it from a handler), flushes what replies it can without
  * blocking, closes every client and the socket, and unlinks the socket file
  * if it is still the one this admin bound. Idempotent. */
 void ubc_admin_stop(struct ubc_admin *admin);

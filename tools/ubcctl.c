@@ -38,6 +38,9 @@ enum ubcctl_exit {
     UBCCTL_EXIT_PROTOCOL = 6,    /* the reply was not a valid reply line */
 };
 
+#ifndef UBC_VERSION
+#define UBC_VERSION "unknown"
+#endif
 #define UBCCTL_SOCKET_DEFAULT "./var/ubcd.sock"
 #define UBCCTL_TIMEOUT_MS_DEFAULT 5000u
 #define UBCCTL_REQUEST_ID 1
@@ -101,9 +104,13 @@ static int
 ubcctl_parse_options(int argc, char **argv, struct ubcctl_options *options)
 {
     static const struct option long_options[] = {
-        { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-        { "watch", required_argument, NULL, 'w' },  { "timeout", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        { "socket", required_argument, NULL, 's' },
+        { "json", no_argument, NULL, 'j' },
+        { "watch", required_argument, NULL, 'w' },
+        { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
     };
     const char *environment = getenv("UBC_ADMIN_SOCKET");
     options->socket_path =
@@ -112,7 +119,7 @@ ubcctl_parse_options(int argc, char **argv, struct ubcctl_options *options)
     double number;
     int option;
     opterr = 0;
-    while ((option = getopt_long(argc, argv, "+s:jw:t:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "+s:jw:t:hV", long_options, NULL)) != -1) {
         switch (option) {
         case 's': options->socket_path = optarg; break;
         case 'j': options->json = true; break;
@@ -128,6 +135,7 @@ ubcctl_parse_options(int argc, char **argv, struct ubcctl_options *options)
             options->timeout_ms = (uint64_t)number;
             break;
         case 'h': ubcctl_usage(stdout); exit(UBCCTL_EXIT_OK);
+        case 'V': printf("ubcctl %s (admin protocol 1)\n", UBC_VERSION); exit(UBCCTL_EXIT_OK);
         default:
             return ubcctl_fail(UBCCTL_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
                                argv[optind - 1]);
@@ -206,12 +214,15 @@ ubcctl_transport_error(const struct ubcctl_options *options, long status)
 /* Checks a reply's shape; on an error reply prints it. Sets *result (borrowed
  * from *reply, which the caller releases) on success. */
 static int
-ubcctl_reply_check(const char *line, json_t **reply, json_t **result)
+ubcctl_reply_check(const char *line, bool expect_id, json_t **reply, json_t **result)
 {
     *reply = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
     json_t *ok = json_object_get(*reply, "ok");
     if (!json_is_boolean(ok))
         return ubcctl_fail(UBCCTL_EXIT_PROTOCOL, "the node sent an invalid reply line");
+    json_t *id = json_object_get(*reply, "id");
+    if (expect_id && !json_is_null(id) && json_integer_value(id) != UBCCTL_REQUEST_ID)
+        return ubcctl_fail(UBCCTL_EXIT_PROTOCOL, "the node answered another request's id");
     if (json_is_true(ok)) {
         *result = json_object_get(*reply, "result");
         if (*result == NULL)
@@ -254,7 +265,7 @@ ubcctl_raw(const struct ubcctl_options *options)
     printf("%s\n", line);
     fflush(stdout);
     json_t *reply = NULL, *result = NULL;
-    status = ubcctl_reply_check(line, &reply, &result);
+    status = ubcctl_reply_check(line, false, &reply, &result);
     json_decref(reply);
     free(line);
     return status;
@@ -284,7 +295,7 @@ ubcctl_once(const struct ubcctl_options *options, const char *request)
     if (status != UBCCTL_EXIT_OK)
         return status;
     json_t *reply = NULL, *result = NULL;
-    status = ubcctl_reply_check(line, &reply, &result);
+    status = ubcctl_reply_check(line, true, &reply, &result);
     free(line);
     if (status == UBCCTL_EXIT_OK && options->watch_seconds > 0) {
         char stamp[32];

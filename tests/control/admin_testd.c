@@ -1,5 +1,5 @@
 /* admin_testd: a test server for ubcctl's integration test. It serves the
- * admin socket at argv[1] with commands whose results exercise the renderer
+ * admin socket at argv[1] (file mode argv[2], octal, optional) with commands whose results exercise the renderer
  * (nested objects, tables, big numbers) and every error path, prints
  * "ready" on stdout once listening, and exits 0 on SIGTERM/SIGINT or when
  * stdin closes. Not part of ubcd. */
@@ -86,11 +86,13 @@ testd_stats(void *ctx, const json_t *args, json_t **result, char *error, size_t 
 int
 main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: admin_testd SOCKET\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: admin_testd SOCKET [MODE]\n");
         return 2;
     }
     struct ubc_admin_config config = { .socket_path = argv[1], .version = "test-1.2.3" };
+    if (argc == 3)
+        config.socket_mode = (uint32_t)strtoul(argv[2], NULL, 8);
     struct ubc_admin *admin = ubc_admin_create(&config);
     if (admin == NULL)
         return 1;

@@ -128,6 +128,13 @@ setup_default(void **state)
 }
 
 static int
+setup_small_reply(void **state)
+{
+    struct ubc_admin_config config = { .reply_bytes_max = 4096 };
+    return setup_custom(state, config);
+}
+
+static int
 teardown(void **state)
 {
     struct fixture *fixture = *state;
@@ -353,6 +360,26 @@ test_oversized_request(void **state)
     ubc_admin_counters_read(fixture->admin, &counters);
     assert_int_equal(counters.connections_closed_limit, 2);
     assert_int_equal(counters.errors[UBC_ADMIN_ERR_TOO_LARGE], 2);
+}
+
+static void
+test_reply_too_large(void **state)
+{
+    struct fixture *fixture = *state;
+    int fd = connect_client(fixture->path);
+    const char *big = "{\"cmd\":\"big\",\"args\":{\"bytes\":5000},\"id\":4}";
+    assert_int_equal(ubc_admin_client_send_line(fd, big, strlen(big), deadline()), 0);
+    json_t *reply = read_reply(fd);
+    assert_string_equal(error_code(reply), "too-large");
+    assert_int_equal(json_integer_value(json_object_get(reply, "id")), 4);
+    json_decref(reply);
+    /* The connection stays usable: the request was fine, its answer was not. */
+    const char *small = "{\"cmd\":\"big\",\"args\":{\"bytes\":3000}}";
+    assert_int_equal(ubc_admin_client_send_line(fd, small, strlen(small), deadline()), 0);
+    reply = read_reply(fd);
+    assert_true(json_is_true(json_object_get(reply, "ok")));
+    json_decref(reply);
+    close(fd);
 }
 
 static void
@@ -658,6 +685,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_too_large, setup_small_reply, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_and_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),

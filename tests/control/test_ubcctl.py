@@ -14,12 +14,19 @@ UBCCTL, TESTD = sys.argv[1], sys.argv[2]
 FAILURES = []
 
 
-def run(*args, socket=None, env=None, timeout=20):
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def run(*args, socket=None, env=None, timeout=20, nobody=False):
     full_env = dict(os.environ)
     full_env.pop("UBC_ADMIN_SOCKET", None)
     full_env.update(env or {})
     command = [UBCCTL] + (["--socket", socket] if socket else []) + list(args)
-    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout,
+                          preexec_fn=as_nobody if nobody else None)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -56,6 +63,7 @@ def main():
     check("server exit 0", server.returncode == 0, str(server.returncode))
     check("socket removed", not os.path.exists(sock))
     check_error("no node after stop", run("status", socket=sock), 3, "is ubcd running?")
+    denied(work)
     # A stale socket file (server killed): still "no node", never a hang.
     server = subprocess.Popen([TESTD, sock], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
@@ -110,6 +118,30 @@ def cases(sock):
     admin = json.loads(out)["admin"] if rc == 0 else {}
     check("stats counters", admin.get("errors", {}).get("bad-json", 0) >= 1
           and admin.get("errors", {}).get("too-large", 0) >= 1, out)
+
+
+def denied(work):
+    """A peer that is not allowed: refused by the file mode, or by SO_PEERCRED."""
+    if os.geteuid() != 0:
+        print("skip denied peer: not root")
+        return
+    os.chmod(work, 0o755)
+    for mode, fragment in (("0660", "no permission to connect"),
+                           ("0666", "denied: peer credentials not allowed")):
+        sock = os.path.join(work, f"denied-{mode}.sock")
+        server = subprocess.Popen([TESTD, sock, mode], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            server.stdout.readline()
+            check_error(f"denied peer (mode {mode})", run("status", socket=sock, nobody=True), 4,
+                        fragment)
+            rc, out, err = run("--json", "stats", socket=sock)
+            denied_count = json.loads(out)["admin"]["connections_denied"] if rc == 0 else -1
+            check(f"denied counted (mode {mode})", denied_count == (1 if mode == "0666" else 0),
+                  out)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def watch(sock):
