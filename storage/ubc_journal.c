@@ -1,0 +1,1003 @@
+/* ubc_journal.c: appends, group commit, segment rolls, snapshots.
+ *
+ * Batches live in a ring of batches_inflight_max + 1 buffers. Appends fill
+ * the open batch; a poll seals it (commit record, padding to a block) and
+ * submits one write plus, in LINKED mode, an fdatasync linked to that write
+ * only (linking writes to each other would serialise them). Batches become
+ * durable, and are reported, strictly in order: a batch whose fdatasync
+ * finished is durable only once every earlier batch is. A batch that starts a
+ * new segment waits until every earlier batch is durable, so damage after a
+ * crash can only sit at the end of the last segment (the scan relies on it).
+ */
+#include "storage/ubc_journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/ubc_assert.h"
+
+#define ZERO_CHUNK_BYTES (1024u * 1024u)
+#define HISTORY_MAX 64u
+#define COMPLETIONS_PER_REAP 64u
+#define OP_WRITE 1u
+#define OP_FSYNC 2u
+#define OP_SPARE_WRITE 3u
+#define OP_SPARE_FSYNC 4u
+
+enum batch_state { BATCH_FREE = 0, BATCH_FILLING, BATCH_SEALED, BATCH_SUBMITTED };
+enum spare_state { SPARE_NONE = 0, SPARE_FILLING, SPARE_SYNCING, SPARE_READY, SPARE_FAILED };
+
+struct batch {
+    uint8_t *buffer; /* one block for a segment header, then the records */
+    uint64_t *cookies;
+    uint32_t state;
+    uint32_t bytes; /* records, then commit and padding once sealed */
+    uint32_t record_count;
+    uint32_t write_bytes;
+    uint32_t written;
+    uint8_t write_pending;
+    uint8_t sync_pending;
+    uint8_t synced;
+    uint8_t starts_segment;
+    uint64_t first_sequence;
+    uint64_t segment_index;
+    uint64_t file_offset;
+    uint8_t chain_start[UBC_JOURNAL_CHAIN_BYTES];
+    uint8_t chain_end[UBC_JOURNAL_CHAIN_BYTES];
+};
+
+struct live_segment {
+    uint64_t segment_index;
+    uint64_t first_sequence;
+};
+
+struct history_entry {
+    uint64_t sequence;
+    uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
+};
+
+struct ubc_journal {
+    uint64_t magic;
+    struct ubc_journal_params params;
+    uint32_t batch_count;
+    uint32_t records_per_batch_max;
+    uint32_t window_bytes;
+    uint32_t opened;
+    uint8_t *zero_chunk;
+    struct batch batches[UBC_JOURNAL_BATCHES_MAX];
+    uint64_t batch_filling; /* number of the open batch; ring slot = number % batch_count */
+    uint64_t batch_oldest;  /* oldest batch not yet reported */
+    uint64_t next_sequence;
+    uint64_t durable_sequence;
+    uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
+    uint64_t filling_since_ns;
+    int force_seal;
+    /* where sealing places the next batch */
+    uint64_t plan_segment_index;
+    uint64_t plan_offset;
+    int plan_open;
+    /* the segment writes go to */
+    int dir_fd;
+    int segment_fd;
+    uint64_t segment_index;
+    int segment_open;
+    /* the next segment, prepared ahead */
+    uint32_t spare_state;
+    int spare_fd;
+    uint64_t spare_index;
+    uint64_t spare_offset;
+    int spare_pending;
+    int spare_errno;
+    int read_only_errno;
+    char read_only_reason[192];
+    uint32_t open_flags;
+    int direct;
+    uint32_t ops_in_flight;
+    struct ubc_journal_io io;
+    uint32_t live_count;
+    struct live_segment live[UBC_JOURNAL_SEGMENTS_MAX];
+    uint32_t history_next;
+    struct history_entry history[HISTORY_MAX];
+    struct ubc_journal_stats stats;
+    struct ubc_journal_scan_work scan_work;
+};
+
+static uint64_t
+round_up(uint64_t value, uint64_t align)
+{
+    return (value + align - 1) / align * align;
+}
+
+uint64_t
+ubc_journal_align(void)
+{
+    return UBC_JOURNAL_BLOCK_BYTES;
+}
+
+static uint64_t
+batch_buffer_bytes(const struct ubc_journal_params *p)
+{
+    return UBC_JOURNAL_BLOCK_BYTES + (uint64_t)p->batch_bytes_max;
+}
+
+static uint32_t
+records_per_batch(const struct ubc_journal_params *p)
+{
+    return p->batch_bytes_max / UBC_JOURNAL_RECORD_HEADER_BYTES;
+}
+
+uint64_t
+ubc_journal_footprint(const struct ubc_journal_params *p)
+{
+    uint64_t block = UBC_JOURNAL_BLOCK_BYTES;
+    if (p == NULL || p->batch_bytes_max < block || p->batch_bytes_max % block != 0 ||
+        p->batch_bytes_max > (1u << 30))
+        return 0;
+    if (p->batches_inflight_max < 1 || p->batches_inflight_max >= UBC_JOURNAL_BATCHES_MAX)
+        return 0;
+    if (p->segment_bytes % block != 0 || p->segment_bytes < 2 * block + p->batch_bytes_max ||
+        p->segment_bytes > (1ull << 40))
+        return 0;
+    if (p->payload_bytes_max == 0 ||
+        ubc_journal_record_footprint(p->payload_bytes_max) + UBC_JOURNAL_COMMIT_BYTES >
+            p->batch_bytes_max)
+        return 0;
+    if (p->sync_mode > UBC_JOURNAL_SYNC_DSYNC)
+        return 0;
+    uint64_t batch_count = p->batches_inflight_max + 1u;
+    uint64_t bytes = round_up(sizeof(struct ubc_journal), block);
+    bytes += batch_count * batch_buffer_bytes(p);
+    bytes += ZERO_CHUNK_BYTES;
+    bytes += batch_count * records_per_batch(p) * sizeof(uint64_t);
+    return round_up(bytes, block);
+}
+
+void *
+ubc_journal_new(void *mem, const struct ubc_journal_params *params)
+{
+    uint64_t footprint = ubc_journal_footprint(params);
+    if (mem == NULL || footprint == 0 || (uintptr_t)mem % ubc_journal_align() != 0)
+        return NULL;
+    memset(mem, 0, footprint);
+    struct ubc_journal *j = mem;
+    j->params = *params;
+    j->batch_count = params->batches_inflight_max + 1u;
+    j->records_per_batch_max = records_per_batch(params);
+    j->window_bytes = (uint32_t)(j->batch_count * batch_buffer_bytes(params));
+    uint8_t *cursor = (uint8_t *)mem + round_up(sizeof(*j), UBC_JOURNAL_BLOCK_BYTES);
+    for (uint32_t i = 0; i < j->batch_count; i++) {
+        j->batches[i].buffer = cursor;
+        cursor += batch_buffer_bytes(params);
+    }
+    j->zero_chunk = cursor;
+    cursor += ZERO_CHUNK_BYTES;
+    for (uint32_t i = 0; i < j->batch_count; i++) {
+        j->batches[i].cookies = (uint64_t *)cursor;
+        cursor += j->records_per_batch_max * sizeof(uint64_t);
+    }
+    UBC_ASSERT(cursor <= (uint8_t *)mem + footprint);
+    j->dir_fd = -1;
+    j->segment_fd = -1;
+    j->spare_fd = -1;
+    __atomic_store_n(&j->magic, UBC_JOURNAL_MAGIC, __ATOMIC_RELEASE);
+    return mem;
+}
+
+struct ubc_journal *
+ubc_journal_join(void *mem)
+{
+    if (mem == NULL || (uintptr_t)mem % ubc_journal_align() != 0)
+        return NULL;
+    struct ubc_journal *j = mem;
+    if (__atomic_load_n(&j->magic, __ATOMIC_ACQUIRE) != UBC_JOURNAL_MAGIC)
+        return NULL;
+    return j;
+}
+
+void *
+ubc_journal_leave(struct ubc_journal *journal)
+{
+    return journal;
+}
+
+void *
+ubc_journal_delete(void *mem)
+{
+    struct ubc_journal *j = ubc_journal_join(mem);
+    if (j == NULL)
+        return NULL;
+    UBC_ASSERT(!j->opened);
+    __atomic_store_n(&j->magic, 0, __ATOMIC_RELEASE);
+    return mem;
+}
+
+uint64_t
+ubc_journal_durable_sequence(const struct ubc_journal *journal)
+{
+    return journal->durable_sequence;
+}
+
+uint64_t
+ubc_journal_next_sequence(const struct ubc_journal *journal)
+{
+    return journal->next_sequence;
+}
+
+int
+ubc_journal_read_only(const struct ubc_journal *journal)
+{
+    return journal->read_only_errno;
+}
+
+const char *
+ubc_journal_read_only_reason(const struct ubc_journal *journal)
+{
+    return journal->read_only_reason;
+}
+
+void
+ubc_journal_stats_get(const struct ubc_journal *journal, struct ubc_journal_stats *stats)
+{
+    *stats = journal->stats;
+}
+
+static struct batch *
+batch_at(struct ubc_journal *j, uint64_t number)
+{
+    return &j->batches[number % j->batch_count];
+}
+
+static void
+journal_fail(struct ubc_journal *j, int error, const char *what)
+{
+    if (j->read_only_errno != 0)
+        return;
+    j->read_only_errno = error > 0 ? error : EIO;
+    snprintf(j->read_only_reason, sizeof(j->read_only_reason),
+             "journal read-only: %s: %s (durable up to sequence %" PRIu64 ")", what,
+             strerror(j->read_only_errno), j->durable_sequence);
+}
+
+/* Opens a segment file for appends: O_DIRECT when the file system takes it,
+ * O_DSYNC in DSYNC mode. */
+static int
+segment_file_open(struct ubc_journal *j, uint64_t segment_index, int create)
+{
+    char name[UBC_JOURNAL_NAME_BYTES];
+    ubc_journal_segment_name(name, segment_index);
+    int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+    if (j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC)
+        flags |= O_DSYNC;
+    int fd = -1;
+    if (j->direct) {
+        fd = openat(j->dir_fd, name, flags | O_DIRECT, 0644);
+        if (fd < 0 && errno == EINVAL) {
+            j->direct = 0;  /* tmpfs and friends: buffered I/O plus fdatasync */
+            fprintf(stderr, /* lint:allow once per process, at start-up or first roll */
+                    "ubc journal: O_DIRECT not supported in %s, using buffered writes\n", name);
+        }
+    }
+    if (fd < 0)
+        fd = openat(j->dir_fd, name, flags, 0644);
+    if (fd < 0)
+        return -errno;
+    j->stats.direct_io = (uint32_t)j->direct;
+    return fd;
+}
+
+static uint32_t
+slot_of(uint64_t segment_index)
+{
+    return (uint32_t)(segment_index % 2u);
+}
+
+/* Opens batch number as the filling batch if its buffer is free. */
+static int
+batch_open(struct ubc_journal *j, uint64_t number)
+{
+    struct batch *b = batch_at(j, number);
+    if (b->state != BATCH_FREE)
+        return -1;
+    b->state = BATCH_FILLING;
+    b->bytes = 0;
+    b->record_count = 0;
+    b->written = 0;
+    b->write_bytes = 0;
+    b->write_pending = 0;
+    b->sync_pending = 0;
+    b->synced = 0;
+    b->starts_segment = 0;
+    b->first_sequence = j->next_sequence;
+    memcpy(b->chain_start, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    j->batch_filling = number;
+    return 0;
+}
+
+/* Closes the filling batch with a commit record and places it in a segment. */
+static void
+batch_seal(struct ubc_journal *j, struct batch *b)
+{
+    UBC_ASSERT(b->state == BATCH_FILLING && b->record_count > 0);
+    uint8_t *records = b->buffer + UBC_JOURNAL_BLOCK_BYTES;
+    uint32_t total =
+        (uint32_t)round_up(b->bytes + UBC_JOURNAL_COMMIT_BYTES, UBC_JOURNAL_BLOCK_BYTES);
+    UBC_ASSERT(total <= j->params.batch_bytes_max);
+    struct ubc_journal_commit commit = { .first_sequence = b->first_sequence,
+                                         .record_count = b->record_count };
+    memcpy(commit.chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    memcpy(b->chain_end, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    ubc_journal_commit_encode(records + b->bytes, total - b->bytes, j->next_sequence - 1, &commit);
+    b->bytes = total;
+    if (!j->plan_open || j->plan_offset + total > j->params.segment_bytes) {
+        j->plan_segment_index = j->plan_open ? j->plan_segment_index + 1 : j->plan_segment_index;
+        j->plan_open = 1;
+        j->plan_offset = UBC_JOURNAL_BLOCK_BYTES;
+        struct ubc_journal_segment_header h = {
+            .magic = UBC_JOURNAL_SEGMENT_MAGIC,
+            .version = UBC_JOURNAL_VERSION,
+            .block_bytes = UBC_JOURNAL_BLOCK_BYTES,
+            .window_bytes = j->window_bytes,
+            .segment_index = j->plan_segment_index,
+            .first_sequence = b->first_sequence,
+            .segment_bytes = j->params.segment_bytes,
+        };
+        memcpy(h.prev_chain, b->chain_start, UBC_JOURNAL_CHAIN_BYTES);
+        memset(b->buffer, 0, UBC_JOURNAL_BLOCK_BYTES);
+        ubc_journal_segment_header_encode(b->buffer, &h);
+        b->starts_segment = 1;
+    }
+    b->segment_index = j->plan_segment_index;
+    b->file_offset = b->starts_segment ? 0 : j->plan_offset;
+    b->write_bytes = total + (b->starts_segment ? UBC_JOURNAL_BLOCK_BYTES : 0);
+    j->plan_offset += total;
+    b->state = BATCH_SEALED;
+    j->stats.batches++;
+}
+
+/* Seals the filling batch and opens the next, if a buffer is free. */
+static int
+batch_rotate(struct ubc_journal *j)
+{
+    struct batch *b = batch_at(j, j->batch_filling);
+    if (b->state == BATCH_FILLING && b->record_count > 0)
+        batch_seal(j, b);
+    if (b->state == BATCH_FILLING)
+        return 0;
+    return batch_open(j, j->batch_filling + 1);
+}
+
+int64_t
+ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *payload, uint32_t length,
+                   uint64_t cookie)
+{
+    struct ubc_journal *j = journal;
+    UBC_ASSERT(j->opened);
+    if (j->read_only_errno != 0)
+        return -UBC_ERR_READ_ONLY;
+    if (type == 0 || type >= UBC_JOURNAL_TYPE_INTERNAL || length > j->params.payload_bytes_max ||
+        (payload == NULL && length > 0))
+        return -UBC_ERR_MALFORMED;
+    uint32_t footprint = ubc_journal_record_footprint(length);
+    struct batch *b = batch_at(j, j->batch_filling);
+    if (b->state == BATCH_FILLING &&
+        (b->bytes + footprint + UBC_JOURNAL_COMMIT_BYTES > j->params.batch_bytes_max ||
+         b->record_count == j->records_per_batch_max)) {
+        batch_rotate(j);
+        b = batch_at(j, j->batch_filling);
+    }
+    if (b->state != BATCH_FILLING && batch_open(j, j->batch_filling + 1) == 0)
+        b = batch_at(j, j->batch_filling);
+    if (b->state != BATCH_FILLING) {
+        j->stats.backpressure++;
+        return -UBC_ERR_OVERLOADED;
+    }
+    uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
+    uint64_t sequence = j->next_sequence;
+    ubc_journal_record_encode(at, type, sequence, payload, length);
+    ubc_journal_chain_advance(j->chain, at, UBC_JOURNAL_RECORD_HEADER_BYTES + length);
+    b->cookies[b->record_count++] = cookie;
+    b->bytes += footprint;
+    j->next_sequence = sequence + 1;
+    j->stats.appends++;
+    UBC_ASSERT(b->bytes + UBC_JOURNAL_COMMIT_BYTES <= j->params.batch_bytes_max);
+    return (int64_t)sequence;
+}
+
+static uint64_t
+user_data_of(uint64_t number, uint32_t op)
+{
+    return (number << 4) | op;
+}
+
+/* Queues what batch b still needs: (the rest of) its write, then its sync.
+ * Returns 0, or -EBUSY when the queue is full (retried next poll). */
+static int
+batch_queue(struct ubc_journal *j, uint64_t number, struct batch *b)
+{
+    const struct ubc_journal_io_ops *ops = j->io.ops;
+    int linked = j->params.sync_mode == UBC_JOURNAL_SYNC_LINKED;
+    uint32_t slot = slot_of(b->segment_index);
+    if (b->written < b->write_bytes) {
+        uint32_t rest = b->write_bytes - b->written;
+        const uint8_t *from = b->buffer + (b->starts_segment ? 0 : UBC_JOURNAL_BLOCK_BYTES);
+        int rc =
+            ops->write_queue(j->io.ctx, slot, from + b->written, rest, b->file_offset + b->written,
+                             user_data_of(number, OP_WRITE), linked ? UBC_JOURNAL_IO_LINK : 0);
+        if (rc != 0)
+            return rc;
+        b->write_pending = 1;
+        j->ops_in_flight++;
+        j->stats.bytes_written += rest;
+        if (!linked)
+            return 0;
+    }
+    int rc = ops->fsync_queue(j->io.ctx, slot, user_data_of(number, OP_FSYNC), 0);
+    if (rc != 0)
+        return rc; /* the write, if queued, ends its link alone; the sync follows later */
+    b->sync_pending = 1;
+    j->ops_in_flight++;
+    j->stats.fsyncs++;
+    return 0;
+}
+
+/* The batch starts a new segment: every earlier batch must be durable and
+ * the spare ready; then the spare becomes the segment writes go to. */
+static int
+segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
+{
+    if (number != j->batch_oldest)
+        return 0;
+    if (j->spare_state == SPARE_FAILED) {
+        journal_fail(j, j->spare_errno, "cannot prepare the next segment");
+        return 0;
+    }
+    if (j->spare_state != SPARE_READY || j->spare_index != b->segment_index)
+        return 0;
+    if (j->segment_fd >= 0) {
+        j->io.ops->file_register(j->io.ctx, slot_of(j->segment_index), -1);
+        close(j->segment_fd); /* lint:allow once per segment roll */
+    }
+    j->segment_fd = j->spare_fd;
+    j->segment_index = j->spare_index;
+    j->segment_open = 1;
+    j->spare_fd = -1;
+    j->spare_state = SPARE_NONE;
+    UBC_ASSERT(j->live_count < UBC_JOURNAL_SEGMENTS_MAX);
+    j->live[j->live_count].segment_index = b->segment_index;
+    j->live[j->live_count].first_sequence = b->first_sequence;
+    j->live_count++;
+    return 1;
+}
+
+/* Submits sealed batches and completes interrupted ones, oldest first. */
+static void
+batches_submit(struct ubc_journal *j)
+{
+    for (uint64_t n = j->batch_oldest; n <= j->batch_filling && j->read_only_errno == 0; n++) {
+        struct batch *b = batch_at(j, n);
+        if (b->state == BATCH_SEALED) {
+            if (b->starts_segment && !(j->segment_open && j->segment_index == b->segment_index) &&
+                !segment_roll_ready(j, n, b))
+                return; /* later batches wait behind it */
+            b->state = BATCH_SUBMITTED;
+        }
+        if (b->state != BATCH_SUBMITTED || b->write_pending || b->sync_pending || b->synced)
+            continue;
+        if (b->written == b->write_bytes && j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC) {
+            b->synced = 1;
+            continue;
+        }
+        if (batch_queue(j, n, b) != 0)
+            return;
+    }
+}
+
+static int
+error_is_transient(int32_t result)
+{
+    return result == -EAGAIN || result == -EINTR || result == -ECANCELED;
+}
+
+static void
+batch_complete(struct ubc_journal *j, uint64_t number, uint32_t op, int32_t result)
+{
+    struct batch *b = batch_at(j, number);
+    UBC_ASSERT(b->state == BATCH_SUBMITTED);
+    if (op == OP_WRITE) {
+        UBC_ASSERT(b->write_pending);
+        b->write_pending = 0;
+        if (error_is_transient(result)) {
+            j->stats.requeues++;
+        } else if (result <= 0) {
+            journal_fail(j, result == 0 ? EIO : -result, "segment write");
+        } else {
+            UBC_ASSERT((uint32_t)result <= b->write_bytes - b->written);
+            b->written += (uint32_t)result;
+            j->stats.short_writes += b->written < b->write_bytes;
+            if (b->written == b->write_bytes && j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC)
+                b->synced = 1;
+        }
+        return;
+    }
+    UBC_ASSERT(b->sync_pending);
+    b->sync_pending = 0;
+    if (error_is_transient(result)) {
+        j->stats.requeues += result != -ECANCELED;
+    } else if (result < 0) {
+        /* Never retry a failed fdatasync: the kernel may have dropped the
+         * dirty data it could not write. */
+        journal_fail(j, -result, "fdatasync");
+    } else if (b->written == b->write_bytes) {
+        b->synced = 1;
+    }
+}
+
+static void
+spare_fail(struct ubc_journal *j, int error)
+{
+    j->spare_state = SPARE_FAILED;
+    j->spare_errno = error > 0 ? error : EIO;
+}
+
+/* Creates the next segment file and reserves its space (blocking, but once
+ * per segment and only a fallocate); zero-filling runs through the ring. */
+static void
+spare_start(struct ubc_journal *j)
+{
+    uint64_t index = j->segment_open ? j->segment_index + 1 : j->plan_segment_index;
+    int fd = segment_file_open(j, index, 1);
+    if (fd < 0) {
+        spare_fail(j, -fd);
+        return;
+    }
+    int rc = j->io.ops->allocate(j->io.ctx, fd, j->params.segment_bytes);
+    if (rc == 0)
+        rc = j->io.ops->file_register(j->io.ctx, slot_of(index), fd);
+    if (rc != 0) {
+        char name[UBC_JOURNAL_NAME_BYTES];
+        ubc_journal_segment_name(name, index);
+        close(fd);                    /* lint:allow error path */
+        unlinkat(j->dir_fd, name, 0); /* lint:allow error path: no half-made segment */
+        spare_fail(j, -rc);
+        return;
+    }
+    j->spare_fd = fd;
+    j->spare_index = index;
+    j->spare_offset = 0;
+    j->spare_state = SPARE_FILLING;
+    j->stats.segments_created++;
+}
+
+static void
+spare_advance(struct ubc_journal *j)
+{
+    if (j->read_only_errno != 0 || j->spare_pending)
+        return;
+    if (j->spare_state == SPARE_NONE)
+        spare_start(j);
+    if (j->spare_state == SPARE_FILLING) {
+        uint64_t rest = j->params.segment_bytes - j->spare_offset;
+        const struct ubc_journal_io_ops *ops = j->io.ops;
+        uint32_t slot = slot_of(j->spare_index);
+        int rc;
+        if (rest > 0) {
+            uint32_t bytes = rest < ZERO_CHUNK_BYTES ? (uint32_t)rest : ZERO_CHUNK_BYTES;
+            rc = ops->write_queue(j->io.ctx, slot, j->zero_chunk, bytes, j->spare_offset,
+                                  user_data_of(0, OP_SPARE_WRITE), 0);
+        } else {
+            rc = ops->fsync_queue(j->io.ctx, slot, user_data_of(0, OP_SPARE_FSYNC), 0);
+            j->spare_state = rc == 0 ? SPARE_SYNCING : SPARE_FILLING;
+        }
+        if (rc == 0) {
+            j->spare_pending = 1;
+            j->ops_in_flight++;
+        }
+    }
+}
+
+static void
+spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
+{
+    UBC_ASSERT(j->spare_pending);
+    j->spare_pending = 0;
+    if (error_is_transient(result)) {
+        j->stats.requeues++;
+        if (op == OP_SPARE_FSYNC)
+            j->spare_state = SPARE_FILLING;
+        return;
+    }
+    if (result < 0 || (op == OP_SPARE_WRITE && result == 0)) {
+        spare_fail(j, result == 0 ? EIO : -result);
+        return;
+    }
+    if (op == OP_SPARE_WRITE) {
+        j->spare_offset += (uint64_t)result;
+        return;
+    }
+    /* The file's size and blocks are durable; make its name durable too. */
+    if (fsync(j->dir_fd) != 0) { /* lint:allow once per segment */
+        spare_fail(j, errno);
+        return;
+    }
+    j->spare_state = SPARE_READY;
+}
+
+static void
+completions_reap(struct ubc_journal *j)
+{
+    struct ubc_journal_io_completion done[COMPLETIONS_PER_REAP];
+    for (uint32_t round = 0; round < 64; round++) {
+        uint32_t count = j->io.ops->reap(j->io.ctx, done, COMPLETIONS_PER_REAP);
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t op = (uint32_t)(done[i].user_data & 15u);
+            uint64_t number = done[i].user_data >> 4;
+            UBC_ASSERT(j->ops_in_flight > 0);
+            j->ops_in_flight--;
+            if (op == OP_SPARE_WRITE || op == OP_SPARE_FSYNC)
+                spare_complete(j, op, done[i].result);
+            else
+                batch_complete(j, number, op, done[i].result);
+        }
+        if (count < COMPLETIONS_PER_REAP)
+            return;
+    }
+}
+
+static void
+history_push(struct ubc_journal *j, uint64_t sequence, const uint8_t *chain)
+{
+    struct history_entry *e = &j->history[j->history_next++ % HISTORY_MAX];
+    e->sequence = sequence;
+    memcpy(e->chain, chain, UBC_JOURNAL_CHAIN_BYTES);
+}
+
+/* Reports batches in order: durable ones, or all of them once read-only. */
+static uint32_t
+batches_retire(struct ubc_journal *j, ubc_journal_durable_fn callback, void *ctx)
+{
+    uint32_t reported = 0;
+    int opened = 0;
+    while (j->batch_oldest <= j->batch_filling) {
+        struct batch *b = batch_at(j, j->batch_oldest);
+        int failed = j->read_only_errno != 0;
+        if (b->state == BATCH_FREE || (b->state == BATCH_FILLING && !failed))
+            break;
+        if (!failed && !b->synced)
+            break;
+        if (failed && (b->write_pending || b->sync_pending))
+            break; /* its buffer is still the kernel's */
+        int status = failed ? -UBC_ERR_READ_ONLY : 0;
+        for (uint32_t i = 0; i < b->record_count; i++)
+            if (callback != NULL)
+                callback(ctx, b->cookies[i], b->first_sequence + i, status);
+        reported += b->record_count;
+        if (!failed) {
+            j->durable_sequence = b->first_sequence + b->record_count - 1;
+            history_push(j, j->durable_sequence, b->chain_end);
+        }
+        b->state = BATCH_FREE;
+        j->batch_oldest++;
+        if (j->batch_oldest > j->batch_filling) {
+            /* Everything retired: keep a batch open for appends. */
+            if (failed)
+                j->batch_filling = j->batch_oldest;
+            else
+                opened = batch_open(j, j->batch_oldest);
+            UBC_ASSERT(opened == 0);
+            break;
+        }
+    }
+    return reported;
+}
+
+/* Group commit: the open batch goes out at the end of a tick when a buffer
+ * stays free for the next one, and the commit interval (if any) passed. */
+static void
+group_commit(struct ubc_journal *j, uint64_t now_ns)
+{
+    struct batch *b = batch_at(j, j->batch_filling);
+    if (j->read_only_errno != 0 || b->state != BATCH_FILLING || b->record_count == 0)
+        return;
+    if (j->filling_since_ns == 0)
+        j->filling_since_ns = now_ns;
+    uint64_t outstanding = j->batch_filling - j->batch_oldest;
+    int due = j->params.commit_interval_ns == 0 ||
+              now_ns - j->filling_since_ns >= j->params.commit_interval_ns;
+    if (j->force_seal || (due && outstanding < j->params.batches_inflight_max)) {
+        batch_rotate(j);
+        j->filling_since_ns = 0;
+    }
+}
+
+uint32_t
+ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns, ubc_journal_durable_fn callback,
+                 void *ctx)
+{
+    struct ubc_journal *j = journal;
+    UBC_ASSERT(j->opened);
+    completions_reap(j);
+    uint32_t reported = batches_retire(j, callback, ctx);
+    group_commit(j, now_ns);
+    batches_submit(j);
+    spare_advance(j);
+    int rc = j->io.ops->submit(j->io.ctx);
+    if (rc < 0)
+        journal_fail(j, -rc, "io_uring submit");
+    if (j->read_only_errno != 0)
+        reported += batches_retire(j, callback, ctx);
+    return reported;
+}
+
+static int
+journal_idle(const struct ubc_journal *j)
+{
+    const struct batch *b = &j->batches[j->batch_filling % j->batch_count];
+    return j->batch_oldest == j->batch_filling &&
+           (b->state == BATCH_FREE || (b->state == BATCH_FILLING && b->record_count == 0));
+}
+
+int
+ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callback, void *ctx)
+{
+    struct ubc_journal *j = journal;
+    j->force_seal = 1;
+    for (uint64_t round = 0; round < (1ull << 32); round++) {
+        ubc_journal_poll(j, 1, callback, ctx);
+        if (journal_idle(j))
+            break;
+        if (j->ops_in_flight > 0)
+            j->io.ops->wait(j->io.ctx);
+    }
+    j->force_seal = 0;
+    UBC_ASSERT(journal_idle(j));
+    return j->read_only_errno != 0 ? -UBC_ERR_READ_ONLY : 0;
+}
+
+static void
+journal_state_from_scan(struct ubc_journal *j, const struct ubc_journal_scan_result *report)
+{
+    j->next_sequence = report->next_sequence;
+    j->durable_sequence = report->next_sequence - 1;
+    memcpy(j->chain, report->chain, UBC_JOURNAL_CHAIN_BYTES);
+    j->live_count = report->segment_count;
+    for (uint32_t i = 0; i < report->segment_count; i++) {
+        j->live[i].segment_index = j->scan_work.segments[i].segment_index;
+        j->live[i].first_sequence = j->scan_work.segments[i].first_sequence;
+    }
+    j->history_next = 0;
+    history_push(j, j->durable_sequence, j->chain);
+    j->batch_oldest = 0;
+    j->batch_filling = 0;
+    for (uint32_t i = 0; i < j->batch_count; i++)
+        j->batches[i].state = BATCH_FREE;
+    int rc = batch_open(j, 0);
+    UBC_ASSERT(rc == 0);
+    j->read_only_errno = 0;
+    j->read_only_reason[0] = '\0';
+    j->spare_state = SPARE_NONE;
+    j->spare_pending = 0;
+    j->ops_in_flight = 0;
+    j->plan_open = 0;
+    j->plan_segment_index = 0;
+    j->segment_open = 0;
+}
+
+/* Continues appending in the last recovered segment. */
+static int
+journal_resume_segment(struct ubc_journal *j)
+{
+    const struct ubc_journal_scan_segment *last = &j->scan_work.segments[j->live_count - 1];
+    int fd = segment_file_open(j, last->segment_index, 0);
+    if (fd < 0)
+        return fd;
+    int rc = j->io.ops->file_register(j->io.ctx, slot_of(last->segment_index), fd);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    j->segment_fd = fd;
+    j->segment_index = last->segment_index;
+    j->segment_open = 1;
+    j->plan_open = 1;
+    j->plan_segment_index = last->segment_index;
+    j->plan_offset = last->end_offset;
+    return 0;
+}
+
+int
+ubc_journal_open(struct ubc_journal *journal, const struct ubc_journal_open_params *params,
+                 struct ubc_journal_scan_result *report)
+{
+    struct ubc_journal *j = journal;
+    UBC_ASSERT(!j->opened);
+    struct ubc_journal_scan_params scan = {
+        .dir = params->dir,
+        .flags = UBC_JOURNAL_SCAN_WRITE |
+                 ((params->flags & UBC_JOURNAL_OPEN_REPAIR) ? UBC_JOURNAL_SCAN_REPAIR : 0),
+        .window_bytes_default = j->window_bytes,
+        .snapshot_callback = params->snapshot_callback,
+        .record_callback = params->record_callback,
+        .ctx = params->replay_ctx,
+    };
+    int rc = ubc_journal_scan(&scan, &j->scan_work, report);
+    if (rc != 0)
+        return rc;
+    j->dir_fd = open(params->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->dir_fd < 0)
+        return -errno;
+    j->io = params->io;
+    j->open_flags = params->flags;
+    j->direct = !(params->flags & UBC_JOURNAL_OPEN_BUFFERED);
+    uint8_t *arena = j->batches[0].buffer;
+    uint64_t arena_bytes = (uint64_t)(j->zero_chunk + ZERO_CHUNK_BYTES - arena);
+    j->stats.buffers_registered = j->io.ops->buffers_register(j->io.ctx, arena, arena_bytes) == 0;
+    journal_state_from_scan(j, report);
+    if (j->live_count > 0) {
+        rc = journal_resume_segment(j);
+        if (rc != 0) {
+            close(j->dir_fd);
+            j->dir_fd = -1;
+            return rc;
+        }
+    }
+    j->opened = 1;
+    return 0;
+}
+
+void
+ubc_journal_close(struct ubc_journal *journal)
+{
+    struct ubc_journal *j = journal;
+    if (!j->opened)
+        return;
+    for (uint64_t round = 0; j->ops_in_flight > 0 && round < (1ull << 32); round++) {
+        completions_reap(j);
+        if (j->ops_in_flight > 0)
+            j->io.ops->wait(j->io.ctx);
+    }
+    batches_retire(j, NULL, NULL);
+    for (uint32_t slot = 0; slot < 2; slot++)
+        j->io.ops->file_register(j->io.ctx, slot, -1);
+    if (j->segment_fd >= 0)
+        close(j->segment_fd);
+    if (j->spare_fd >= 0)
+        close(j->spare_fd);
+    close(j->dir_fd);
+    j->segment_fd = -1;
+    j->spare_fd = -1;
+    j->dir_fd = -1;
+    j->opened = 0;
+}
+
+static int
+write_all(int fd, const void *data, uint64_t bytes, uint64_t offset)
+{
+    const uint8_t *p = data;
+    while (bytes > 0) {
+        size_t chunk = bytes > (1u << 30) ? (1u << 30) : (size_t)bytes;
+        ssize_t done =
+            pwrite(fd, p, chunk, (off_t)offset); /* lint:allow snapshot, not per record */
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done <= 0)
+            return done < 0 ? -errno : -EIO;
+        p += done;
+        offset += (uint64_t)done;
+        bytes -= (uint64_t)done;
+    }
+    return 0;
+}
+
+static int
+snapshot_file_write(struct ubc_journal *j, const char *temp, const uint8_t *header_block,
+                    const void *blob, uint64_t blob_bytes)
+{
+    int fd = openat(j->dir_fd, temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write_all(fd, header_block, UBC_JOURNAL_BLOCK_BYTES, 0);
+    if (rc == 0)
+        rc = write_all(fd, blob, blob_bytes, UBC_JOURNAL_BLOCK_BYTES);
+    if (rc == 0 && fsync(fd) != 0) /* lint:allow snapshot durability */
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* Removes segments whose every record is at or before sequence. */
+static void
+segments_retire(struct ubc_journal *j, uint64_t sequence)
+{
+    uint32_t retired = 0;
+    while (retired + 1 < j->live_count && j->live[retired + 1].first_sequence <= sequence + 1 &&
+           j->live[retired].segment_index != j->segment_index) {
+        char name[UBC_JOURNAL_NAME_BYTES];
+        ubc_journal_segment_name(name, j->live[retired].segment_index);
+        if (unlinkat(j->dir_fd, name, 0) != 0) /* lint:allow retirement, once per segment */
+            break;
+        retired++;
+    }
+    if (retired == 0)
+        return;
+    memmove(j->live, j->live + retired, (j->live_count - retired) * sizeof(j->live[0]));
+    j->live_count -= retired;
+    j->stats.segments_retired += retired;
+    fsync(j->dir_fd); /* lint:allow retirement */
+}
+
+/* Removes snapshots older than the one before `sequence`'s. */
+static void
+snapshots_prune(struct ubc_journal *j, uint64_t sequence)
+{
+    uint64_t *found = j->scan_work.snapshot_sequences;
+    uint32_t count = 0;
+    int fd = dup(j->dir_fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    if (dir == NULL)
+        return;
+    struct dirent *entry;
+    uint64_t value;
+    while ((entry = readdir(dir)) != NULL && count < UBC_JOURNAL_SNAPSHOTS_MAX)
+        if (ubc_journal_snapshot_name_parse(entry->d_name, &value) == 0 && value < sequence)
+            found[count++] = value;
+    closedir(dir);
+    uint64_t keep = 0;
+    for (uint32_t i = 0; i < count; i++)
+        keep = found[i] > keep ? found[i] : keep;
+    for (uint32_t i = 0; i < count; i++) {
+        if (found[i] == keep)
+            continue;
+        char name[UBC_JOURNAL_NAME_BYTES];
+        ubc_journal_snapshot_name(name, found[i]);
+        unlinkat(j->dir_fd, name, 0);
+    }
+}
+
+int
+ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const void *blob,
+                           uint64_t blob_bytes)
+{
+    struct ubc_journal *j = journal;
+    UBC_ASSERT(j->opened);
+    const struct history_entry *entry = NULL;
+    for (uint32_t i = 0; i < HISTORY_MAX && i < j->history_next; i++)
+        if (j->history[i].sequence == sequence)
+            entry = &j->history[i];
+    if (sequence == 0 || entry == NULL || sequence > j->durable_sequence ||
+        (blob == NULL && blob_bytes > 0))
+        return -EINVAL;
+    _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES] = { 0 };
+    struct ubc_journal_snapshot_header h = {
+        .magic = UBC_JOURNAL_SNAPSHOT_MAGIC,
+        .version = UBC_JOURNAL_VERSION,
+        .header_bytes = UBC_JOURNAL_BLOCK_BYTES,
+        .sequence = sequence,
+        .blob_bytes = blob_bytes,
+        .blob_checksum = ubc_journal_hash64(blob_bytes > 0 ? blob : header_block, blob_bytes),
+    };
+    memcpy(h.chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
+    ubc_journal_snapshot_header_encode(header_block, &h);
+    char name[UBC_JOURNAL_NAME_BYTES];
+    char temp[UBC_JOURNAL_NAME_BYTES + 8];
+    ubc_journal_snapshot_name(name, sequence);
+    snprintf(temp, sizeof(temp), "%s.tmp", name);
+    int rc = snapshot_file_write(j, temp, header_block, blob, blob_bytes);
+    if (rc == 0 && renameat(j->dir_fd, temp, j->dir_fd, name) != 0)
+        rc = -errno;
+    if (rc == 0 && fsync(j->dir_fd) != 0) /* lint:allow snapshot durability */
+        rc = -errno;
+    if (rc != 0) {
+        unlinkat(j->dir_fd, temp, 0);
+        return rc;
+    }
+    j->stats.snapshots++;
+    segments_retire(j, sequence);
+    snapshots_prune(j, sequence);
+    return 0;
+}
