@@ -248,6 +248,7 @@ op_reward_epoch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
     ledger->minted = minted;
     uint64_t work_share =
         (uint64_t)((ubc_u128)emission * ledger->params[UBC_LEDGER_PARAM_REWARD_WORK_BPS] / 10000u);
+    uint64_t stake_share = emission - work_share;
     uint64_t work_units = op->args.u.reward.work_units;
     if (work_units == 0) {
         leftover += work_share; /* cannot overflow: both are parts of minted */
@@ -255,7 +256,7 @@ op_reward_epoch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
     }
     ledger->reward_pool = work_share;
     ledger->epoch_work_units_left = work_units;
-    leftover += stake_share_pay(ledger, emission - work_share);
+    leftover += stake_share_pay(ledger, stake_share);
     treasury_credit(ledger, leftover);
     return UBC_LEDGER_OK;
 }
