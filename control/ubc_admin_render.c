@@ -137,10 +137,33 @@ struct render_table {
     size_t widths[RENDER_COLUMNS_MAX];
     bool numeric[RENDER_COLUMNS_MAX];
     size_t count;
+    bool records; /* too wide, too many keys, or nested blocks: one block per row */
 };
 
+static void render_object(FILE *out, const json_t *object, int indent, int depth, size_t width_max,
+                          const char *skip_key);
+
+static size_t
+render_table_column(struct render_table *table, const char *key)
+{
+    size_t column = 0;
+    while (column < table->count && strcmp(table->keys[column], key) != 0)
+        column++;
+    if (column == table->count) {
+        if (table->count == RENDER_COLUMNS_MAX) {
+            table->records = true;
+            return RENDER_COLUMNS_MAX;
+        }
+        table->keys[table->count] = key;
+        table->widths[table->count] = strlen(key);
+        table->numeric[table->count++] = true;
+    }
+    return column;
+}
+
 static void
-render_table_columns(struct render_table *table, const json_t *rows)
+render_table_columns(struct render_table *table, const json_t *rows, int indent, int depth,
+                     size_t width_max)
 {
     size_t index;
     json_t *row;
@@ -151,84 +174,114 @@ render_table_columns(struct render_table *table, const json_t *rows)
         json_t *cell;
         json_object_foreach((json_t *)row, key, cell)
         {
-            size_t column = 0;
-            while (column < table->count && strcmp(table->keys[column], key) != 0)
-                column++;
-            if (column == table->count) {
-                if (table->count == RENDER_COLUMNS_MAX)
-                    continue;
-                table->keys[table->count] = key;
-                table->widths[table->count] = strlen(key);
-                table->numeric[table->count++] = true;
-            }
+            size_t column = render_table_column(table, key);
+            if (render_is_block(cell, depth + 1))
+                table->records = true;
+            if (column == RENDER_COLUMNS_MAX)
+                continue;
             char text[RENDER_CELL_BYTES_MAX];
-            ubc_admin_render_scalar(text, sizeof(text), cell);
+            render_inline(text, sizeof(text), cell);
             if (strlen(text) > table->widths[column])
                 table->widths[column] = strlen(text);
             if (!json_is_number(cell) && !json_is_null(cell))
                 table->numeric[column] = false;
         }
     }
+    size_t width = (size_t)indent;
+    for (size_t c = 0; c < table->count; c++)
+        width += table->widths[c] + 2;
+    if (width > width_max)
+        table->records = true;
 }
 
 static void
-render_table(FILE *out, const json_t *rows, int indent)
+render_table_row(FILE *out, const struct render_table *table, const json_t *row, int indent)
 {
-    struct render_table table;
-    render_table_columns(&table, rows);
     fprintf(out, "%*s", indent, "");
-    for (size_t c = 0; c < table.count; c++) {
-        int width = (int)table.widths[c];
-        bool last = c + 1 == table.count;
-        fprintf(out, table.numeric[c] ? "%*s%s" : "%-*s%s", last && !table.numeric[c] ? 0 : width,
-                table.keys[c], last ? "\n" : "  ");
+    for (size_t c = 0; c < table->count; c++) {
+        char text[RENDER_CELL_BYTES_MAX];
+        json_t *cell = row != NULL ? json_object_get(row, table->keys[c]) : NULL;
+        if (row == NULL)
+            snprintf(text, sizeof(text), "%s", table->keys[c]); /* the header */
+        else
+            render_inline(text, sizeof(text), cell != NULL ? cell : json_null());
+        bool last = c + 1 == table->count;
+        /* No padding after a left-aligned last column: no trailing blanks. */
+        int width = last && !table->numeric[c] ? 0 : (int)table->widths[c];
+        fprintf(out, table->numeric[c] ? "%*s%s" : "%-*s%s", width, text, last ? "\n" : "  ");
     }
+}
+
+/* Rows as blocks: a heading (the first key's value) and the rest indented. */
+static void
+render_records(FILE *out, const json_t *rows, int indent, int depth, size_t width_max)
+{
     size_t index;
     json_t *row;
     json_array_foreach(rows, index, row)
     {
-        fprintf(out, "%*s", indent, "");
-        for (size_t c = 0; c < table.count; c++) {
-            char text[RENDER_CELL_BYTES_MAX];
-            json_t *cell = json_object_get(row, table.keys[c]);
-            ubc_admin_render_scalar(text, sizeof(text), cell != NULL ? cell : json_null());
-            int width = (int)table.widths[c];
-            bool last = c + 1 == table.count;
-            fprintf(out, table.numeric[c] ? "%*s%s" : "%-*s%s",
-                    last && !table.numeric[c] ? 0 : width, text, last ? "\n" : "  ");
-        }
+        const char *first = json_object_iter_key(json_object_iter((json_t *)row));
+        json_t *head = first != NULL ? json_object_get(row, first) : NULL;
+        char heading[RENDER_CELL_BYTES_MAX];
+        bool named = head != NULL && (json_is_string(head) || json_is_integer(head));
+        if (named)
+            ubc_admin_render_scalar(heading, sizeof(heading), head);
+        else
+            snprintf(heading, sizeof(heading), "[%zu]", index);
+        fprintf(out, "%*s%s%s%s\n", indent, "", named ? first : "", named ? " " : "", heading);
+        render_object(out, row, indent + 2, depth + 1, width_max, named ? first : NULL);
     }
 }
 
-static void render_object(FILE *out, const json_t *object, int indent, int depth);
-
 static void
-render_block(FILE *out, const json_t *value, int indent, int depth)
+render_table(FILE *out, const json_t *rows, int indent, int depth, size_t width_max)
 {
-    if (render_is_table(value))
-        render_table(out, value, indent);
-    else
-        render_object(out, value, indent, depth);
+    struct render_table table;
+    render_table_columns(&table, rows, indent, depth, width_max);
+    if (table.records) {
+        render_records(out, rows, indent, depth, width_max);
+        return;
+    }
+    render_table_row(out, &table, NULL, indent);
+    size_t index;
+    json_t *row;
+    json_array_foreach(rows, index, row)
+    {
+        render_table_row(out, &table, row, indent);
+    }
 }
 
 static void
-render_object(FILE *out, const json_t *object, int indent, int depth)
+render_block(FILE *out, const json_t *value, int indent, int depth, size_t width_max)
+{
+    if (render_is_table(value))
+        render_table(out, value, indent, depth, width_max);
+    else
+        render_object(out, value, indent, depth, width_max, NULL);
+}
+
+static void
+render_object(FILE *out, const json_t *object, int indent, int depth, size_t width_max,
+              const char *skip_key)
 {
     size_t width = 0;
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)object, key, value)
     {
-        if (!render_is_block(value, depth + 1) && strlen(key) > width)
+        bool skipped = skip_key != NULL && strcmp(key, skip_key) == 0;
+        if (!skipped && !render_is_block(value, depth + 1) && strlen(key) > width)
             width = strlen(key);
     }
     json_object_foreach((json_t *)object, key, value)
     {
+        if (skip_key != NULL && strcmp(key, skip_key) == 0)
+            continue;
         char clean_key[RENDER_CELL_BYTES_MAX];
         render_clean(clean_key, sizeof(clean_key), key);
         if (render_is_block(value, depth + 1)) {
             fprintf(out, "%*s%s\n", indent, "", clean_key);
-            render_block(out, value, indent + 2, depth + 1);
+            render_block(out, value, indent + 2, depth + 1, width_max);
             continue;
         }
         char text[4096];
@@ -238,11 +291,11 @@ render_object(FILE *out, const json_t *object, int indent, int depth)
 }
 
 int
-ubc_admin_render(FILE *out, const json_t *value)
+ubc_admin_render(FILE *out, const json_t *value, size_t width_max)
 {
     UBC_ASSERT(out != NULL && value != NULL);
     if (render_is_block(value, 0)) {
-        render_block(out, value, 0, 0);
+        render_block(out, value, 0, 0, width_max);
     } else {
         char text[4096];
         render_inline(text, sizeof(text), value);

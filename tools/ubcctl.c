@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ enum ubcctl_exit {
 #define UBCCTL_SOCKET_DEFAULT "./var/ubcd.sock"
 #define UBCCTL_TIMEOUT_MS_DEFAULT 5000u
 #define UBCCTL_REQUEST_ID 1
+#define UBCCTL_COLUMNS_NOT_TTY 160
 
 struct ubcctl_options {
     const char *socket_path;
@@ -271,6 +273,16 @@ ubcctl_raw(const struct ubcctl_options *options)
     return status;
 }
 
+/* Tables fit the terminal; into a pipe or file they may be wider. */
+static size_t
+ubcctl_columns(void)
+{
+    struct winsize size;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return UBCCTL_COLUMNS_NOT_TTY;
+}
+
 static int
 ubcctl_print(const struct ubcctl_options *options, const json_t *result)
 {
@@ -281,7 +293,7 @@ ubcctl_print(const struct ubcctl_options *options, const json_t *result)
         printf("%s\n", text);
         free(text);
     } else {
-        ubc_admin_render(stdout, result);
+        ubc_admin_render(stdout, result, ubcctl_columns());
     }
     return fflush(stdout) == 0 ? UBCCTL_EXIT_OK
                                : ubcctl_fail(UBCCTL_EXIT_PROTOCOL, "cannot write stdout");

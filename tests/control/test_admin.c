@@ -636,7 +636,7 @@ render_text(const char *json)
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
-    assert_int_equal(ubc_admin_render(out, value), 0);
+    assert_int_equal(ubc_admin_render(out, value, 80), 0);
     fclose(out);
     json_decref(value);
     return text;
@@ -664,6 +664,21 @@ test_render(void **state)
     assert_string_equal(text, "role   packets  extra\n"
                               "net      1,000  -\n"
                               "sched        5  ?[2J\n");
+    free(text);
+    /* Rows with nested objects become blocks headed by their first key. */
+    text = render_text("[{\"name\":\"p0\",\"rx\":5,\"q\":{\"d\":1}},{\"x\":[1]}]");
+    assert_string_equal(text, "name p0\n"
+                              "  rx  5\n"
+                              "  q\n"
+                              "    d  1\n"
+                              "[1]\n"
+                              "  x  1\n");
+    free(text);
+    /* Wider than width_max (80): blocks too. */
+    text = render_text("[{\"a\":\"0123456789012345678901234567890123456789\","
+                       "\"b\":\"0123456789012345678901234567890123456789\"}]");
+    assert_string_equal(text, "a 0123456789012345678901234567890123456789\n"
+                              "  b  0123456789012345678901234567890123456789\n");
     free(text);
     text = render_text("42");
     assert_string_equal(text, "42\n");
