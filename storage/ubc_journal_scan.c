@@ -329,6 +329,8 @@ tail_scan(const struct mapping *m, uint64_t from, uint64_t window, uint64_t *rec
         while (position < m->size &&
                ubc_journal_record_verify(m->bytes + position, m->size - position, &h) ==
                    UBC_JOURNAL_OK) {
+            if (position >= from + window)
+                return position;
             if (h.type != UBC_JOURNAL_TYPE_COMMIT)
                 (*records_within)++;
             position += ubc_journal_record_footprint(h.length);
@@ -533,9 +535,35 @@ segment_gap(struct scan *s, uint32_t i)
     return 1;
 }
 
+/* A spare segment prepared ahead and never written: its header block is zero
+ * (or the file is shorter than a block) and no valid record is in it. It is
+ * not part of the journal; it is removed when the scan may write. */
+static void
+scan_drop_spare(struct scan *s)
+{
+    if (s->segment_files == 0)
+        return;
+    char name[UBC_JOURNAL_NAME_BYTES];
+    ubc_journal_segment_name(name, s->work->segments[s->segment_files - 1].segment_index);
+    struct mapping m;
+    if (map_file(s->dir_fd, name, &m) != 0)
+        return;
+    uint64_t records_within = 0;
+    int spare = m.size < UBC_JOURNAL_BLOCK_BYTES ||
+                (ubc_journal_is_zero(m.bytes, UBC_JOURNAL_BLOCK_BYTES) &&
+                 tail_scan(&m, 0, 0, &records_within) == 0);
+    unmap_file(&m);
+    if (!spare)
+        return;
+    if (s->params->flags & UBC_JOURNAL_SCAN_WRITE)
+        remove_file(s->dir_fd, name);
+    s->segment_files--;
+}
+
 static int
 scan_verify(struct scan *s)
 {
+    scan_drop_spare(s);
     for (uint32_t i = 0; i < s->segment_files && !s->corrupt; i++) {
         if (i > 0 && segment_gap(s, i) != 0)
             break;

@@ -45,7 +45,7 @@ static inline void
 test_dir_make(char *out, size_t bytes, const char *tag)
 {
     const char *base = getenv("UBC_TEST_DIR");
-    snprintf(out, bytes, "%s/ubc-%s-XXXXXX", base != NULL ? base : "/var/tmp", tag);
+    snprintf(out, bytes, "%s/ubc-storage-test-%s-XXXXXX", base != NULL ? base : "/var/tmp", tag);
     if (mkdtemp(out) == NULL) {
         perror("mkdtemp");
         exit(1);

@@ -1,0 +1,292 @@
+/* test_journal_recover.c: recovery on crafted damage. A torn tail is
+ * truncated and reported; damage anywhere else is refused with a message
+ * naming the file and offset; the repair flag truncates there instead. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "journal_test_util.h"
+
+#define RECORDS 3000u
+
+static struct ubc_journal_scan_work work;
+
+static void
+build_journal(const char *dir, const struct ubc_journal_params *p, uint64_t count)
+{
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, p, 0, &replay), 0);
+    struct test_seen durable = { 0 };
+    for (uint64_t i = 1; i <= count; i++) {
+        assert_true(test_append(&t, &durable) > 0);
+        if (i % 13 == 0) /* many small batches, like ticks */
+            ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
+    }
+    assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+    assert_int_equal(durable.count, count);
+    test_journal_destroy(&t);
+}
+
+/* A read-only scan: how many segments, and where the last one's data ends. */
+static struct ubc_journal_scan_result
+scan_only(const char *dir)
+{
+    struct ubc_journal_scan_params params = { .dir = dir, .window_bytes_default = 1u << 20 };
+    struct ubc_journal_scan_result r;
+    ubc_journal_scan(&params, &work, &r);
+    return r;
+}
+
+static void
+segment_path(char *out, size_t bytes, const char *dir, uint64_t index)
+{
+    char name[UBC_JOURNAL_NAME_BYTES];
+    ubc_journal_segment_name(name, index);
+    snprintf(out, bytes, "%s/%s", dir, name);
+}
+
+static void
+file_poke(const char *path, uint64_t offset, const void *bytes, size_t count)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, count, (off_t)offset), (ssize_t)count);
+    close(fd);
+}
+
+static void
+file_flip(const char *path, uint64_t offset)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte = 0;
+    assert_int_equal(pread(fd, &byte, 1, (off_t)offset), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, (off_t)offset), 1);
+    close(fd);
+}
+
+/* Opens and expects corruption whose message contains want. */
+static void
+expect_refused(const char *dir, const struct ubc_journal_params *p, const char *want)
+{
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, p, 0, &replay), -EUCLEAN);
+    if (strstr(t.report.message, want) == NULL)
+        fail_msg("message '%s' lacks '%s'", t.report.message, want);
+    assert_int_equal(replay.count, 0); /* nothing replayed from a refused journal */
+    test_journal_destroy(&t);
+}
+
+static void
+expect_repaired(const char *dir, const struct ubc_journal_params *p, uint64_t want_max)
+{
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, p, UBC_JOURNAL_OPEN_REPAIR, &replay), 0);
+    assert_non_null(strstr(t.report.notes, "repair"));
+    assert_true(replay.count < want_max);
+    assert_int_equal(replay.payload_errors, 0);
+    assert_int_equal(replay.out_of_order, 0);
+    /* The repaired journal takes appends and verifies clean afterwards. */
+    struct test_seen durable = { 0 };
+    durable.last_sequence = replay.count;
+    assert_int_equal(test_append(&t, &durable), (int64_t)replay.count + 1);
+    assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+    ubc_journal_close(t.journal);
+    memset(&replay, 0, sizeof(replay));
+    assert_int_equal(test_journal_open(&t, dir, p, 0, &replay), 0);
+    assert_int_equal(replay.payload_errors, 0);
+    test_journal_destroy(&t);
+}
+
+static void
+test_torn_tail(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "torn");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    struct ubc_journal_scan_result r = scan_only(dir);
+    assert_int_equal(r.status, 0);
+    const struct ubc_journal_scan_segment *last = &work.segments[r.segment_count - 1];
+    segment_path(path, sizeof(path), dir, last->segment_index);
+    /* Tear the last batch: zero its last block, as a half-done write would. */
+    uint8_t zeros[UBC_JOURNAL_BLOCK_BYTES] = { 0 };
+    file_poke(path, last->end_offset - sizeof(zeros), zeros, sizeof(zeros));
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    assert_non_null(strstr(t.report.notes, "torn tail"));
+    assert_true(t.report.torn_bytes > 0);
+    assert_true(replay.count < RECORDS && replay.count > RECORDS - 40);
+    assert_int_equal(replay.payload_errors, 0);
+    assert_int_equal(ubc_journal_next_sequence(t.journal), replay.count + 1);
+    ubc_journal_close(t.journal);
+    /* The truncation was written: the next open is clean. */
+    uint64_t kept = replay.count;
+    memset(&replay, 0, sizeof(replay));
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    assert_int_equal(t.report.torn_bytes, 0);
+    assert_int_equal(replay.count, kept);
+    test_journal_destroy(&t);
+    test_dir_remove(dir);
+}
+
+static void
+test_bit_flip_middle(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "flip");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 1);
+    file_flip(path, UBC_JOURNAL_BLOCK_BYTES + 200);
+    expect_refused(dir, &p, "seg-0000000000000001.ubcj offset 4096");
+    expect_repaired(dir, &p, RECORDS);
+    test_dir_remove(dir);
+}
+
+static void
+test_bit_flip_last_segment_far_from_end(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "flip-last");
+    struct ubc_journal_params p = test_params_small();
+    p.segment_bytes = 8u << 20; /* one segment holds everything */
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 0);
+    file_flip(path, UBC_JOURNAL_BLOCK_BYTES + 40); /* far more than the window before the end */
+    expect_refused(dir, &p, "corruption, not a torn tail");
+    test_dir_remove(dir);
+}
+
+static void
+test_truncated_segment(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "trunc");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 1);
+    assert_int_equal(truncate(path, 100 * 1024), 0);
+    expect_refused(dir, &p, "truncated segment");
+    expect_repaired(dir, &p, RECORDS);
+    test_dir_remove(dir);
+}
+
+static void
+test_missing_segment(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "missing");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 2);
+    assert_int_equal(unlink(path), 0);
+    expect_refused(dir, &p, "seg-0000000000000002.ubcj offset 0: missing segment");
+    expect_repaired(dir, &p, RECORDS);
+    test_dir_remove(dir);
+}
+
+static void
+test_missing_first_segment(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "missing0");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 0);
+    assert_int_equal(unlink(path), 0);
+    expect_refused(dir, &p, "missing and no snapshot covers them");
+    test_dir_remove(dir);
+}
+
+static void
+test_wrong_magic(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "magic");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 0);
+    uint32_t magic = 0x12345678;
+    file_poke(path, 0, &magic, sizeof(magic));
+    expect_refused(dir, &p, "seg-0000000000000000.ubcj offset 0: segment header: wrong magic");
+    test_dir_remove(dir);
+}
+
+static void
+test_wrong_version(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "version");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 1);
+    uint16_t version = 2;
+    file_poke(path, 4, &version, sizeof(version)); /* segment header version */
+    expect_refused(dir, &p, "unsupported version");
+    segment_path(path, sizeof(path), dir, 1);
+    version = 1;
+    file_poke(path, 4, &version, sizeof(version));
+    file_poke(path, UBC_JOURNAL_BLOCK_BYTES + 4, &(uint16_t){ 7 }, 2); /* first record */
+    expect_refused(dir, &p,
+                   "seg-0000000000000001.ubcj offset 4096: record at offset 4096: "
+                   "unsupported version");
+    test_dir_remove(dir);
+}
+
+static void
+test_corrupt_snapshot_with_retired_segments(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "snapbad");
+    struct ubc_journal_params p = test_params_small();
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    struct test_seen durable = { 0 };
+    for (uint64_t i = 1; i <= RECORDS; i++)
+        assert_true(test_append(&t, &durable) > 0);
+    assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+    uint64_t covered = ubc_journal_durable_sequence(t.journal);
+    assert_int_equal(ubc_journal_snapshot_write(t.journal, covered, "state", 5), 0);
+    test_journal_destroy(&t);
+    char name[UBC_JOURNAL_NAME_BYTES];
+    ubc_journal_snapshot_name(name, covered);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    file_flip(path, UBC_JOURNAL_BLOCK_BYTES + 1); /* the blob */
+    expect_refused(dir, &p, "no snapshot covers them");
+    test_dir_remove(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_bit_flip_middle),
+        cmocka_unit_test(test_bit_flip_last_segment_far_from_end),
+        cmocka_unit_test(test_truncated_segment),
+        cmocka_unit_test(test_missing_segment),
+        cmocka_unit_test(test_missing_first_segment),
+        cmocka_unit_test(test_wrong_magic),
+        cmocka_unit_test(test_wrong_version),
+        cmocka_unit_test(test_corrupt_snapshot_with_retired_segments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
