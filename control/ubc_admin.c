@@ -668,6 +668,7 @@ ubc_admin_start(struct ubc_admin *admin)
     UBC_ASSERT(admin != NULL && admin->magic == UBC_ADMIN_MAGIC);
     if (admin->running)
         return -EALREADY;
+    admin->accept_paused = false;
     int status = admin_socket_open(admin);
     if (status == 0)
         status = admin_epoll_open(admin);

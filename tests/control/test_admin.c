@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -578,6 +580,78 @@ test_stale_socket(void **state)
     rmdir(fixture.dir);
 }
 
+/* In a child process (it lowers its descriptor limit): with no descriptor
+ * left for accept(), the node pauses accepting instead of spinning, and
+ * serves the waiting client once a descriptor frees up. Exit 0 = pass. */
+static int
+exhaustion_child(const char *path)
+{
+    struct ubc_admin_config config = { .socket_path = path };
+    struct ubc_admin *admin = ubc_admin_create(&config);
+    if (admin == NULL || ubc_admin_start(admin) != 0)
+        return 1;
+    struct rlimit limit = { .rlim_cur = 64, .rlim_max = 64 };
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return 2;
+    int spare[64], spare_count = 0;
+    while (spare_count < 64 && (spare[spare_count] = dup(0)) >= 0)
+        spare_count++;
+    if (spare_count < 2)
+        return 3;
+    close(spare[--spare_count]); /* one for the client; none for accept */
+    int fd = ubc_admin_client_connect(path, deadline());
+    if (fd < 0)
+        return 4;
+    usleep(300000); /* the node hits EMFILE and pauses accepting */
+    close(spare[--spare_count]);
+    char *line = NULL;
+    int result = 0;
+    if (ubc_admin_client_send_line(fd, "{\"cmd\":\"version\"}", 17, deadline()) != 0 ||
+        ubc_admin_client_read_line(fd, &line, 1 << 20, deadline()) <= 0 ||
+        strstr(line, "\"ok\":true") == NULL)
+        result = 5;
+    free(line);
+    close(fd);
+    while (spare_count > 0)
+        close(spare[--spare_count]);
+    ubc_admin_destroy(admin);
+    return result;
+}
+
+static void
+test_descriptor_exhaustion(void **state)
+{
+    (void)state;
+    struct fixture fixture = { 0 };
+    fixture_paths(&fixture);
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(exhaustion_child(fixture.path));
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    rmdir(fixture.dir);
+}
+
+static void
+test_restart(void **state)
+{
+    struct fixture *fixture = *state;
+    ubc_admin_stop(fixture->admin);
+    ubc_admin_stop(fixture->admin); /* idempotent */
+    struct stat info;
+    assert_int_equal(stat(fixture->path, &info), -1);
+    char *line = NULL;
+    assert_int_equal(ubc_admin_client_call(fixture->path, "{}", &line, deadline()), -ENOENT);
+    assert_int_equal(ubc_admin_start(fixture->admin), 0);
+    json_t *reply = call(fixture->path, "{\"cmd\":\"version\"}");
+    assert_true(json_is_true(json_object_get(reply, "ok")));
+    json_decref(reply);
+}
+
 static void
 test_register_and_config(void **state)
 {
@@ -707,6 +781,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup_idle, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_default, teardown),
         cmocka_unit_test(test_stale_socket),
+        cmocka_unit_test(test_descriptor_exhaustion),
+        cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test(test_register_and_config),
         cmocka_unit_test(test_parse_ids),
         cmocka_unit_test(test_render),
