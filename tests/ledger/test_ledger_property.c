@@ -1,0 +1,560 @@
+/* test_ledger_property.c: random operations against a deliberately simple reference model.
+ *
+ * The model keeps accounts in a small array indexed by user number, escrows in a linear list
+ * and unbonding entries in a plain FIFO; it predicts each op's result code and effect. After
+ * every batch the test compares every account, every supply bucket and every result code with
+ * the ledger, checks conservation (counters and a full table scan) and that no amount exceeds
+ * the supply (an underflow would). Signatures are not the subject here: ops are marked as the
+ * verify stage would (OK, BAD or not verified). UBC_LEDGER_PROPERTY_OPS sets the op count
+ * (default 500000; the 'stress' suite runs millions); UBC_LEDGER_PROPERTY_SEED the seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "ledger_test_util.h"
+
+#define USERS 16u
+#define FUNDED 12u
+#define ESCROWS_MAX 32u
+#define UNBONDING_MAX 64u
+#define JOBS 48u
+#define GUARDIAN USERS /* model index of the guardian account */
+#define TREASURY (USERS + 1)
+#define SLOTS (USERS + 2)
+
+struct model_account {
+    int exists, frozen;
+    uint64_t balance, staked, escrowed, unbonding, nonce;
+};
+struct model_escrow {
+    int open;
+    uint32_t owner;
+    uint64_t job, amount;
+};
+struct model_unbond {
+    uint32_t owner;
+    uint64_t amount, release;
+};
+struct model {
+    struct model_account a[SLOTS];
+    struct model_escrow e[ESCROWS_MAX];
+    struct model_unbond q[UNBONDING_MAX];
+    uint32_t q_head, q_count, escrow_count;
+    uint64_t minted, burned, pool, units_left, epoch, slash_seq, height;
+    int paused;
+    uint64_t burn_bps, min_stake, unbonding_heights, emission, work_bps;
+};
+
+static uint8_t keys[SLOTS + 1][32]; /* [SLOTS]: the guardian's member key */
+static uint8_t authority_key[32];
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t
+rng_below(uint64_t *s, uint64_t bound)
+{
+    return rng_next(s) % bound;
+}
+
+static struct model_escrow *
+model_escrow_find(struct model *m, uint32_t owner, uint64_t job)
+{
+    for (uint32_t i = 0; i < ESCROWS_MAX; i++)
+        if (m->e[i].open && m->e[i].owner == owner && m->e[i].job == job)
+            return &m->e[i];
+    return NULL;
+}
+
+static void
+model_escrow_close(struct model *m, struct model_escrow *e)
+{
+    struct model_account *o = &m->a[e->owner];
+    o->escrowed -= e->amount;
+    o->balance += e->amount;
+    e->open = 0;
+    m->escrow_count--;
+}
+
+static void
+model_batch_begin(struct model *m, uint64_t height)
+{
+    m->height = height;
+    while (m->q_count > 0 && m->q[m->q_head].release <= height) {
+        struct model_unbond *u = &m->q[m->q_head];
+        m->a[u->owner].unbonding -= u->amount;
+        m->a[u->owner].balance += u->amount;
+        m->q_head = (m->q_head + 1) % UNBONDING_MAX;
+        m->q_count--;
+    }
+}
+
+/* The op the generator made, in model terms. */
+struct gen {
+    uint8_t kind, mark, flags;
+    uint32_t user, other;
+    uint64_t amount, job, nonce;
+};
+
+static uint16_t
+model_user_op(struct model *m, const struct gen *g)
+{
+    struct model_account *a = &m->a[g->user], *t = &m->a[g->other];
+    switch (g->kind) {
+    case UBC_LEDGER_OP_TRANSFER:
+        if (m->paused)
+            return UBC_LEDGER_ERR_PAUSED;
+        if (!t->exists)
+            return UBC_LEDGER_ERR_NO_ACCOUNT;
+        if (a->balance < g->amount)
+            return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+        a->balance -= g->amount;
+        t->balance += g->amount;
+        return UBC_LEDGER_OK;
+    case UBC_LEDGER_OP_STAKE:
+        if (m->paused)
+            return UBC_LEDGER_ERR_PAUSED;
+        if (g->amount == 0)
+            return UBC_LEDGER_ERR_MALFORMED;
+        if (a->balance < g->amount)
+            return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+        if (a->staked + g->amount < m->min_stake)
+            return UBC_LEDGER_ERR_MIN_STAKE;
+        a->balance -= g->amount;
+        a->staked += g->amount;
+        return UBC_LEDGER_OK;
+    case UBC_LEDGER_OP_UNSTAKE:
+        if (g->amount == 0)
+            return UBC_LEDGER_ERR_MALFORMED;
+        if (a->staked < g->amount)
+            return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+        if (a->staked - g->amount != 0 && a->staked - g->amount < m->min_stake)
+            return UBC_LEDGER_ERR_MIN_STAKE;
+        if (m->q_count == UNBONDING_MAX)
+            return UBC_LEDGER_ERR_FULL;
+        m->q[(m->q_head + m->q_count) % UNBONDING_MAX] =
+            (struct model_unbond){ g->user, g->amount, m->height + m->unbonding_heights };
+        m->q_count++;
+        a->staked -= g->amount;
+        a->unbonding += g->amount;
+        return UBC_LEDGER_OK;
+    case UBC_LEDGER_OP_BURN:
+        if (a->balance < g->amount)
+            return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+        a->balance -= g->amount;
+        m->burned += g->amount;
+        return UBC_LEDGER_OK;
+    default: return UINT16_MAX;
+    }
+}
+
+static uint16_t
+model_guardian_op(struct model *m, const struct gen *g)
+{
+    if (g->user != GUARDIAN)
+        return UBC_LEDGER_ERR_UNAUTHORIZED;
+    if (g->kind != UBC_LEDGER_OP_FREEZE) {
+        m->paused = g->kind == UBC_LEDGER_OP_PAUSE;
+        return UBC_LEDGER_OK;
+    }
+    if (!m->a[g->other].exists)
+        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    if (g->other == GUARDIAN)
+        return UBC_LEDGER_ERR_UNAUTHORIZED;
+    m->a[g->other].frozen = g->flags & UBC_LEDGER_FLAG_FREEZE_SET;
+    return UBC_LEDGER_OK;
+}
+
+static uint16_t
+model_signed_op(struct model *m, const struct gen *g)
+{
+    if (g->mark == UBC_LEDGER_VERIFY_NONE)
+        return UBC_LEDGER_ERR_NOT_VERIFIED;
+    if (g->mark == UBC_LEDGER_VERIFY_BAD)
+        return UBC_LEDGER_ERR_BAD_SIGNATURE;
+    struct model_account *a = &m->a[g->user];
+    if (!a->exists)
+        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    if (g->nonce != a->nonce + 1)
+        return UBC_LEDGER_ERR_NONCE;
+    a->nonce++;
+    if (g->kind == UBC_LEDGER_OP_PAUSE || g->kind == UBC_LEDGER_OP_RESUME ||
+        g->kind == UBC_LEDGER_OP_FREEZE)
+        return model_guardian_op(m, g);
+    if (a->frozen)
+        return UBC_LEDGER_ERR_FROZEN;
+    return model_user_op(m, g);
+}
+
+static uint16_t
+model_escrow_op(struct model *m, const struct gen *g)
+{
+    struct model_account *o = &m->a[g->user];
+    if (m->paused && g->kind != UBC_LEDGER_OP_ESCROW_REFUND)
+        return UBC_LEDGER_ERR_PAUSED;
+    if (!o->exists)
+        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    struct model_escrow *e = model_escrow_find(m, g->user, g->job);
+    if (g->kind == UBC_LEDGER_OP_ESCROW_LOCK) {
+        if (o->frozen)
+            return UBC_LEDGER_ERR_FROZEN;
+        if (g->amount == 0)
+            return UBC_LEDGER_ERR_MALFORMED;
+        if (e != NULL)
+            return UBC_LEDGER_ERR_ESCROW_EXISTS;
+        if (o->balance < g->amount)
+            return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+        if (m->escrow_count == ESCROWS_MAX)
+            return UBC_LEDGER_ERR_FULL;
+        for (e = m->e; e->open; e++)
+            ;
+        *e = (struct model_escrow){ 1, g->user, g->job, g->amount };
+        m->escrow_count++;
+        o->balance -= g->amount;
+        o->escrowed += g->amount;
+        return UBC_LEDGER_OK;
+    }
+    if (e == NULL)
+        return UBC_LEDGER_ERR_NO_ESCROW;
+    if (g->kind == UBC_LEDGER_OP_ESCROW_REFUND) {
+        model_escrow_close(m, e);
+        return UBC_LEDGER_OK;
+    }
+    if (!m->a[g->other].exists)
+        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    if (g->amount > e->amount)
+        return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+    uint64_t fee = g->amount * m->burn_bps / 10000;
+    e->amount -= g->amount;
+    o->escrowed -= g->amount;
+    m->a[g->other].balance += g->amount - fee;
+    m->burned += fee;
+    if (g->flags & UBC_LEDGER_FLAG_RELEASE_FINAL)
+        model_escrow_close(m, e);
+    return UBC_LEDGER_OK;
+}
+
+static uint16_t
+model_reward_op(struct model *m, const struct gen *g)
+{
+    if (g->kind == UBC_LEDGER_OP_REWARD_EPOCH) {
+        if (g->job != m->epoch + 1)
+            return UBC_LEDGER_ERR_EPOCH;
+        m->epoch++;
+        m->minted += m->emission;
+        uint64_t leftover = m->pool, work = m->emission * m->work_bps / 10000;
+        uint64_t stake = m->emission - work, total = 0, paid = 0;
+        if (g->amount == 0) {
+            leftover += work;
+            work = 0;
+        }
+        m->pool = work;
+        m->units_left = g->amount;
+        for (uint32_t i = 0; i < SLOTS; i++)
+            total += m->a[i].staked;
+        for (uint32_t i = 0; i < SLOTS && total > 0; i++) {
+            uint64_t share = (uint64_t)((unsigned __int128)stake * m->a[i].staked / total);
+            m->a[i].balance += share;
+            paid += share;
+        }
+        m->a[TREASURY].balance += leftover + stake - paid;
+        return UBC_LEDGER_OK;
+    }
+    if (g->job != m->epoch || m->epoch == 0)
+        return UBC_LEDGER_ERR_EPOCH;
+    if (g->amount == 0 || g->amount > m->units_left)
+        return UBC_LEDGER_ERR_MALFORMED;
+    if (!m->a[g->other].exists)
+        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    uint64_t paid = (uint64_t)((unsigned __int128)m->pool * g->amount / m->units_left);
+    m->pool -= paid;
+    m->units_left -= g->amount;
+    m->a[g->other].balance += paid;
+    return UBC_LEDGER_OK;
+}
+
+static uint16_t
+model_node_op(struct model *m, const struct gen *g)
+{
+    if (g->mark == UBC_LEDGER_VERIFY_NONE)
+        return UBC_LEDGER_ERR_NOT_VERIFIED;
+    switch (g->kind) {
+    case UBC_LEDGER_OP_CREATE_ACCOUNT:
+        if (m->a[g->user].exists)
+            return UBC_LEDGER_ERR_ACCOUNT_EXISTS;
+        m->a[g->user].exists = 1;
+        return UBC_LEDGER_OK;
+    case UBC_LEDGER_OP_SLASH: {
+        if (g->job <= m->slash_seq)
+            return UBC_LEDGER_ERR_SEQUENCE;
+        struct model_account *a = &m->a[g->user];
+        if (!a->exists)
+            return UBC_LEDGER_ERR_NO_ACCOUNT;
+        uint64_t taken = g->amount < a->staked ? g->amount : a->staked;
+        m->slash_seq = g->job;
+        a->staked -= taken;
+        m->burned += taken;
+        return UBC_LEDGER_OK;
+    }
+    case UBC_LEDGER_OP_REWARD_EPOCH:
+    case UBC_LEDGER_OP_REWARD_WORK: return model_reward_op(m, g);
+    default: return model_escrow_op(m, g);
+    }
+}
+
+static int
+is_node_kind(uint8_t kind)
+{
+    return kind == UBC_LEDGER_OP_CREATE_ACCOUNT || kind == UBC_LEDGER_OP_SLASH ||
+           (kind >= UBC_LEDGER_OP_ESCROW_LOCK && kind <= UBC_LEDGER_OP_REWARD_WORK);
+}
+
+static uint64_t
+gen_amount(uint64_t *rng)
+{
+    switch (rng_below(rng, 4)) {
+    case 0: return rng_below(rng, 10);
+    case 1: return rng_below(rng, 1000);
+    case 2: return rng_below(rng, 20000);
+    default: return rng_below(rng, 200000);
+    }
+}
+
+static const uint8_t gen_kinds[] = {
+    UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_TRANSFER,
+    UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_STAKE,          UBC_LEDGER_OP_UNSTAKE,
+    UBC_LEDGER_OP_BURN,           UBC_LEDGER_OP_ESCROW_LOCK,    UBC_LEDGER_OP_ESCROW_LOCK,
+    UBC_LEDGER_OP_ESCROW_RELEASE, UBC_LEDGER_OP_ESCROW_RELEASE, UBC_LEDGER_OP_ESCROW_REFUND,
+    UBC_LEDGER_OP_CREATE_ACCOUNT, UBC_LEDGER_OP_REWARD_EPOCH,   UBC_LEDGER_OP_REWARD_WORK,
+    UBC_LEDGER_OP_SLASH,          UBC_LEDGER_OP_PAUSE,          UBC_LEDGER_OP_RESUME,
+    UBC_LEDGER_OP_FREEZE,         UBC_LEDGER_OP_STAKE,          UBC_LEDGER_OP_UNSTAKE,
+};
+
+/* Draws one op; the nonce is right most of the time so that most ops get through. */
+static struct gen
+gen_op(uint64_t *rng, const struct model *m)
+{
+    struct gen g;
+    memset(&g, 0, sizeof(g));
+    g.kind = gen_kinds[rng_below(rng, sizeof(gen_kinds))];
+    g.user = (uint32_t)rng_below(rng, USERS);
+    g.other = (uint32_t)rng_below(rng, SLOTS);
+    g.amount = gen_amount(rng);
+    g.job = rng_below(rng, JOBS);
+    g.flags = (uint8_t)rng_below(rng, 2);
+    uint64_t fault = rng_below(rng, 100);
+    g.mark = fault < 2 ? UBC_LEDGER_VERIFY_NONE
+                       : (fault < 4 && !is_node_kind(g.kind) ? UBC_LEDGER_VERIFY_BAD
+                                                             : UBC_LEDGER_VERIFY_OK);
+    if (g.kind == UBC_LEDGER_OP_PAUSE || g.kind == UBC_LEDGER_OP_RESUME ||
+        g.kind == UBC_LEDGER_OP_FREEZE)
+        g.user = rng_below(rng, 8) == 0 ? g.user : GUARDIAN;
+    if (g.kind == UBC_LEDGER_OP_FREEZE)
+        g.flags = rng_below(rng, 4) == 0 ? UBC_LEDGER_FLAG_FREEZE_SET : 0;
+    if (g.kind == UBC_LEDGER_OP_PAUSE && rng_below(rng, 3) != 0)
+        g.kind = UBC_LEDGER_OP_RESUME; /* keep the ledger mostly running */
+    if (g.kind == UBC_LEDGER_OP_REWARD_EPOCH || g.kind == UBC_LEDGER_OP_REWARD_WORK)
+        g.job = m->epoch + rng_below(rng, 3) - (g.kind == UBC_LEDGER_OP_REWARD_WORK);
+    if (g.kind == UBC_LEDGER_OP_REWARD_WORK || g.kind == UBC_LEDGER_OP_REWARD_EPOCH)
+        g.amount = rng_below(rng, 6);
+    if (g.kind == UBC_LEDGER_OP_SLASH)
+        g.job = m->slash_seq + rng_below(rng, 3);
+    g.nonce = m->a[g.user].nonce + 1;
+    if (rng_below(rng, 100) < 3)
+        g.nonce += rng_below(rng, 3) + 1 - 2 * (rng_below(rng, 2)); /* off by some */
+    return g;
+}
+
+static void
+gen_encode(const struct gen *g, struct ubc_ledger_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = g->kind;
+    op->flags = g->flags;
+    op->nonce = g->nonce;
+    memcpy(op->account, keys[g->user], 32);
+    memcpy(op->signer, g->user == GUARDIAN ? keys[TREASURY + 1] : keys[g->user], 32);
+    op->verify = is_node_kind(g->kind) && g->mark == UBC_LEDGER_VERIFY_OK
+                     ? UBC_LEDGER_VERIFY_INTERNAL
+                     : g->mark;
+    switch (g->kind) {
+    case UBC_LEDGER_OP_TRANSFER:
+    case UBC_LEDGER_OP_FREEZE:
+        memcpy(op->args.u.transfer.target, keys[g->other], 32);
+        op->args.u.transfer.amount = g->amount;
+        break;
+    case UBC_LEDGER_OP_ESCROW_LOCK:
+    case UBC_LEDGER_OP_ESCROW_RELEASE:
+    case UBC_LEDGER_OP_ESCROW_REFUND:
+        op->args.u.escrow.job_id = g->job;
+        op->args.u.escrow.amount = g->amount;
+        memcpy(op->args.u.escrow.provider, keys[g->other], 32);
+        break;
+    case UBC_LEDGER_OP_REWARD_EPOCH:
+    case UBC_LEDGER_OP_REWARD_WORK:
+        op->args.u.reward.epoch = g->job;
+        op->args.u.reward.work_units = g->amount;
+        memcpy(op->args.u.reward.provider, keys[g->other], 32);
+        break;
+    case UBC_LEDGER_OP_SLASH:
+        op->args.u.slash.amount = g->amount;
+        op->args.u.slash.sequence = g->job;
+        break;
+    default: op->args.u.amount.amount = g->amount; break;
+    }
+}
+
+static void
+model_compare(const struct model *m, struct ubc_ledger *ledger)
+{
+    struct ubc_ledger_supply s;
+    ubc_ledger_supply_get(ledger, &s);
+    assert_true(s.conserved);
+    assert_true(s.scan_matches);
+    uint64_t balances = 0, staked = 0, escrowed = 0, unbonding = 0;
+    for (uint32_t i = 0; i < SLOTS; i++) {
+        struct ubc_ledger_account_info info;
+        const struct model_account *a = &m->a[i];
+        int rc = ubc_ledger_account_get(ledger, keys[i], &info);
+        assert_int_equal(rc == 0, a->exists);
+        if (rc != 0)
+            continue;
+        assert_int_equal(info.balance, a->balance);
+        assert_int_equal(info.staked, a->staked);
+        assert_int_equal(info.escrowed, a->escrowed);
+        assert_int_equal(info.unbonding, a->unbonding);
+        assert_int_equal(info.nonce, a->nonce);
+        assert_int_equal((info.flags & UBC_LEDGER_ACCOUNT_FROZEN) != 0, a->frozen != 0);
+        assert_true(info.balance <= s.minted && info.staked <= s.minted);
+        balances += a->balance;
+        staked += a->staked;
+        escrowed += a->escrowed;
+        unbonding += a->unbonding;
+    }
+    assert_int_equal(s.minted, m->minted);
+    assert_int_equal(s.burned, m->burned);
+    assert_int_equal(s.reward_pool, m->pool);
+    assert_int_equal(s.balances, balances);
+    assert_int_equal(s.staked, staked);
+    assert_int_equal(s.escrowed, escrowed);
+    assert_int_equal(s.unbonding, unbonding);
+    assert_int_equal(ubc_ledger_paused(ledger), m->paused);
+}
+
+static void
+model_init(struct model *m, const struct ubc_ledger_config *c)
+{
+    memset(m, 0, sizeof(*m));
+    for (uint32_t i = 0; i < FUNDED; i++) {
+        m->a[i].exists = 1;
+        m->a[i].balance = 50000;
+        m->minted += 50000;
+    }
+    m->a[GUARDIAN].exists = 1;
+    m->a[TREASURY].exists = 1;
+    m->burn_bps = c->params[UBC_LEDGER_PARAM_BURN_RATE_BPS];
+    m->min_stake = c->params[UBC_LEDGER_PARAM_MIN_STAKE];
+    m->unbonding_heights = c->params[UBC_LEDGER_PARAM_UNBONDING_HEIGHTS];
+    m->emission = c->params[UBC_LEDGER_PARAM_EMISSION_PER_EPOCH];
+    m->work_bps = c->params[UBC_LEDGER_PARAM_REWARD_WORK_BPS];
+}
+
+static void
+property_setup(struct test_fixture *f)
+{
+    memset(f, 0, sizeof(*f));
+    for (uint32_t i = 0; i < SLOTS + 1; i++) {
+        memset(keys[i], 0, 32);
+        keys[i][0] = (uint8_t)(i + 1);
+        keys[i][31] = 0xc3;
+    }
+    memset(authority_key, 0xaa, 32);
+    test_config_default(f, 0, 0);
+    f->config.escrows_max = ESCROWS_MAX;
+    f->config.unbonding_max = UNBONDING_MAX;
+    memcpy(f->config.authority, authority_key, 32);
+    memcpy(f->config.guardian, keys[GUARDIAN], 32);
+    memcpy(f->config.treasury, keys[TREASURY], 32);
+    memcpy(f->guardian_keys[0], keys[TREASURY + 1], 32); /* the guardian's only member */
+    f->config.guardian_key_count = 1;
+    f->config.guardian_threshold = 1;
+    for (uint32_t i = 0; i < FUNDED; i++) {
+        memcpy(f->genesis[i].key, keys[i], 32);
+        f->genesis[i].balance = 50000;
+    }
+    f->config.genesis_count = FUNDED;
+}
+
+static uint64_t
+env_u64(const char *name, uint64_t fallback)
+{
+    const char *text = getenv(name);
+    return text != NULL && *text != '\0' ? strtoull(text, NULL, 0) : fallback;
+}
+
+static void
+test_property(void **state)
+{
+    (void)state;
+    static struct test_fixture f;
+    static struct model m;
+    property_setup(&f);
+    assert_int_equal(test_ledger_open(&f), 0);
+    model_init(&m, &f.config);
+    uint64_t total = env_u64("UBC_LEDGER_PROPERTY_OPS", 500000);
+    uint64_t rng = env_u64("UBC_LEDGER_PROPERTY_SEED", 0x1edde7);
+    uint64_t height = 1, done = 0, ok = 0;
+    struct ubc_ledger_op ops[64];
+    uint16_t expected[64], results[64];
+    uint64_t histogram[UBC_LEDGER_RESULT_COUNT] = { 0 };
+    while (done < total) {
+        uint32_t n = 1 + (uint32_t)rng_below(&rng, 64);
+        height += rng_below(&rng, 3);
+        model_batch_begin(&m, height);
+        for (uint32_t i = 0; i < n; i++) {
+            struct gen g = gen_op(&rng, &m);
+            gen_encode(&g, &ops[i]);
+            expected[i] = is_node_kind(g.kind) ? model_node_op(&m, &g) : model_signed_op(&m, &g);
+        }
+        struct ubc_ledger_audit audit;
+        assert_int_equal(ubc_ledger_apply_batch(f.ledger, ops, n, height, results, &audit), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            if (results[i] != expected[i])
+                fail_msg("op %llu (%s): ledger %s, model %s", (unsigned long long)(done + i),
+                         ubc_ledger_op_kind_name(ops[i].kind), ubc_ledger_result_name(results[i]),
+                         ubc_ledger_result_name(expected[i]));
+            ok += results[i] == UBC_LEDGER_OK;
+            histogram[results[i] < UBC_LEDGER_RESULT_COUNT ? results[i] : 0]++;
+        }
+        model_compare(&m, f.ledger);
+        done += n;
+    }
+    printf("property: %llu ops, %llu applied, final height %llu, epoch %llu, burned %llu\n",
+           (unsigned long long)done, (unsigned long long)ok, (unsigned long long)height,
+           (unsigned long long)m.epoch, (unsigned long long)m.burned);
+    for (uint32_t r = 0; r < UBC_LEDGER_RESULT_COUNT; r++)
+        if (histogram[r] != 0)
+            printf("  %-20s %llu\n", ubc_ledger_result_name((uint16_t)r),
+                   (unsigned long long)histogram[r]);
+    assert_true(ok > done / 4); /* the generator exercises success paths, not only refusals */
+    test_ledger_close(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_property),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
