@@ -57,7 +57,11 @@ struct ubc_provider {
     uint32_t task_head;
     uint32_t peer;
     uint32_t peer_gen;
-    uint32_t drain_requested;
+    uint32_t tasks_unconfirmed; /* assigned, not yet confirmed by a heartbeat */
+    uint8_t watch_list;         /* which engine list holds it */
+    uint8_t admin_drained;
+    uint8_t self_drained;
+    uint8_t reserved;
     uint8_t account[UBC_KEY_BYTES];
 };
 
