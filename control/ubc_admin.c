@@ -239,10 +239,30 @@ admin_client_queue(struct ubc_admin_client *client, const char *text, size_t len
 }
 
 static void
+admin_audit(const struct ubc_admin *admin, const struct ucred *peer, const char *command, int code,
+            uint64_t handler_ns)
+{
+    if (admin->config.audit_fn == NULL)
+        return;
+    struct ubc_admin_audit event = {
+        .uid = peer->uid,
+        .gid = peer->gid,
+        .pid = peer->pid,
+        .command = command != NULL && command[0] != '\0' ? command : NULL,
+        .code = code,
+        .handler_ns = handler_ns,
+    };
+    admin->config.audit_fn(admin->config.audit_ctx, &event);
+}
+
+static void
 admin_client_answer(struct ubc_admin *admin, uint32_t index, const char *line, size_t length)
 {
     struct ubc_admin_client *client = &admin->clients[index];
-    json_t *reply = ubc_admin_request_handle(admin, line, length);
+    struct ubc_admin_request_info info;
+    json_t *reply = ubc_admin_request_handle(admin, line, length, &info);
+    struct ucred peer = { .pid = client->pid, .uid = client->uid, .gid = client->gid };
+    admin_audit(admin, &peer, info.command, info.code, info.handler_ns);
     size_t text_length = 0;
     char *text = ubc_admin_reply_encode(admin, reply, &text_length);
     json_decref(reply);
@@ -406,8 +426,10 @@ admin_peer_allowed(const struct ubc_admin *admin, int fd, const struct ucred *cr
 }
 
 static void
-admin_refuse(struct ubc_admin *admin, int fd, int code, const char *message)
+admin_refuse(struct ubc_admin *admin, int fd, const struct ucred *peer, int code,
+             const char *message)
 {
+    admin_audit(admin, peer, NULL, code, 0);
     char line[256];
     int length = ubc_admin_error_line(line, sizeof(line), code, message);
     UBC_ADMIN_COUNT(admin, errors[code]);
@@ -436,7 +458,7 @@ admin_client_add(struct ubc_admin *admin, int fd, const struct ucred *credential
         snprintf(message, sizeof(message), "too many clients (%u connected)",
                  admin->config.clients_max);
         UBC_ADMIN_COUNT(admin, connections_refused);
-        admin_refuse(admin, fd, UBC_ADMIN_ERR_BUSY, message);
+        admin_refuse(admin, fd, credentials, UBC_ADMIN_ERR_BUSY, message);
         return;
     }
     struct ubc_admin_client *client = &admin->clients[slot];
@@ -478,12 +500,14 @@ admin_accept(struct ubc_admin *admin, uint64_t now_ns)
                 continue;
             return;
         }
-        struct ucred credentials;
+        /* Unknown credentials read as "nobody", which only a list can allow. */
+        struct ucred credentials = { .pid = 0, .uid = UINT32_MAX, .gid = UINT32_MAX };
         socklen_t length = sizeof(credentials);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0 ||
             length != sizeof(credentials) || !admin_peer_allowed(admin, fd, &credentials)) {
             UBC_ADMIN_COUNT(admin, connections_denied);
-            admin_refuse(admin, fd, UBC_ADMIN_ERR_DENIED, "peer credentials not allowed");
+            admin_refuse(admin, fd, &credentials, UBC_ADMIN_ERR_DENIED,
+                         "peer credentials not allowed");
             continue;
         }
         admin_client_add(admin, fd, &credentials, now_ns);
@@ -777,6 +801,8 @@ ubc_admin_counters_json(const struct ubc_admin *admin)
                         json_integer((json_int_t)counters.connections_closed_limit));
     json_object_set_new(object, "requests", json_integer((json_int_t)counters.requests));
     json_object_set_new(object, "replies_ok", json_integer((json_int_t)counters.replies_ok));
+    json_object_set_new(object, "handler_ns_max",
+                        json_integer((json_int_t)counters.handler_ns_max));
     for (int code = 1; code < UBC_ADMIN_ERR_COUNT; code++)
         json_object_set_new(errors, ubc_admin_error_name(code),
                             json_integer((json_int_t)counters.errors[code]));

@@ -62,6 +62,22 @@ enum ubc_admin_error {
     UBC_ADMIN_ERR_COUNT
 };
 
+/* One audit event: a request answered, or a connection refused before any
+ * request (command NULL, code BUSY or DENIED). */
+struct ubc_admin_audit {
+    uint32_t uid; /* the peer, from SO_PEERCRED */
+    uint32_t gid;
+    int32_t pid;
+    const char *command; /* NULL when none was named (bad-json, refused) */
+    int code;            /* UBC_ADMIN_OK or an enum ubc_admin_error */
+    uint64_t handler_ns; /* time inside the handler; 0 when none ran */
+};
+
+/* Called on the control thread after each request and refusal, e.g. to log
+ * who ran `shutdown` or who was denied. Must be quick and must not call back
+ * into the admin. */
+typedef void (*ubc_admin_audit_fn)(void *ctx, const struct ubc_admin_audit *event);
+
 struct ubc_admin_config {
     const char *socket_path;                  /* required; at most 107 bytes (sun_path) */
     uint32_t socket_mode;                     /* file mode of the socket; 0 = 0660 */
@@ -69,12 +85,14 @@ struct ubc_admin_config {
     uint32_t allowed_uid_count;
     uint32_t allowed_gids[UBC_ADMIN_IDS_MAX]; /* primary or supplementary group */
     uint32_t allowed_gid_count;
-    uint32_t clients_max;       /* 0 = 64 */
-    uint32_t request_bytes_max; /* one request line, without '\n'; 0 = 64 KiB */
-    uint32_t reply_bytes_max;   /* one reply line, without '\n'; 0 = 16 MiB */
-    uint32_t idle_timeout_ms;   /* a client without progress is closed; 0 = 60 s */
-    uint32_t commands_max;      /* 0 = 128 (built-ins included) */
-    const char *version;        /* reported by `version`; NULL = "unknown" */
+    uint32_t clients_max;        /* 0 = 64 */
+    uint32_t request_bytes_max;  /* one request line, without '\n'; 0 = 64 KiB */
+    uint32_t reply_bytes_max;    /* one reply line, without '\n'; 0 = 16 MiB */
+    uint32_t idle_timeout_ms;    /* a client without progress is closed; 0 = 60 s */
+    uint32_t commands_max;       /* 0 = 128 (built-ins included) */
+    const char *version;         /* reported by `version`; NULL = "unknown" */
+    ubc_admin_audit_fn audit_fn; /* optional */
+    void *audit_ctx;
 };
 
 /* Counters, monotonic since create. Read with ubc_admin_counters_read. */
@@ -86,6 +104,7 @@ struct ubc_admin_counters {
     uint64_t connections_closed_limit; /* too-large request */
     uint64_t requests;                 /* complete request lines */
     uint64_t replies_ok;
+    uint64_t handler_ns_max;              /* the slowest handler call: it delayed every client */
     uint64_t errors[UBC_ADMIN_ERR_COUNT]; /* replies and refusals by code */
 };
 

@@ -76,10 +76,18 @@ struct ubc_admin {
 #define UBC_ADMIN_COUNT(admin, field) \
     __atomic_fetch_add(&(admin)->counters.field, 1, __ATOMIC_RELAXED)
 
+/* What a request turned out to be, for the audit callback. */
+struct ubc_admin_request_info {
+    char command[UBC_ADMIN_NAME_BYTES_MAX]; /* "" when the request named none */
+    int code;
+    uint64_t handler_ns;
+};
+
 /* Handles one request line; returns the reply object (new reference, never
  * NULL: allocation failures abort, as the control plane cannot answer) and
- * counts it. */
-json_t *ubc_admin_request_handle(struct ubc_admin *admin, const char *line, size_t length);
+ * counts it. info may be NULL. */
+json_t *ubc_admin_request_handle(struct ubc_admin *admin, const char *line, size_t length,
+                                 struct ubc_admin_request_info *info);
 
 /* Serialises a reply into one line without its '\n'. Replies larger than
  * reply_bytes_max become a too-large error. Returns a malloc'd string. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/ubc_assert.h"
+#include "common/ubc_time.h"
 #include "control/ubc_admin_private.h"
 
 static const char *const ubc_admin_error_names[UBC_ADMIN_ERR_COUNT] = {
@@ -116,17 +117,23 @@ admin_handler_code(int status)
 
 static json_t *
 admin_call(struct ubc_admin *admin, const struct ubc_admin_command *command, json_t *id,
-           const json_t *args)
+           const json_t *args, struct ubc_admin_request_info *info)
 {
     char error[UBC_ADMIN_ERROR_BYTES_MAX];
     error[0] = '\0';
     json_t *result = NULL;
+    uint64_t start_ns = ubc_time_monotonic_ns();
     int status = command->fn(command->ctx, args, &result, error, sizeof(error));
+    info->handler_ns = ubc_time_monotonic_ns() - start_ns;
+    /* Only the control thread writes it: a plain load and store suffice. */
+    if (info->handler_ns > __atomic_load_n(&admin->counters.handler_ns_max, __ATOMIC_RELAXED))
+        __atomic_store_n(&admin->counters.handler_ns_max, info->handler_ns, __ATOMIC_RELAXED);
     if (status == 0)
         return admin_reply_ok(admin, id, result);
     json_decref(result);
     error[sizeof(error) - 1] = '\0';
     int code = admin_handler_code(status);
+    info->code = code;
     if (error[0] == '\0')
         snprintf(error, sizeof(error), "%s failed (%s)", command->name, ubc_admin_error_name(code));
     return admin_reply_error(admin, id, code, error);
@@ -175,33 +182,40 @@ admin_request_check(json_t *request, json_t **id, const char **name, json_t **ar
 }
 
 json_t *
-ubc_admin_request_handle(struct ubc_admin *admin, const char *line, size_t length)
+ubc_admin_request_handle(struct ubc_admin *admin, const char *line, size_t length,
+                         struct ubc_admin_request_info *info)
 {
     UBC_ASSERT(admin->magic == UBC_ADMIN_MAGIC);
     UBC_ASSERT(length <= admin->config.request_bytes_max);
+    struct ubc_admin_request_info unused;
+    info = info != NULL ? info : &unused;
+    memset(info, 0, sizeof(*info));
     UBC_ADMIN_COUNT(admin, requests);
     char message[UBC_ADMIN_ERROR_BYTES_MAX];
     json_error_t parse_error;
     json_t *request = json_loadb(line, length, JSON_REJECT_DUPLICATES, &parse_error);
     if (request == NULL) {
         snprintf(message, sizeof(message), "%s at byte %d", parse_error.text, parse_error.position);
+        info->code = UBC_ADMIN_ERR_BAD_JSON;
         return admin_reply_error(admin, NULL, UBC_ADMIN_ERR_BAD_JSON, message);
     }
     json_t *id = NULL;
     json_t *args = NULL;
     const char *name = NULL;
     json_t *reply;
-    int code = admin_request_check(request, &id, &name, &args, message, sizeof(message));
-    if (code != UBC_ADMIN_OK) {
-        reply = admin_reply_error(admin, id, code, message);
+    info->code = admin_request_check(request, &id, &name, &args, message, sizeof(message));
+    if (info->code != UBC_ADMIN_OK) {
+        reply = admin_reply_error(admin, id, info->code, message);
     } else {
+        snprintf(info->command, sizeof(info->command), "%s", name);
         const struct ubc_admin_command *command = admin_command_find(admin, name);
         if (command == NULL) {
             snprintf(message, sizeof(message), "no command \"%s\" (try \"help\")", name);
+            info->code = UBC_ADMIN_ERR_UNKNOWN_COMMAND;
             reply = admin_reply_error(admin, id, UBC_ADMIN_ERR_UNKNOWN_COMMAND, message);
         } else {
             json_t *empty = args == NULL ? admin_json_checked(json_object()) : NULL;
-            reply = admin_call(admin, command, id, args != NULL ? args : empty);
+            reply = admin_call(admin, command, id, args != NULL ? args : empty, info);
             json_decref(empty);
         }
     }

@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size > admin->config.request_bytes_max)
         return 0;
-    json_t *reply = ubc_admin_request_handle(admin, (const char *)data, size);
+    json_t *reply = ubc_admin_request_handle(admin, (const char *)data, size, NULL);
     size_t length = 0;
     char *text = ubc_admin_reply_encode(admin, reply, &length);
     json_decref(reply);

@@ -26,12 +26,33 @@
 
 #define TEST_TIMEOUT_NS (5ull * 1000000000ull)
 
+#define AUDIT_EVENTS_MAX 64
+
 struct fixture {
     char dir[64];
     char path[100];
     struct ubc_admin *admin;
     int calls;
+    pthread_mutex_t audit_lock; /* the control thread writes, the test reads */
+    struct ubc_admin_audit audit[AUDIT_EVENTS_MAX];
+    char audit_commands[AUDIT_EVENTS_MAX][UBC_ADMIN_NAME_BYTES_MAX];
+    uint32_t audit_count;
 };
+
+static void
+fixture_audit(void *ctx, const struct ubc_admin_audit *event)
+{
+    struct fixture *fixture = ctx;
+    pthread_mutex_lock(&fixture->audit_lock);
+    if (fixture->audit_count < AUDIT_EVENTS_MAX) {
+        uint32_t slot = fixture->audit_count++;
+        fixture->audit[slot] = *event;
+        snprintf(fixture->audit_commands[slot], UBC_ADMIN_NAME_BYTES_MAX, "%s",
+                 event->command != NULL ? event->command : "(none)");
+        fixture->audit[slot].command = NULL; /* the event's string dies with the call */
+    }
+    pthread_mutex_unlock(&fixture->audit_lock);
+}
 
 static int
 handler_echo(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
@@ -87,6 +108,9 @@ fixture_admin(struct fixture *fixture, struct ubc_admin_config *config)
 {
     config->socket_path = fixture->path;
     config->version = "9.9.9";
+    config->audit_fn = fixture_audit;
+    config->audit_ctx = fixture;
+    pthread_mutex_init(&fixture->audit_lock, NULL);
     struct ubc_admin *admin = ubc_admin_create(config);
     assert_non_null(admin);
     assert_int_equal(
@@ -239,6 +263,31 @@ test_call_registered(void **state)
                      UBC_ADMIN_PROTOCOL_VERSION);
     json_decref(reply);
     assert_int_equal(fixture->calls, 2);
+}
+
+static void
+test_audit(void **state)
+{
+    struct fixture *fixture = *state;
+    json_decref(call(fixture->path, "{\"cmd\":\"echo\"}"));
+    json_decref(call(fixture->path, "{\"cmd\":\"nope\"}"));
+    json_decref(call(fixture->path, "{bad"));
+    json_decref(call(fixture->path, "{\"cmd\":\"fail\",\"args\":{\"status\":-2}}"));
+    pthread_mutex_lock(&fixture->audit_lock);
+    assert_int_equal(fixture->audit_count, 4);
+    const char *commands[] = { "echo", "nope", "(none)", "fail" };
+    const int codes[] = { UBC_ADMIN_OK, UBC_ADMIN_ERR_UNKNOWN_COMMAND, UBC_ADMIN_ERR_BAD_JSON,
+                          UBC_ADMIN_ERR_NOT_FOUND };
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_string_equal(fixture->audit_commands[i], commands[i]);
+        assert_int_equal(fixture->audit[i].code, codes[i]);
+        assert_int_equal(fixture->audit[i].uid, geteuid());
+        assert_int_equal(fixture->audit[i].pid, getpid());
+    }
+    pthread_mutex_unlock(&fixture->audit_lock);
+    struct ubc_admin_counters counters;
+    ubc_admin_counters_read(fixture->admin, &counters);
+    assert_true(counters.handler_ns_max > 0);
 }
 
 static void
@@ -769,6 +818,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_registered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

@@ -126,7 +126,7 @@ test_parser_fuzz(void **state)
     char line[FUZZ_LINE_BYTES_MAX];
     for (int i = 0; i < 100000; i++) {
         size_t length = fuzz_line(line, sizeof(line));
-        json_t *reply = ubc_admin_request_handle(admin, line, length);
+        json_t *reply = ubc_admin_request_handle(admin, line, length, NULL);
         size_t text_length = 0;
         char *text = ubc_admin_reply_encode(admin, reply, &text_length);
         json_decref(reply);

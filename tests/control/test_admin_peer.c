@@ -50,6 +50,18 @@ child_call(const char *path)
     return result;
 }
 
+/* The last audit event; the control thread writes it before the child can
+ * read its reply, and the test reads it after waitpid. */
+static struct ubc_admin_audit last_audit;
+
+static void
+record_audit(void *ctx, const struct ubc_admin_audit *event)
+{
+    (void)ctx;
+    last_audit = *event;
+    last_audit.command = NULL;
+}
+
 /* Serves with config, runs a nobody child against it, returns its result. */
 static int
 run_as_nobody(struct ubc_admin_config *config)
@@ -60,6 +72,8 @@ run_as_nobody(struct ubc_admin_config *config)
     char path[128];
     snprintf(path, sizeof(path), "%s/admin.sock", dir);
     config->socket_path = path;
+    config->audit_fn = record_audit;
+    memset(&last_audit, 0, sizeof(last_audit));
     struct ubc_admin *admin = ubc_admin_create(config);
     assert_non_null(admin);
     assert_int_equal(ubc_admin_start(admin), 0);
@@ -82,6 +96,9 @@ test_denied_peer(void **state)
     (void)state;
     struct ubc_admin_config config = { .socket_mode = 0666 };
     assert_int_equal(run_as_nobody(&config), CHILD_DENIED);
+    assert_int_equal(last_audit.code, UBC_ADMIN_ERR_DENIED);
+    assert_int_equal(last_audit.uid, NOBODY);
+    assert_true(last_audit.pid > 0);
 }
 
 static void
