@@ -309,14 +309,7 @@ cmd_shutdown(void *ctx, const json_t *args, json_t **result, char *error, size_t
     return 0;
 }
 
-struct cmds_entry {
-    const char *name;
-    const char *usage;
-    const char *help;
-    ubc_admin_fn fn;
-};
-
-static const struct cmds_entry cmds_table[] = {
+static const struct ubc_admin_command cmds_table[] = {
     { "status", "", "node state, uptime, roles and their lcores, port, alarms", cmd_status },
     { "stats", "", "counters per role, lcore, port, queue and ring", cmd_stats },
     { "lcores", "", "run loops: roles per lcore, idle back-off and wake-up cost", cmd_lcores },
@@ -326,6 +319,16 @@ static const struct cmds_entry cmds_table[] = {
       "shows or sets log levels (emerg..debug)", cmd_log_level },
     { "shutdown", "", "stops the node gracefully (drains rings, stops the port)", cmd_shutdown },
 };
+
+static void
+cmds_register(struct ubc_node *node, const struct ubc_admin_command *table, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        int rc = ubc_admin_register(admin_current, table[i].name, table[i].usage, table[i].help,
+                                    table[i].fn, node);
+        UBC_ASSERT(rc == 0); /* our own tables: names are valid and unique */
+    }
+}
 
 int
 ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
@@ -347,11 +350,10 @@ ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
         snprintf(error, error_cap, "cannot create: %s", strerror(errno));
         return -errno;
     }
-    for (size_t i = 0; i < UBC_ARRAY_SIZE(cmds_table); i++) {
-        int rc = ubc_admin_register(admin_current, cmds_table[i].name, cmds_table[i].usage,
-                                    cmds_table[i].help, cmds_table[i].fn, node);
-        UBC_ASSERT(rc == 0); /* our own table: names are valid and unique */
-    }
+    cmds_register(node, cmds_table, UBC_ARRAY_SIZE(cmds_table));
+    uint32_t count;
+    const struct ubc_admin_command *sched = ubc_admin_sched_commands(&count);
+    cmds_register(node, sched, count);
     int rc = ubc_admin_start(admin_current);
     if (rc != 0) {
         snprintf(error, error_cap, "%s: %s", node->config.admin_socket,

@@ -8,7 +8,19 @@
 
 #include <stddef.h>
 
+#include "control/ubc_admin.h"
 #include "node/ubc_node.h"
+
+/* One admin command of the node: registered on the socket at start. */
+struct ubc_admin_command {
+    const char *name;
+    const char *usage;
+    const char *help;
+    ubc_admin_fn fn;
+};
+
+/* The sched role's commands (ubc_admin_sched.c). */
+const struct ubc_admin_command *ubc_admin_sched_commands(uint32_t *count);
 
 /* Creates the admin socket, registers the commands, starts the thread. */
 int ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap);

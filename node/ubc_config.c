@@ -32,7 +32,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
     { "eal", "args", TYPE_TEXT, OFF(eal_args), 0, 0,
       "--no-huge -m 512 --no-pci --no-shconf -l 0-1 --log-level=lib.*:warning "
-      "--vdev=net_tap0,iface=ubc0,mac=fixed",
+      "--log-level=pmd.net.tap:crit --vdev=net_tap0,iface=ubc0,mac=fixed",
       "EAL arguments used when none precede `--` on the command line" },
     { "node", "name", TYPE_TEXT, OFF(node_name), 0, 0, "ubc-node", "name shown by status" },
     { "node", "id", TYPE_U32, OFF(node_id), 1, UINT32_MAX, "1",
@@ -90,6 +90,24 @@ static const struct config_key config_keys[] = {
       "accept frames for any MAC (virtual ports)" },
     { "net", "peers_max", TYPE_U32, OFF(net_peers_max), 16, 16777216, "65536",
       "clients and providers the node can answer at once" },
+    { "sched", "max_jobs", TYPE_U32, OFF(sched_max_jobs), 16, 16777216, "65536",
+      "jobs the scheduler tracks (live and recently finished)" },
+    { "sched", "max_providers", TYPE_U32, OFF(sched_max_providers), 16, 16777216, "65536",
+      "providers in the resource pool" },
+    { "sched", "max_tasks", TYPE_U32, OFF(sched_max_tasks), 16, 67108864, "262144",
+      "task replicas of live jobs" },
+    { "sched", "queue_capacity", TYPE_U32, OFF(sched_queue_capacity), 16, 16777216, "32768",
+      "jobs waiting for placement; beyond it submissions are refused (queue-full)" },
+    { "sched", "quota_jobs_per_owner", TYPE_U32, OFF(sched_quota_jobs_per_owner), 1, 16777216,
+      "4096", "live jobs one owner may have; beyond it submissions are refused (quota)" },
+    { "sched", "heartbeat_suspect_ms", TYPE_U32, OFF(sched_heartbeat_suspect_ms), 10, 3600000,
+      "300", "heartbeat silence after which a provider gets no new work" },
+    { "sched", "heartbeat_down_ms", TYPE_U32, OFF(sched_heartbeat_down_ms), 10, 3600000, "800",
+      "heartbeat silence after which a provider is down and its tasks are re-placed" },
+    { "sched", "aging_ms", TYPE_U32, OFF(sched_aging_ms), 1, 3600000, "100",
+      "waiting time that promotes a job by one priority band (no starvation)" },
+    { "sched", "place_budget", TYPE_U32, OFF(sched_place_budget), 1, 1000000, "512",
+      "jobs taken from the queue per housekeeping tick" },
     { "rings", "link_size", TYPE_U32, OFF(ring_link_size), 64, 1048576, "4096",
       "slots per role-to-role ring (power of two)" },
     { "rings", "msg_pool_size", TYPE_U32, OFF(ring_msg_pool_size), 1024, 16777216, "65535",
@@ -98,14 +116,10 @@ static const struct config_key config_keys[] = {
       "per-lcore message cache" },
 };
 
-const char ubc_config_embedded[] =
-    "# The embedded default: one node on a net_tap port, no hugepages, no NIC,\n"
-    "# data under ./var. Every key and its default: docs/operations.md.\n"
-    "[eal]\n"
-    "args = --no-huge -m 512 --no-pci --no-shconf -l 0-1 --log-level=lib.*:warning "
-    "--vdev=net_tap0,iface=ubc0,mac=fixed\n"
-    "[net]\n"
-    "port = net_tap0\n";
+/* The key defaults above are the embedded default: one node on a net_tap
+ * port, no hugepages, no NIC, data under ./var. */
+const char ubc_config_embedded[] = "# The embedded default: every key at its default value\n"
+                                   "# (docs/operations.md, `ubcd --config-reference`).\n";
 
 static const char *const role_names[UBC_ROLE_COUNT] = {
     [UBC_ROLE_NET] = "net",       [UBC_ROLE_SCHED] = "sched",
@@ -373,6 +387,9 @@ ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap)
     struct in_addr address;
     if (config->poll_sleep_us_min > config->poll_sleep_us_max)
         return config_fail(error, error_cap, "poll.sleep_us_min", "greater than sleep_us_max");
+    if (config->sched_heartbeat_suspect_ms >= config->sched_heartbeat_down_ms)
+        return config_fail(error, error_cap, "sched.heartbeat_suspect_ms",
+                           "must be shorter than heartbeat_down_ms");
     if ((config->ring_link_size & (config->ring_link_size - 1)) != 0)
         return config_fail(error, error_cap, "rings.link_size", "not a power of two");
     if (config->ring_msg_pool_cache * 3 / 2 > config->ring_msg_pool_size)

@@ -57,6 +57,16 @@ struct ubc_config {
     bool net_promiscuous;
     uint32_t net_peers_max;
 
+    uint32_t sched_max_jobs;
+    uint32_t sched_max_providers;
+    uint32_t sched_max_tasks;
+    uint32_t sched_queue_capacity;
+    uint32_t sched_quota_jobs_per_owner;
+    uint32_t sched_heartbeat_suspect_ms;
+    uint32_t sched_heartbeat_down_ms;
+    uint32_t sched_aging_ms;
+    uint32_t sched_place_budget;
+
     uint32_t ring_link_size;
     uint32_t ring_msg_pool_size;
     uint32_t ring_msg_pool_cache;

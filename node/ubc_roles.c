@@ -14,8 +14,11 @@
 
 #include "common/ubc_assert.h"
 #include "node/ubc_log.h"
+#include "node/ubc_role_sched.h"
 
 #define ROLE_BURST 32u
+
+static struct ubc_role_sched sched_role;
 
 void
 ubc_roles_consume(struct ubc_role_state *state, struct ubc_msg **msgs, uint32_t n)
@@ -42,20 +45,11 @@ role_drain_links(struct ubc_role_state *state, const enum ubc_link_id *inputs, u
     return total;
 }
 
-static const enum ubc_link_id sched_inputs[] = { UBC_LINK_NET_TO_SCHED, UBC_LINK_LEDGER_TO_SCHED,
-                                                 UBC_LINK_DISK_TO_SCHED };
 static const enum ubc_link_id ledger_inputs[] = { UBC_LINK_SCHED_TO_LEDGER,
                                                   UBC_LINK_CONSENSUS_TO_LEDGER,
                                                   UBC_LINK_DISK_TO_LEDGER };
 static const enum ubc_link_id consensus_inputs[] = { UBC_LINK_NET_TO_CONSENSUS };
 static const enum ubc_link_id disk_inputs[] = { UBC_LINK_TO_DISK };
-
-static uint32_t
-sched_poll(void *ctx, uint64_t now_tsc)
-{
-    (void)now_tsc;
-    return role_drain_links(ctx, sched_inputs, UBC_ARRAY_SIZE(sched_inputs));
-}
 
 static uint32_t
 ledger_poll(void *ctx, uint64_t now_tsc)
@@ -94,12 +88,6 @@ role_inputs_empty(const struct ubc_role_state *state, const enum ubc_link_id *in
             return false;
     }
     return true;
-}
-
-static bool
-sched_drained(void *ctx)
-{
-    return role_inputs_empty(ctx, sched_inputs, UBC_ARRAY_SIZE(sched_inputs));
 }
 
 static bool
@@ -154,7 +142,12 @@ ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
     case UBC_ROLE_NET:
         ops->poll = net_poll, ops->housekeep = net_housekeep, ops->drained = net_drained;
         break;
-    case UBC_ROLE_SCHED: ops->poll = sched_poll, ops->drained = sched_drained; break;
+    case UBC_ROLE_SCHED:
+        ops->ctx = &sched_role;
+        ops->poll = ubc_role_sched_poll;
+        ops->housekeep = ubc_role_sched_housekeep;
+        ops->drained = ubc_role_sched_drained;
+        break;
     case UBC_ROLE_LEDGER: ops->poll = ledger_poll, ops->drained = ledger_drained; break;
     case UBC_ROLE_CONSENSUS: ops->poll = consensus_poll, ops->drained = consensus_drained; break;
     case UBC_ROLE_DISK: ops->poll = disk_poll, ops->drained = disk_drained; break;
@@ -173,12 +166,13 @@ ubc_roles_init(struct ubc_node *node)
         if (state->control.reply == NULL)
             return -ENOMEM;
     }
-    return 0;
+    return ubc_role_sched_init(node, &sched_role);
 }
 
 void
 ubc_roles_fini(struct ubc_node *node)
 {
+    ubc_role_sched_fini(&sched_role);
     for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
         rte_free(node->roles[role].control.reply);
         node->roles[role].control.reply = NULL;

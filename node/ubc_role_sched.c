@@ -1,0 +1,263 @@
+/* ubc_role_sched.c: the sched role (see ubc_role_sched.h). */
+#include "node/ubc_role_sched.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+
+#include "common/ubc_assert.h"
+#include "node/ubc_roles.h"
+
+#define SCHED_BURST 32u
+
+static uint64_t
+sched_now_ns(const struct ubc_role_sched *role, uint64_t now_tsc)
+{
+    uint64_t cycles = now_tsc - role->start_tsc;
+    /* Split to keep cycles * 1e9 from overflowing after ~5 s at 3 GHz. */
+    return cycles / role->tsc_hz * 1000000000ull +
+           cycles % role->tsc_hz * 1000000000ull / role->tsc_hz;
+}
+
+static struct ubc_link *
+sched_output_link(struct ubc_role_sched *role, uint16_t type)
+{
+    struct ubc_node *node = role->state->node;
+    switch (type) {
+    case UBC_MSG_ACK:
+    case UBC_MSG_REFUSAL:
+    case UBC_MSG_JOB_STATUS:
+    case UBC_MSG_ASSIGNMENT: return &node->links[UBC_LINK_SCHED_TO_NET];
+    case UBC_MSG_LEDGER_OP: return &node->links[UBC_LINK_SCHED_TO_LEDGER];
+    default: return NULL;
+    }
+}
+
+/* Moves staged outputs onto their rings, in order; stops at the first one a
+ * full ring (or an empty pool) refuses, so order is kept and nothing lost. */
+static uint32_t
+sched_flush(struct ubc_role_sched *role)
+{
+    struct ubc_node *node = role->state->node;
+    uint32_t moved = 0;
+    while (role->out_sent < role->out.count) {
+        const struct ubc_msg *staged = &role->out.msgs[role->out_sent];
+        struct ubc_link *link = sched_output_link(role, staged->hdr.type);
+        if (link == NULL) {
+            role->unrouted++;
+            role->out_sent++;
+            continue;
+        }
+        struct ubc_msg *msg;
+        if (rte_mempool_get(node->msg_pool, (void **)&msg) != 0)
+            break;
+        memcpy(msg, staged, sizeof(*msg));
+        msg->hdr.src_role = UBC_ROLE_SCHED;
+        if (ubc_link_send_burst(link, &msg, 1) != 1) {
+            rte_mempool_put(node->msg_pool, msg);
+            break;
+        }
+        if (link == &node->links[UBC_LINK_SCHED_TO_NET])
+            role->routed_net++;
+        else
+            role->routed_ledger++;
+        role->out_sent++;
+        moved++;
+    }
+    if (role->out_sent == role->out.count)
+        role->out.count = role->out_sent = 0;
+    return moved;
+}
+
+static uint32_t
+sched_room(const struct ubc_role_sched *role)
+{
+    return role->out.capacity - role->out.count;
+}
+
+/* Hands one input to the scheduler; returns false when it must wait. */
+static bool
+sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
+{
+    if (sched_room(role) < ubc_sched_out_room_min(role->sched))
+        return false;
+    int rc = ubc_sched_handle(role->sched, msg, now_ns, &role->out);
+    if (rc == UBC_ERR_OVERLOADED)
+        return false;
+    UBC_ASSERT(rc == UBC_OK);
+    ubc_roles_consume(role->state, &msg, 1);
+    return true;
+}
+
+/* Offers the held inputs, in order, then returns whether all were taken. */
+static bool
+sched_take_held(struct ubc_role_sched *role, uint64_t now_ns, uint32_t *work)
+{
+    while (role->held_next < role->held_count) {
+        if (!sched_take(role, role->held[role->held_next], now_ns))
+            return false;
+        role->held_next++;
+        (*work)++;
+    }
+    role->held_count = role->held_next = 0;
+    return true;
+}
+
+static const enum ubc_link_id sched_inputs[] = { UBC_LINK_NET_TO_SCHED, UBC_LINK_LEDGER_TO_SCHED,
+                                                 UBC_LINK_DISK_TO_SCHED };
+
+uint32_t
+ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_sched *role = ctx;
+    struct ubc_node *node = role->state->node;
+    uint32_t work = sched_flush(role);
+    uint64_t now_ns = sched_now_ns(role, now_tsc);
+    for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
+        if (!sched_take_held(role, now_ns, &work))
+            break; /* outputs must drain before more input */
+        role->held_count = ubc_link_recv_burst(&node->links[sched_inputs[i]], role->held,
+                                               UBC_ARRAY_SIZE(role->held));
+        sched_take_held(role, now_ns, &work);
+        work += sched_flush(role);
+    }
+    return work;
+}
+
+void
+ubc_role_sched_housekeep(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_sched *role = ctx;
+    if (sched_room(role) >= ubc_sched_out_room_min(role->sched))
+        ubc_sched_tick(role->sched, sched_now_ns(role, now_tsc), &role->out);
+    sched_flush(role);
+    ubc_node_control_serve(role->state);
+}
+
+bool
+ubc_role_sched_drained(void *ctx)
+{
+    struct ubc_role_sched *role = ctx;
+    struct ubc_node *node = role->state->node;
+    if (role->held_count != 0 || role->out.count != 0)
+        return false;
+    for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
+        if (ubc_link_count(&node->links[sched_inputs[i]]) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void
+sched_control_list(struct ubc_role_sched *role, struct ubc_control_request *req)
+{
+    uint32_t cursor = 0;
+    if (req->command == UBC_SCHED_COMMAND_JOBS) {
+        struct ubc_sched_job_filter filter = { .state_mask = (uint32_t)req->argument_wide,
+                                               .qos_class = -1 };
+        uint32_t max = UBC_CONTROL_REPLY_MAX / sizeof(struct ubc_sched_job_summary);
+        uint32_t n = ubc_sched_jobs_list(role->sched, &filter, &cursor,
+                                         (struct ubc_sched_job_summary *)req->reply, max);
+        req->reply_len = n * (uint32_t)sizeof(struct ubc_sched_job_summary);
+    } else {
+        struct ubc_sched_provider_filter filter = { .health_mask = (uint32_t)req->argument_wide,
+                                                    .region = -1 };
+        uint32_t max = UBC_CONTROL_REPLY_MAX / sizeof(struct ubc_sched_provider_summary);
+        uint32_t n = ubc_sched_providers_list(role->sched, &filter, &cursor,
+                                              (struct ubc_sched_provider_summary *)req->reply, max);
+        req->reply_len = n * (uint32_t)sizeof(struct ubc_sched_provider_summary);
+    }
+    req->result = 0;
+}
+
+/* Answers the control thread on the sched lcore (from housekeeping). */
+static void
+sched_control(void *ctx, struct ubc_control_request *req)
+{
+    struct ubc_role_sched *role = ctx;
+    switch (req->command) {
+    case UBC_SCHED_COMMAND_STATS:
+        ubc_sched_stats_read(role->sched, (struct ubc_sched_stats *)req->reply);
+        req->reply_len = sizeof(struct ubc_sched_stats);
+        req->result = 0;
+        break;
+    case UBC_SCHED_COMMAND_JOBS:
+    case UBC_SCHED_COMMAND_PROVIDERS: sched_control_list(role, req); break;
+    case UBC_SCHED_COMMAND_JOB:
+        req->result = ubc_sched_job_get(role->sched, req->argument_wide,
+                                        (struct ubc_sched_job_summary *)req->reply) == UBC_OK
+                          ? 0
+                          : -ENOENT;
+        req->reply_len = sizeof(struct ubc_sched_job_summary);
+        break;
+    case UBC_SCHED_COMMAND_PROVIDER:
+        req->result =
+            ubc_sched_provider_get(role->sched, req->argument_wide,
+                                   (struct ubc_sched_provider_summary *)req->reply) == UBC_OK
+                ? 0
+                : -ENOENT;
+        req->reply_len = sizeof(struct ubc_sched_provider_summary);
+        break;
+    case UBC_SCHED_COMMAND_DRAIN:
+    case UBC_SCHED_COMMAND_UNDRAIN:
+        req->result = ubc_sched_drain(role->sched, req->argument_wide,
+                                      req->command == UBC_SCHED_COMMAND_DRAIN) == UBC_OK
+                          ? 0
+                          : -ENOENT;
+        break;
+    default: req->result = -EOPNOTSUPP; break;
+    }
+}
+
+static void
+sched_config_from_node(const struct ubc_config *config, struct ubc_sched_config *out)
+{
+    ubc_sched_config_default(out);
+    out->max_jobs = config->sched_max_jobs;
+    out->max_providers = config->sched_max_providers;
+    out->max_tasks = config->sched_max_tasks;
+    out->queue_capacity = config->sched_queue_capacity;
+    out->quota_jobs_per_owner = config->sched_quota_jobs_per_owner;
+    out->heartbeat_suspect_ns = (uint64_t)config->sched_heartbeat_suspect_ms * 1000000ull;
+    out->heartbeat_down_ns = (uint64_t)config->sched_heartbeat_down_ms * 1000000ull;
+    out->aging_ns = (uint64_t)config->sched_aging_ms * 1000000ull;
+    out->place_budget = config->sched_place_budget;
+}
+
+int
+ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role)
+{
+    memset(role, 0, sizeof(*role));
+    role->state = &node->roles[UBC_ROLE_SCHED];
+    role->tsc_hz = node->tsc_hz;
+    role->start_tsc = node->start_tsc;
+    struct ubc_sched_config config;
+    sched_config_from_node(&node->config, &config);
+    size_t footprint = ubc_sched_footprint(&config);
+    if (footprint == 0)
+        return -EINVAL;
+    void *memory = rte_zmalloc_socket("sched", footprint, ubc_sched_align(), (int)rte_socket_id());
+    role->out.capacity = UBC_ROLE_SCHED_STAGE_MAX;
+    role->out.msgs = rte_zmalloc_socket("sched_out", role->out.capacity * sizeof(struct ubc_msg),
+                                        64, (int)rte_socket_id());
+    if (memory == NULL || role->out.msgs == NULL)
+        return -ENOMEM;
+    role->sched = ubc_sched_join(ubc_sched_new(memory, &config));
+    if (role->sched == NULL)
+        return -EINVAL;
+    UBC_ASSERT(ubc_sched_out_room_min(role->sched) <= role->out.capacity / 4);
+    role->state->control_fn = sched_control;
+    role->state->control_ctx = role;
+    return 0;
+}
+
+void
+ubc_role_sched_fini(struct ubc_role_sched *role)
+{
+    if (role->sched != NULL)
+        rte_free(ubc_sched_delete(ubc_sched_leave(role->sched)));
+    rte_free(role->out.msgs);
+    role->sched = NULL;
+    role->out.msgs = NULL;
+}

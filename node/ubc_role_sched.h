@@ -1,0 +1,55 @@
+/* ubc_role_sched.h: the sched role: drives the scheduler library
+ * (scheduler/ubc_sched.h) from its input rings and hands its outputs to the
+ * net and ledger roles.
+ *
+ * Contract: ubc_role_sched_init() runs on the main thread at start-up (it
+ * allocates the scheduler's tables from the config); poll, housekeep and
+ * drained run on the sched lcore only; the control thread reaches the
+ * scheduler through the role's control mailbox (commands below), never
+ * directly. Nothing is lost at any step: a message the scheduler cannot take
+ * yet is held and retried, outputs a full ring refuses stay staged.
+ */
+#ifndef UBC_ROLE_SCHED_H
+#define UBC_ROLE_SCHED_H
+
+#include <stdint.h>
+
+#include "node/ubc_node.h"
+#include "scheduler/ubc_sched.h"
+
+#define UBC_ROLE_SCHED_STAGE_MAX 1024u
+
+/* Control commands of the sched role (struct ubc_control_request). */
+enum ubc_sched_command {
+    UBC_SCHED_COMMAND_STATS = 1, /* reply: struct ubc_sched_stats */
+    UBC_SCHED_COMMAND_JOBS,      /* argument: state mask; reply: job summaries */
+    UBC_SCHED_COMMAND_JOB,       /* argument: job id; reply: one job summary */
+    UBC_SCHED_COMMAND_PROVIDERS, /* argument: health mask; reply: provider summaries */
+    UBC_SCHED_COMMAND_PROVIDER,  /* argument: provider id; reply: one summary */
+    UBC_SCHED_COMMAND_DRAIN,     /* argument: provider id */
+    UBC_SCHED_COMMAND_UNDRAIN,   /* argument: provider id */
+};
+
+struct ubc_role_sched {
+    struct ubc_role_state *state;
+    struct ubc_sched *sched;
+    struct ubc_msg *held[32]; /* inputs the scheduler deferred (out was full) */
+    uint32_t held_count;
+    uint32_t held_next;
+    struct ubc_sched_out out; /* staged outputs, not yet on a ring */
+    uint32_t out_sent;        /* staged outputs already handed to a ring */
+    uint64_t tsc_hz;
+    uint64_t start_tsc;
+    uint64_t routed_net;
+    uint64_t routed_ledger;
+    uint64_t unrouted; /* outputs of a type no link takes (counted, freed) */
+};
+
+int ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role);
+void ubc_role_sched_fini(struct ubc_role_sched *role);
+
+uint32_t ubc_role_sched_poll(void *ctx, uint64_t now_tsc);
+void ubc_role_sched_housekeep(void *ctx, uint64_t now_tsc);
+bool ubc_role_sched_drained(void *ctx);
+
+#endif /* UBC_ROLE_SCHED_H */
