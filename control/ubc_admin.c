@@ -281,6 +281,8 @@ admin_client_too_large(struct ubc_admin *admin, uint32_t index)
     int length = ubc_admin_error_line(line, sizeof(line), UBC_ADMIN_ERR_TOO_LARGE, message);
     UBC_ADMIN_COUNT(admin, errors[UBC_ADMIN_ERR_TOO_LARGE]);
     UBC_ADMIN_COUNT(admin, connections_closed_limit);
+    struct ucred peer = { .pid = client->pid, .uid = client->uid, .gid = client->gid };
+    admin_audit(admin, &peer, NULL, UBC_ADMIN_ERR_TOO_LARGE, 0);
     admin_client_queue(client, line, (size_t)length - 1);
     client->closing = true;
     client->in_used = 0;
@@ -288,7 +290,7 @@ admin_client_too_large(struct ubc_admin *admin, uint32_t index)
 
 /* Takes the next request out of the input buffer, if one is complete.
  * Returns its length (without '\n' or '\r'), or -1 if none. The line stays
- * at the start of the buffer until admin_client_consume. */
+ * at the start of the buffer; the caller drops *consumed bytes once served. */
 static ssize_t
 admin_client_next_line(struct ubc_admin_client *client, size_t *consumed)
 {
@@ -365,9 +367,10 @@ admin_client_readable(struct ubc_admin *admin, uint32_t index, uint64_t now_ns)
         }
         if (got == 0)
             client->eof = true;
+        const char *fresh = client->in + client->in_used;
         client->in_used += (uint32_t)got;
-        /* One read per turn is enough unless a line is still incomplete. */
-        if (memchr(client->in, '\n', client->in_used) != NULL)
+        /* One read per turn is enough once a line is complete. */
+        if (got > 0 && memchr(fresh, '\n', (size_t)got) != NULL)
             break;
     }
     admin_client_serve(admin, index, now_ns);
