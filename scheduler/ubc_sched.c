@@ -673,10 +673,18 @@ void
 sched_slot_unplace(struct ubc_sched *s, struct sched_slot *slot)
 {
     UBC_ASSERT(slot->provider != SCHED_NONE);
+    ubc_pool_release(s->pool, slot->provider, &s->jobs[slot->job].spec.demand);
+    sched_slot_forget(s, slot);
+}
+
+/* Forgets a placed slot's provider whose capacity was already released. */
+void
+sched_slot_forget(struct ubc_sched *s, struct sched_slot *slot)
+{
+    UBC_ASSERT(slot->provider != SCHED_NONE);
     UBC_ASSERT(slot->state == SLOT_ASSIGNED || slot->state == SLOT_RUNNING);
     struct sched_job *job = &s->jobs[slot->job];
     sched_provider_unlink_slot(s, slot);
-    ubc_pool_release(s->pool, slot->provider, &job->spec.demand);
     slot->provider = SCHED_NONE;
     slot->state = SLOT_UNPLACED;
     job->replicas_unplaced++;

@@ -141,6 +141,7 @@ void sched_provider_health(struct ubc_sched *s, uint32_t provider_index, enum ub
 /* Lifecycle steps shared by inputs and tick. */
 void sched_enqueue(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns);
 void sched_slot_unplace(struct ubc_sched *s, struct sched_slot *slot);
+void sched_slot_forget(struct ubc_sched *s, struct sched_slot *slot);
 void sched_job_finish(struct ubc_sched *s, uint32_t job_index, uint8_t state, uint8_t error,
                       struct ubc_sched_out *out);
 void sched_job_requeue_slot_failure(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns,

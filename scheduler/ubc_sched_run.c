@@ -120,7 +120,26 @@ sched_place_job(struct ubc_sched *s, uint32_t job_index, struct ubc_sched_out *o
     return UBC_PLACE_OK;
 }
 
-/* Withdraws every placed replica of a lower-class job and requeues it
+/* Preemption is transactional: victims' capacity is lent to the
+ * placement attempt (released but still recorded on their slots); only if
+ * the attempt succeeds are the victims withdrawn and requeued, otherwise
+ * their capacity is taken back exactly where it was and nobody notices. */
+static void
+sched_victim_lend(struct ubc_sched *s, uint32_t job_index, int lend)
+{
+    const struct sched_job *job = &s->jobs[job_index];
+    for (uint32_t i = job->slot_head; i != SCHED_NONE; i = s->slots[i].job_next) {
+        const struct sched_slot *slot = &s->slots[i];
+        if (slot->state != SLOT_ASSIGNED && slot->state != SLOT_RUNNING)
+            continue;
+        if (lend)
+            ubc_pool_release(s->pool, slot->provider, &job->spec.demand);
+        else
+            ubc_pool_reserve(s->pool, slot->provider, &job->spec.demand);
+    }
+}
+
+/* Withdraws a lent victim for good: revokes its replicas and requeues it
  * (preemption does not count as a retry). */
 static void
 sched_evict(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns, struct ubc_sched_out *out)
@@ -128,10 +147,10 @@ sched_evict(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns, struct ubc
     struct sched_job *job = &s->jobs[job_index];
     for (uint32_t i = job->slot_head; i != SCHED_NONE; i = s->slots[i].job_next) {
         struct sched_slot *slot = &s->slots[i];
-        if (slot->provider == SCHED_NONE)
+        if (slot->state != SLOT_ASSIGNED && slot->state != SLOT_RUNNING)
             continue;
         sched_emit_assignment(s, out, job, slot, 1);
-        sched_slot_unplace(s, slot);
+        sched_slot_forget(s, slot); /* its capacity was lent, now given */
     }
     sched_job_list_remove(s, job_index);
     s->stats.jobs_by_state[job->state]--;
@@ -141,14 +160,39 @@ sched_evict(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns, struct ubc
     sched_enqueue(s, job_index, now_ns);
 }
 
-/* Newest running job of the lowest class below qos_class, or SCHED_NONE. */
+/* Up to preempt_victims_max running jobs of classes below qos_class,
+ * lowest class and newest first. */
 static uint32_t
-sched_victim(const struct ubc_sched *s, uint32_t qos_class)
+sched_victims(const struct ubc_sched *s, uint32_t qos_class, uint32_t *victims)
 {
-    for (uint32_t c = UBC_QOS_CLASSES; c-- > qos_class + 1u;)
-        if (s->job_lists[JOB_LIST_RUNNING + c].tail != SCHED_NONE)
-            return s->job_lists[JOB_LIST_RUNNING + c].tail;
-    return SCHED_NONE;
+    uint32_t count = 0;
+    for (uint32_t c = UBC_QOS_CLASSES; c-- > qos_class + 1u;) {
+        uint32_t j = s->job_lists[JOB_LIST_RUNNING + c].tail;
+        for (; j != SCHED_NONE && count < s->config.preempt_victims_max; j = s->jobs[j].list_prev)
+            victims[count++] = j;
+    }
+    return count;
+}
+
+static enum ubc_place_reason
+sched_preempt(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns, struct ubc_sched_out *out)
+{
+    uint32_t victims[64];
+    UBC_ASSERT(s->config.preempt_victims_max <= 64);
+    uint32_t count = sched_victims(s, s->jobs[job_index].spec.qos_class, victims);
+    enum ubc_place_reason reason = UBC_PLACE_NO_CAPACITY;
+    uint32_t lent = 0;
+    while (lent < count && reason != UBC_PLACE_OK) {
+        sched_victim_lend(s, victims[lent++], 1);
+        reason = sched_place_job(s, job_index, out);
+    }
+    for (uint32_t v = 0; v < lent; v++) {
+        if (reason == UBC_PLACE_OK)
+            sched_evict(s, victims[v], now_ns, out);
+        else
+            sched_victim_lend(s, victims[v], 0);
+    }
+    return reason;
 }
 
 static void
@@ -166,15 +210,10 @@ sched_place_or_park(struct ubc_sched *s, uint32_t job_index, uint64_t now_ns,
 {
     enum ubc_place_reason reason = sched_place_job(s, job_index, out);
     uint32_t qos_class = s->jobs[job_index].spec.qos_class;
-    if (reason != UBC_PLACE_OK && s->config.class_preempt[qos_class]) {
-        for (uint32_t v = 0; v < s->config.preempt_victims_max && reason != UBC_PLACE_OK; v++) {
-            uint32_t victim = sched_victim(s, qos_class);
-            if (victim == SCHED_NONE)
-                break;
-            sched_evict(s, victim, now_ns, out);
-            reason = sched_place_job(s, job_index, out);
-        }
-    }
+    /* Evicting helps only when capacity is what is missing. */
+    if (reason == UBC_PLACE_NO_CAPACITY && s->config.class_preempt[qos_class] &&
+        sched_preempt(s, job_index, now_ns, out) == UBC_PLACE_OK)
+        return;
     if (reason != UBC_PLACE_OK)
         sched_park(s, job_index, reason);
 }
