@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "common/ubc_assert.h"
 
 enum {
@@ -54,16 +56,37 @@ load_raw16(const uint8_t *p)
     return v;
 }
 
+/* RFC 1071 sums are byte-order independent: add native-order 32-bit words
+ * into a 64-bit accumulator (no carry is lost before 2^32 words), fold to 16
+ * bits, then swap to the big-endian value once. Folding 32-bit words is the
+ * same as adding their 16-bit halves, since 2^16 = 1 modulo 0xffff. */
 uint64_t
 ubc_pkt_checksum_add(uint64_t sum, const uint8_t *data, size_t len)
 {
     UBC_ASSERT(data != NULL || len == 0);
+    uint64_t native = 0;
     size_t i = 0;
-    for (; i + 1 < len; i += 2)
-        sum += load_be16(data + i);
-    if (i < len)
-        sum += (uint64_t)data[i] << 8; /* an odd last byte is padded with zero */
-    return sum;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t word;
+        memcpy(&word, data + i, 4);
+        native += word;
+    }
+    if (i + 2 <= len) {
+        uint16_t half;
+        memcpy(&half, data + i, 2);
+        native += half;
+        i += 2;
+    }
+    if (i < len) {
+        const uint8_t last[2] = { data[i], 0 }; /* an odd byte is padded with zero */
+        uint16_t half;
+        memcpy(&half, last, 2);
+        native += half;
+    }
+    for (int fold = 0; fold < 4 && (native >> 16) != 0; fold++)
+        native = (native & 0xffff) + (native >> 16);
+    UBC_ASSERT((native >> 16) == 0);
+    return sum + ntohs((uint16_t)native);
 }
 
 uint16_t

@@ -296,6 +296,7 @@ put_resources(struct cursor *c, const struct ubc_resources *r)
 static void
 job_submit_read(struct cursor *c, struct ubc_job_submit *s)
 {
+    memset(s, 0, sizeof(*s)); /* padding and in-process-only fields defined */
     s->job_id = get_u64(c);
     get_bytes(c, s->owner, UBC_KEY_BYTES);
     get_resources(c, &s->demand);
@@ -332,6 +333,7 @@ job_submit_write(struct cursor *c, const struct ubc_job_submit *s)
 static void
 job_ref_read(struct cursor *c, struct ubc_job_ref *r)
 {
+    memset(r, 0, sizeof(*r)); /* padding and in-process-only fields defined */
     r->job_id = get_u64(c);
     get_bytes(c, r->owner, UBC_KEY_BYTES);
 }
@@ -346,6 +348,7 @@ job_ref_write(struct cursor *c, const struct ubc_job_ref *r)
 static void
 provider_register_read(struct cursor *c, struct ubc_provider_register *p)
 {
+    memset(p, 0, sizeof(*p)); /* padding and in-process-only fields defined */
     p->provider_id = get_u64(c);
     p->operator_id = get_u64(c);
     get_bytes(c, p->account, UBC_KEY_BYTES);
@@ -372,6 +375,7 @@ provider_register_write(struct cursor *c, const struct ubc_provider_register *p)
 static void
 heartbeat_read(struct cursor *c, struct ubc_provider_heartbeat *h)
 {
+    memset(h, 0, sizeof(*h)); /* padding and in-process-only fields defined */
     h->provider_id = get_u64(c);
     h->running_tasks = get_u32(c);
     h->flags = get_u32(c);
@@ -388,6 +392,7 @@ heartbeat_write(struct cursor *c, const struct ubc_provider_heartbeat *h)
 static void
 task_result_read(struct cursor *c, struct ubc_task_result *r)
 {
+    memset(r, 0, sizeof(*r)); /* padding and in-process-only fields defined */
     r->job_id = get_u64(c);
     r->provider_id = get_u64(c);
     r->task_index = get_u16(c);
@@ -412,6 +417,7 @@ task_result_write(struct cursor *c, const struct ubc_task_result *r)
 static void
 assignment_read(struct cursor *c, struct ubc_assignment *a)
 {
+    memset(a, 0, sizeof(*a)); /* padding and in-process-only fields defined */
     a->job_id = get_u64(c);
     a->provider_id = get_u64(c);
     a->task_index = get_u16(c);
@@ -438,6 +444,7 @@ assignment_write(struct cursor *c, const struct ubc_assignment *a)
 static void
 reply_read(struct cursor *c, struct ubc_reply *r)
 {
+    memset(r, 0, sizeof(*r)); /* padding and in-process-only fields defined */
     r->id = get_u64(c);
     r->error = get_u16(c);
     r->state = get_u16(c);
@@ -462,7 +469,10 @@ payload_read(struct cursor *c, struct ubc_msg *msg)
     case UBC_MSG_JOB_QUERY: job_ref_read(c, &msg->u.job_ref); break;
     case UBC_MSG_PROVIDER_REGISTER: provider_register_read(c, &msg->u.provider_register); break;
     case UBC_MSG_PROVIDER_HEARTBEAT: heartbeat_read(c, &msg->u.heartbeat); break;
-    case UBC_MSG_PROVIDER_DEREGISTER: msg->u.heartbeat.provider_id = get_u64(c); break;
+    case UBC_MSG_PROVIDER_DEREGISTER:
+        memset(&msg->u.heartbeat, 0, sizeof(msg->u.heartbeat));
+        msg->u.heartbeat.provider_id = get_u64(c);
+        break;
     case UBC_MSG_TASK_RESULT: task_result_read(c, &msg->u.task_result); break;
     case UBC_MSG_ASSIGNMENT: assignment_read(c, &msg->u.assignment); break;
     default: reply_read(c, &msg->u.reply); break;
@@ -549,8 +559,6 @@ ubc_wire_payload_decode(const struct ubc_wire_header *header, const uint8_t *pay
         .peer = UBC_PEER_NONE,
         .seq = header->sequence,
     };
-    /* Zero the struct first: padding and in-process-only fields are defined. */
-    memset(msg->u.bytes, 0, bytes);
     struct cursor c = cursor_read(payload, wire_bytes);
     payload_read(&c, msg);
     UBC_ASSERT(c.at == c.end);

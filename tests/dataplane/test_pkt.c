@@ -56,6 +56,42 @@ test_checksum_vectors(void **state)
     assert_int_equal(ubc_pkt_checksum_fold(0x1fffe), 0); /* carries fold twice */
 }
 
+/* The obvious big-endian word sum, to check the word-at-a-time version. */
+static uint16_t
+checksum_reference(uint32_t initial, const uint8_t *data, size_t len)
+{
+    uint64_t sum = initial;
+    for (size_t i = 0; i < len; i++)
+        sum += (i & 1) ? data[i] : (uint64_t)data[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static void
+test_checksum_differential(void **state)
+{
+    (void)state;
+    uint8_t data[300];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 2000; round++) {
+        size_t len = (size_t)(seed >> 40) % sizeof(data);
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            /* Runs of 0xff stress the carries. */
+            data[i] = (round & 1) ? 0xff : (uint8_t)(seed >> 56);
+        }
+        uint32_t initial = (uint32_t)(seed >> 8) & 0x3ffff;
+        size_t offset = (size_t)round % 4; /* unaligned starts too */
+        if (offset > len)
+            offset = 0;
+        assert_int_equal(
+            ubc_pkt_checksum_fold(ubc_pkt_checksum_add(initial, data + offset, len - offset)),
+            checksum_reference(initial, data + offset, len - offset));
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    }
+}
+
 static const uint8_t arp_request[60] = {
     0xff, 0xff, 0xff, 0xff, 0xff,     0xff,    MAC_PEER, 0x08, 0x06, 0x00, 0x01, 0x08, 0x00,
     0x06, 0x04, 0x00, 0x01, MAC_PEER, IP_PEER, 0x00,     0x00, 0x00, 0x00, 0x00, 0x00, IP_US,
@@ -360,6 +396,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checksum_vectors),
+        cmocka_unit_test(test_checksum_differential),
         cmocka_unit_test(test_arp_reply_exact),
         cmocka_unit_test(test_icmp_reply_exact),
         cmocka_unit_test(test_udp_build_exact),
