@@ -760,9 +760,10 @@ summary_publish(struct ubc_ledger *ledger)
     struct ubc_ledger_seqlock *lock = &ledger->summary;
     uint64_t sequence = __atomic_load_n(&lock->sequence, __ATOMIC_RELAXED);
     __atomic_store_n(&lock->sequence, sequence + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    /* Release stores (free on x86) keep the odd sequence ahead of every word without a fence,
+     * which ThreadSanitizer does not model. */
     for (size_t i = 0; i < UBC_ARRAY_SIZE(words); i++)
-        __atomic_store_n(&lock->words[i], words[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&lock->words[i], words[i], __ATOMIC_RELEASE);
     __atomic_store_n(&lock->sequence, sequence + 2, __ATOMIC_RELEASE);
 }
 
@@ -776,8 +777,7 @@ ubc_ledger_summary_read(const struct ubc_ledger *ledger, struct ubc_ledger_summa
         if (before & 1)
             continue;
         for (size_t i = 0; i < UBC_ARRAY_SIZE(words); i++)
-            words[i] = __atomic_load_n(&lock->words[i], __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            words[i] = __atomic_load_n(&lock->words[i], __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&lock->sequence, __ATOMIC_RELAXED) == before)
             break;
     }
