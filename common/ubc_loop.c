@@ -107,7 +107,12 @@ loop_sleep(struct ubc_loop *loop, uint32_t sleep_us)
     loop->stats.sleeps++;
     loop->stats.sleep_ns_requested += wanted;
     loop->stats.sleep_ns_actual += slept;
-    if (slept > wanted && slept - wanted > loop->stats.wake_late_ns_max)
+    if (slept < wanted) {
+        loop->stats.sleeps_interrupted++;
+        return;
+    }
+    loop->stats.wake_late_ns_total += slept - wanted;
+    if (slept - wanted > loop->stats.wake_late_ns_max)
         loop->stats.wake_late_ns_max = slept - wanted;
 }
 

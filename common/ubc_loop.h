@@ -51,7 +51,9 @@ struct ubc_loop_stats {
     uint64_t sleeps;
     uint64_t sleep_ns_requested;
     uint64_t sleep_ns_actual;
-    uint64_t wake_late_ns_max; /* worst oversleep: the wake-up cost */
+    uint64_t wake_late_ns_total; /* oversleep summed over sleeps: the wake-up cost */
+    uint64_t wake_late_ns_max;   /* worst oversleep */
+    uint64_t sleeps_interrupted; /* woke early (a signal): not counted as late */
 } __attribute__((aligned(64)));
 
 struct ubc_loop_config {

@@ -77,7 +77,7 @@ cmds_role_stats(const struct ubc_node *node, uint32_t role)
 {
     const struct ubc_loop *loop = &node->loops[node->config.role_lcore[role]];
     for (uint32_t i = 0; i < loop->role_count; i++) {
-        if (loop->roles[i].ctx == &node->roles[role])
+        if (strcmp(loop->roles[i].name, ubc_role_name(role)) == 0)
             return &loop->role_stats[i];
     }
     return NULL;
@@ -202,9 +202,10 @@ cmds_lcores_json(const struct ubc_node *node)
         for (uint32_t i = 0; i < loop->role_count; i++)
             json_array_append_new(roles, json_string(loop->roles[i].name));
         const struct ubc_loop_stats *s = &loop->stats;
-        double late_avg_us = s->sleeps ? (double)(s->sleep_ns_actual - s->sleep_ns_requested) /
-                                             (double)s->sleeps / 1000.0
-                                       : 0.0;
+        double late_avg_us = s->sleeps > s->sleeps_interrupted
+                                 ? (double)s->wake_late_ns_total /
+                                       (double)(s->sleeps - s->sleeps_interrupted) / 1000.0
+                                 : 0.0;
         json_array_append_new(
             lcores, json_pack("{s:i,s:b,s:o,s:b,s:i,s:i,s:i,s:f,s:f}", "lcore", (json_int_t)lcore,
                               "main", lcore == rte_get_main_lcore(), "roles", roles, "busy_poll",

@@ -11,12 +11,16 @@ if [ ! -x "$client" ]; then
     echo "demo-load: $client is not built" >&2
     exit 1
 fi
-for i in 1 2 3 4; do
-    ip netns exec "$ns" "$client" --node "$node:7400" provider --id "$i" --operator "$i" \
-        --cpu-millis 8000 --mem-mib 32768 >/dev/null 2>&1 &
+# Eight provider agents of four operators, then a steady stream of swarm jobs:
+# gangs of 2 tasks, each replicated on 2 providers of distinct operators.
+for i in 1 2 3 4 5 6 7 8; do
+    ip netns exec "$ns" "$client" --node "$node:7400" provider --id "$i" \
+        --operator $(( (i + 1) / 2 )) --cpu 16000 --mem 65536 --price $(( 8 + i )) \
+        --work-ms 150 >/dev/null 2>&1 &
     pids+=($!)
 done
-ip netns exec "$ns" "$client" --node "$node:7400" submit --count 1000000 --rate 200 \
-    --tasks 2 --redundancy 2 --work-ms 200 >/dev/null 2>&1 &
+sleep 1
+ip netns exec "$ns" "$client" --node "$node:7400" submit --job 1 --count 10000000 --rate 200 \
+    --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 40 --work-ms 150 >/dev/null 2>&1 &
 pids+=($!)
 wait

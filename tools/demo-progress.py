@@ -1,52 +1,80 @@
 #!/usr/bin/env python3
-"""Formats `ubcctl --json stats` for `make run`: a progress line each second
-(argument: elapsed seconds) or the closing summary (argument: summary)."""
+"""Formats the node's counters for `make run`. Reads, on stdin, the JSON of
+`ubcctl --json stats` followed by that of `ubcctl --json sched-stats`, and
+prints a progress line (argument: elapsed seconds) or the closing summary
+(argument: summary)."""
 import json
 import sys
 
 
-def port_totals(stats):
-    port = stats["ports"][0]
+def read_documents(text):
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            break
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+    return documents
+
+
+def drops_by_reason(port):
     drops = {}
     for queue in port["queues"]:
         for layer, reasons in queue["drops"].items():
             for reason, count in reasons.items():
-                key = f"{layer}:{reason}"
-                drops[key] = drops.get(key, 0) + count
-    return port, drops
+                if count:
+                    key = f"{layer}:{reason}"
+                    drops[key] = drops.get(key, 0) + count
+    return drops
 
 
-def progress(stats, elapsed):
-    port, drops = port_totals(stats)
-    roles = stats["roles"]
-    dropped = sum(drops.values())
-    print(f"[{int(elapsed):4d}s] rx {port['rx_packets']:>9,} tx {port['tx_packets']:>9,} "
-          f"drops {dropped:>7,}  net {roles['net']['items']:>9,} sched {roles['sched']['items']:>9,}"
-          f"  msgs in use {stats['messages']['in_use']:,}", flush=True)
+def progress(stats, sched, elapsed):
+    port = stats["ports"][0]
+    states = sched.get("jobs_by_state", {})
+    refused = sum(sched.get("refusals", {}).values())
+    print(f"[{int(elapsed):4d}s] packets rx {port['rx_packets']:>8,} tx {port['tx_packets']:>8,}"
+          f" | jobs accepted {sched.get('jobs_accepted', 0):>6,} validated "
+          f"{states.get('validated', 0):>6,} failed {states.get('failed', 0):>4,} refused "
+          f"{refused:>4,} | placements/s {sched.get('decisions_per_s', 0):>7,.0f}"
+          f" | providers up {sched.get('providers', {}).get('up', 0)}", flush=True)
 
 
-def summary(stats):
-    port, drops = port_totals(stats)
+def summary(stats, sched):
+    port = stats["ports"][0]
+    uptime = stats["uptime_s"]
+    states = sched.get("jobs_by_state", {})
     print("summary:")
-    print(f"  uptime            {stats['uptime_s']:.1f} s")
-    print(f"  port {port['name']:<12} rx {port['rx_packets']:,} packets, tx {port['tx_packets']:,}")
-    for reason, count in sorted(drops.items()):
-        if count:
-            print(f"  dropped {reason:<20} {count:,}")
+    print(f"  uptime              {uptime:.1f} s")
+    print(f"  port {port['name']:<14} rx {port['rx_packets']:,} packets, tx {port['tx_packets']:,}")
+    print(f"  jobs                submitted {sched.get('jobs_submitted', 0):,}, accepted "
+          f"{sched.get('jobs_accepted', 0):,} ({sched.get('jobs_accepted', 0) / uptime:,.1f}/s)")
+    for state, count in sorted(states.items()):
+        print(f"    {state:<18}{count:,}")
+    print(f"  placements          {sched.get('decisions', 0):,}, failovers "
+          f"{sched.get('failovers', 0):,}, retries {sched.get('retries', 0):,}, preemptions "
+          f"{sched.get('preemptions', 0):,}")
+    for reason, count in sorted(sched.get("refusals", {}).items()):
+        print(f"  refused {reason:<12}{count:,}")
+    for reason, count in sorted(drops_by_reason(port).items()):
+        print(f"  dropped {reason:<28}{count:,}")
     for name, role in stats["roles"].items():
-        print(f"  role {name:<10} lcore {role['lcore']} items {role['items']:,} "
-              f"busy polls {role['busy_polls']:,} of {role['polls']:,}")
+        print(f"  role {name:<10} lcore {role['lcore']} items {role['items']:,}, busy polls "
+              f"{role['busy_polls']:,} of {role['polls']:,}")
     for lcore in stats["lcores"]:
-        print(f"  lcore {lcore['lcore']} sleeps {lcore['sleeps']:,}, wake-up late "
-              f"avg {lcore['wake_late_us_avg']:.1f} us, max {lcore['wake_late_us_max']:.1f} us")
+        print(f"  lcore {lcore['lcore']}             sleeps {lcore['sleeps']:,}, wake-up late avg "
+              f"{lcore['wake_late_us_avg']:.1f} us, max {lcore['wake_late_us_max']:.1f} us")
 
 
 def main():
-    stats = json.load(sys.stdin)
+    documents = read_documents(sys.stdin.read())
+    stats = documents[0]
+    sched = documents[1] if len(documents) > 1 else {}
     if sys.argv[1] == "summary":
-        summary(stats)
+        summary(stats, sched)
     else:
-        progress(stats, float(sys.argv[1]))
+        progress(stats, sched, float(sys.argv[1]))
 
 
 if __name__ == "__main__":

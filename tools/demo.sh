@@ -66,17 +66,21 @@ say "node $node_ip ($mac) on ubc0 in netns $ns; try: $ubcctl --socket $socket st
 tools/demo-load.sh "$ns" "$node_ip" "$build" &
 load_pids+=($!)
 
+counters() {
+    "$ubcctl" --socket "$socket" --json stats && "$ubcctl" --socket "$socket" --json sched-stats
+}
+
 start=$(date +%s)
 while [ "$stopping" -eq 0 ]; do
     sleep 1
     kill -0 "$node_pid" 2>/dev/null || die "ubcd died; see var/ubcd.log"
     elapsed=$(( $(date +%s) - start ))
-    "$ubcctl" --socket "$socket" --json stats | python3 "$top/tools/demo-progress.py" "$elapsed" || true
+    counters | python3 "$top/tools/demo-progress.py" "$elapsed" || true
     [ "$duration" -gt 0 ] && [ "$elapsed" -ge "$duration" ] && break
 done
 
 say "stopping"
-"$ubcctl" --socket "$socket" --json stats > "$data/final-stats.json" || true
+counters > "$data/final-stats.json" || true
 for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 "$ubcctl" --socket "$socket" shutdown >/dev/null
 rc=0
