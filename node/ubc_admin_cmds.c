@@ -53,21 +53,32 @@ cmds_alarms_json(const struct ubc_node *node)
     return alarms;
 }
 
+static json_t *
+cmds_port_summary_json(const struct ubc_node *node)
+{
+    struct ubc_net_port_link link;
+    ubc_net_port_link(&node->port, &link);
+    struct rte_eth_stats eth;
+    memset(&eth, 0, sizeof(eth));
+    rte_eth_stats_get(node->port.port_id, &eth);
+    return json_pack("{s:s,s:s,s:b,s:i,s:I,s:I,s:I,s:I}", "name", node->port.name, "driver",
+                     node->port.driver, "link_up", link.up, "speed_mbps",
+                     (json_int_t)link.speed_mbps, "rx_packets", (json_int_t)eth.ipackets,
+                     "tx_packets", (json_int_t)eth.opackets, "rx_missed", (json_int_t)eth.imissed,
+                     "rx_no_mbuf", (json_int_t)eth.rx_nombuf);
+}
+
 static int
 cmd_status(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
 {
     (void)args, (void)error, (void)error_cap;
     struct ubc_node *node = ctx;
-    struct ubc_net_port_link link;
-    ubc_net_port_link(&node->port, &link);
-    *result = json_pack(
-        "{s:s,s:s,s:s,s:f,s:i,s:s,s:s,s:o,s:o,s:o}", "node", node->config.node_name, "version",
-        UBC_VERSION, "state", node->state, "uptime_s", cmds_uptime_s(node), "pid",
-        (json_int_t)getpid(), "data_dir", node->config.data_dir, "admin_socket",
-        node->config.admin_socket, "roles", cmds_roles_json(node), "port",
-        json_pack("{s:s,s:s,s:b,s:i}", "name", node->port.name, "driver", node->port.driver,
-                  "link_up", link.up, "speed_mbps", (json_int_t)link.speed_mbps),
-        "alarms", cmds_alarms_json(node));
+    *result =
+        json_pack("{s:s,s:s,s:s,s:f,s:i,s:s,s:s,s:o,s:o,s:o}", "node", node->config.node_name,
+                  "version", UBC_VERSION, "state", node->state, "uptime_s", cmds_uptime_s(node),
+                  "pid", (json_int_t)getpid(), "data_dir", node->config.data_dir, "admin_socket",
+                  node->config.admin_socket, "roles", cmds_roles_json(node), "port",
+                  cmds_port_summary_json(node), "alarms", cmds_alarms_json(node));
     return *result ? 0 : -ENOMEM;
 }
 

@@ -16,11 +16,11 @@ fi
 for i in 1 2 3 4 5 6 7 8; do
     ip netns exec "$ns" "$client" --node "$node:7400" provider --id "$i" \
         --operator $(( (i + 1) / 2 )) --cpu 16000 --mem 65536 --price $(( 8 + i )) \
-        --work-ms 150 >/dev/null 2>&1 &
+        --heartbeat-ms 200 --work-ms 150 >/dev/null 2>&1 &
     pids+=($!)
 done
 sleep 1
-ip netns exec "$ns" "$client" --node "$node:7400" submit --job 1 --count 10000000 --rate 200 \
+ip netns exec "$ns" "$client" --node "$node:7400" submit --job 1 --count 10000000 --rate 80 \
     --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 40 --work-ms 150 >/dev/null 2>&1 &
 pids+=($!)
 wait

@@ -2,7 +2,7 @@
 """Integration: ubcd on a net_tap port in a private network namespace, driven
 through ubcctl and real packets from the namespace's kernel stack.
 
-usage: test_node.py UBCD UBCCTL      (exit 77 = skipped: needs root and ip)
+usage: test_node.py UBCD UBCCTL UBC_CLIENT   (exit 77 = skipped: needs root and ip)
 """
 import json
 import os
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-UBCD, UBCCTL = sys.argv[1], sys.argv[2]
+UBCD, UBCCTL, CLIENT = sys.argv[1], sys.argv[2], sys.argv[3]
 NS = f"ubc-itest-{os.getpid()}"
 NODE_IP, HOST_IP = "198.18.0.2", "198.18.0.1"
 failures = []
@@ -89,6 +89,47 @@ def test_packets(sock):
     check(q["drops"]["wire"]["bad-magic"] == 5, "noise on the UBC port counted as bad-magic")
     check(q["drops"]["frame"]["udp-port"] == 1, "a datagram to another port counted")
     check(q["refusals_sent"] == 1, "one refusal sent")
+    port = ctl_json(sock, "status")["port"]
+    check(port["rx_packets"] > 0 and port["tx_packets"] > 0, "status shows port counters")
+
+
+def client(*args, wait=True):
+    cmd = ["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "--json", *args]
+    if wait:
+        return sh(*cmd)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_jobs_end_to_end(sock):
+    """Providers and a client on kernel sockets; jobs go through DPDK, the
+    scheduler places them, providers run them and report, they validate."""
+    agents = [client("provider", "--id", str(i), "--operator", str(i), "--cpu", "4000",
+                     "--mem", "8192", "--heartbeat-ms", "100", "--work-ms", "50",
+                     "--duration-s", "8", wait=False) for i in (1, 2)]
+    try:
+        time.sleep(1.0)
+        submit = client("submit", "--job", "500", "--count", "5", "--tasks", "2",
+                        "--redundancy", "2", "--cpu", "1000", "--mem", "1024", "--work-ms", "50")
+        check(submit.returncode == 0, "five jobs submitted and acknowledged")
+        validated = []
+        for _ in range(50):
+            validated = ctl_json(sock, "jobs", "state=validated")
+            if len(validated) == 5:
+                break
+            time.sleep(0.2)
+        check(len(validated) == 5, "all five jobs placed, run, reported and validated")
+        providers = ctl_json(sock, "providers")
+        check(len(providers) == 2 and all(p["health"] == "up" for p in providers),
+              "both providers registered and up")
+        stats = ctl_json(sock, "sched-stats")
+        check(stats["decisions"] >= 20, "the scheduler counts its placements")
+        again = client("submit", "--job", "500", "--tasks", "2", "--redundancy", "2")
+        check(again.returncode != 0 and "duplicate" in (again.stdout + again.stderr),
+              "a second job with a known id is refused as a duplicate")
+    finally:
+        for agent in agents:
+            agent.kill()
+            agent.wait()
 
 
 def test_admin(sock):
@@ -155,6 +196,7 @@ def main():
         try:
             test_admin(sock)
             test_packets(sock)
+            test_jobs_end_to_end(sock)
         finally:
             test_stop(proc, sock, "shutdown")
         proc, sock = start_node(data, "--set", "node.admin_socket_mode=0666")
