@@ -26,7 +26,7 @@ client_wait(int fd, short events, uint64_t deadline_ns)
         uint64_t wait_ms = (deadline_ns - now_ns + 999999ull) / 1000000ull;
         struct pollfd entry = { .fd = fd, .events = events };
         int ready = poll(&entry, 1, wait_ms > 60000 ? 60000 : (int)wait_ms);
-        if (ready < 0 && errno != EINTR)
+        if (ready < 0) /* EINTR too: a tool's Ctrl-C must be prompt */
             return -errno;
         if (ready > 0)
             return 0;

@@ -4,6 +4,8 @@
  * deadline (ubc_time_monotonic_ns() + timeout), so a client never hangs on a
  * stuck or hostile node.
  *
+ * A signal caught while a call waits ends the call with -EINTR.
+ *
  * Threads: no shared state; any thread may use its own descriptor.
  * Memory: ubc_admin_client_read_line returns a malloc'd line the caller frees;
  * it consumes exactly one line from the socket, so pipelined replies are

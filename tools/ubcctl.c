@@ -46,6 +46,7 @@ enum ubcctl_exit {
 #define UBCCTL_TIMEOUT_MS_DEFAULT 5000u
 #define UBCCTL_REQUEST_ID 1
 #define UBCCTL_COLUMNS_NOT_TTY 160
+#define UBCCTL_INTERRUPTED (-1) /* internal: a watch was interrupted mid-call */
 
 struct ubcctl_options {
     const char *socket_path;
@@ -204,6 +205,8 @@ ubcctl_transport_error(const struct ubcctl_options *options, long status)
     case -EPIPE:
         return ubcctl_fail(UBCCTL_EXIT_PROTOCOL, "the node at %s closed the connection",
                            options->socket_path);
+    case -ENAMETOOLONG:
+        return ubcctl_fail(UBCCTL_EXIT_USAGE, "socket path too long: %s", options->socket_path);
     case -EMSGSIZE:
         return ubcctl_fail(UBCCTL_EXIT_PROTOCOL, "reply from %s larger than %u bytes",
                            options->socket_path, UBC_ADMIN_CLIENT_REPLY_BYTES_MAX);
@@ -248,6 +251,8 @@ ubcctl_call(const struct ubcctl_options *options, const char *request, char **li
 {
     uint64_t deadline_ns = ubc_time_monotonic_ns() + options->timeout_ms * 1000000ull;
     long length = ubc_admin_client_call(options->socket_path, request, line, deadline_ns);
+    if (length == -EINTR && ubcctl_interrupted)
+        return UBCCTL_INTERRUPTED;
     if (length < 0)
         return ubcctl_transport_error(options, length);
     return UBCCTL_EXIT_OK;
@@ -263,7 +268,7 @@ ubcctl_raw(const struct ubcctl_options *options)
     char *line = NULL;
     int status = ubcctl_call(options, options->args[0], &line);
     if (status != UBCCTL_EXIT_OK)
-        return status;
+        return status == UBCCTL_INTERRUPTED ? UBCCTL_EXIT_OK : status;
     printf("%s\n", line);
     fflush(stdout);
     json_t *reply = NULL, *result = NULL;
@@ -304,6 +309,8 @@ ubcctl_once(const struct ubcctl_options *options, const char *request)
 {
     char *line = NULL;
     int status = ubcctl_call(options, request, &line);
+    if (status == UBCCTL_INTERRUPTED)
+        return UBCCTL_EXIT_OK; /* Ctrl-C during a watch's call */
     if (status != UBCCTL_EXIT_OK)
         return status;
     json_t *reply = NULL, *result = NULL;
@@ -372,9 +379,12 @@ main(int argc, char **argv)
     int status = ubcctl_parse_options(argc, argv, &options);
     if (status != UBCCTL_EXIT_OK)
         return status;
-    struct sigaction action = { .sa_handler = ubcctl_on_signal };
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    if (options.watch_seconds > 0) {
+        /* Ctrl-C ends a watch cleanly (exit 0); otherwise it kills as usual. */
+        struct sigaction action = { .sa_handler = ubcctl_on_signal };
+        sigaction(SIGINT, &action, NULL);
+        sigaction(SIGTERM, &action, NULL);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (strcmp(options.command, "raw") == 0)
         return ubcctl_raw(&options);

@@ -102,6 +102,7 @@ def cases(sock):
     check_error("duplicate arg", run("echo", "a=1", "a=2", socket=sock), 2, "twice")
     check_error("bad option", run("--frobnicate", "status", socket=sock), 2, "option")
     check_error("no command", run(socket=sock), 2, "no command")
+    check_error("path too long", run("status", socket="/tmp/" + "x" * 200), 2, "too long")
     check_error("bad watch", run("--watch", "0", "status", socket=sock), 2, "--watch")
     check_error("timeout", run("--timeout", "300", "sleep", "ms=2000", socket=sock), 5,
                 "timeout")
@@ -154,6 +155,16 @@ def watch(sock):
     out, err = proc.communicate(timeout=10)
     check("watch refreshes", proc.returncode == 0 and out.count("\033[2J") >= 3
           and out.count("rx_packets") >= 3, f"rc={proc.returncode} {err!r}")
+    # Ctrl-C while a call waits on a slow node ends the watch at once, exit 0.
+    proc = subprocess.Popen([UBCCTL, "--socket", sock, "--watch", "1", "sleep", "ms=3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=10)
+    waited = time.monotonic() - sent
+    check("watch interrupted mid-call", proc.returncode == 0 and err == "" and waited < 2.0,
+          f"rc={proc.returncode} waited={waited:.2f}s {err!r}")
 
 
 if __name__ == "__main__":
