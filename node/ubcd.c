@@ -210,7 +210,6 @@ ubcd_run(struct ubc_node *node)
 {
     char error[UBC_CONFIG_ERROR_MAX];
     if (ubc_node_start(node, error, sizeof(error)) != 0) {
-        UBC_LOG(ERR, UBC_LOG_NODE, "start failed: %s", error);
         fprintf(stderr, "ubcd: %s\n", error);
         return 1;
     }
