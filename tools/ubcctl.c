@@ -177,9 +177,8 @@ ubcctl_build_args(const struct ubcctl_options *options, json_t *args)
         json_t *value = json_loads(equals + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
         if (value == NULL)
             value = json_string(equals + 1);
-        if (value == NULL)
+        if (value == NULL || json_object_set_new(args, key, value) != 0)
             return ubcctl_fail(UBCCTL_EXIT_USAGE, "argument '%s' is not valid UTF-8", key);
-        json_object_set_new(args, key, value);
     }
     return UBCCTL_EXIT_OK;
 }
