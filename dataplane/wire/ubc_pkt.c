@@ -57,47 +57,69 @@ load_raw16(const uint8_t *p)
 }
 
 /* RFC 1071 sums are byte-order independent: add native-order 32-bit words
- * into a 64-bit accumulator (no carry is lost before 2^32 words), fold to 16
- * bits, then swap to the big-endian value once. Folding 32-bit words is the
- * same as adding their 16-bit halves, since 2^16 = 1 modulo 0xffff. */
-uint64_t
-ubc_pkt_checksum_add(uint64_t sum, const uint8_t *data, size_t len)
+ * into two 64-bit accumulators (two chains run in parallel; no carry is lost
+ * below 2^32 words), fold to 16 bits, then swap to the big-endian value once.
+ * Folding 32-bit words is the same as adding their 16-bit halves, since
+ * 2^16 = 1 modulo 0xffff. */
+static uint64_t
+checksum_native(const uint8_t *data, size_t len)
 {
-    UBC_ASSERT(data != NULL || len == 0);
-    uint64_t native = 0;
+    uint64_t even = 0, odd = 0;
     size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
+    for (; i + 8 <= len; i += 8) {
+        uint32_t first, second;
+        memcpy(&first, data + i, 4);
+        memcpy(&second, data + i + 4, 4);
+        even += first;
+        odd += second;
+    }
+    if (i + 4 <= len) {
         uint32_t word;
         memcpy(&word, data + i, 4);
-        native += word;
+        even += word;
+        i += 4;
     }
     if (i + 2 <= len) {
         uint16_t half;
         memcpy(&half, data + i, 2);
-        native += half;
+        odd += half;
         i += 2;
     }
     if (i < len) {
-        const uint8_t last[2] = { data[i], 0 }; /* an odd byte is padded with zero */
+        const uint8_t last[2] = { data[i], 0 };
         uint16_t half;
         memcpy(&half, last, 2);
-        native += half;
+        even += half;
     }
-    for (int fold = 0; fold < 4 && (native >> 16) != 0; fold++)
-        native = (native & 0xffff) + (native >> 16);
-    UBC_ASSERT((native >> 16) == 0);
-    return sum + ntohs((uint16_t)native);
+    return even + odd; /* each below 2^61 for len below 2^30: no overflow */
+}
+
+static uint64_t
+checksum_fold16(uint64_t sum)
+{
+    /* Each step at least halves the bits above 16: 8 steps fold any value. */
+    for (int step = 0; step < 8 && (sum >> 16) != 0; step++)
+        sum = (sum & 0xffff) + (sum >> 16);
+    UBC_ASSERT((sum >> 16) == 0);
+    return sum;
+}
+
+uint64_t
+ubc_pkt_checksum_add(uint64_t sum, const uint8_t *data, size_t len)
+{
+    UBC_ASSERT(data != NULL || len == 0);
+    UBC_ASSERT(len < (1u << 30));
+    if (len == 0)
+        return sum;
+    uint16_t native = (uint16_t)checksum_fold16(checksum_native(data, len));
+    return sum + ntohs(native);
 }
 
 uint16_t
 ubc_pkt_checksum_fold(uint64_t sum)
 {
-    for (int i = 0; i < 4 && (sum >> 16) != 0; i++)
-        sum = (sum & 0xffff) + (sum >> 16);
-    UBC_ASSERT((sum >> 16) == 0);
-    return (uint16_t)~sum;
+    return (uint16_t)~checksum_fold16(sum);
 }
-
 /* The pseudo-header sum of UDP over IPv4 (RFC 768). */
 static uint64_t
 udp_pseudo_sum(const uint8_t *ip_source, const uint8_t *ip_destination, uint16_t udp_len)
