@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "ledger/ubc_ledger_settle.h"
 #include "ledger_test_util.h"
 
 static struct test_fixture fixture;
@@ -790,6 +791,36 @@ test_verify_stage(void **state)
 }
 
 static void
+test_settlement_records(void **state)
+{
+    struct test_fixture *f = *state;
+    struct ubc_settlement lock = { .job_id = 42, .amount = 1000, .kind = UBC_SETTLE_ESCROW_LOCK };
+    memcpy(lock.owner, f->users[0].public_key, 32);
+    struct ubc_settlement release = lock;
+    release.kind = UBC_SETTLE_RELEASE;
+    release.amount = 600;
+    memcpy(release.provider_account, f->users[1].public_key, 32);
+    struct ubc_settlement refund = lock;
+    refund.kind = UBC_SETTLE_REFUND;
+    refund.amount = 400;
+    struct ubc_ledger_op ops[4];
+    assert_int_equal(ubc_ledger_op_from_settlement(&lock, &ops[0]), 0);
+    assert_int_equal(ubc_ledger_op_from_settlement(&release, &ops[1]), 0);
+    assert_int_equal(ubc_ledger_op_from_settlement(&refund, &ops[2]), 0);
+    assert_int_equal(ubc_ledger_op_from_settlement(&refund, &ops[3]), 0); /* a failover repeat */
+    uint16_t results[4];
+    test_apply(f, ops, 4, results);
+    assert_int_equal(results[0], UBC_LEDGER_OK);
+    assert_int_equal(results[1], UBC_LEDGER_OK);
+    assert_int_equal(results[2], UBC_LEDGER_OK);
+    assert_int_equal(results[3], UBC_LEDGER_ERR_NO_ESCROW);
+    assert_int_equal(test_account(f, f->users[0].public_key).balance, 9400);
+    assert_int_equal(test_account(f, f->users[1].public_key).balance, 10570);
+    refund.kind = 9;
+    assert_int_equal(ubc_ledger_op_from_settlement(&refund, &ops[0]), -EINVAL);
+}
+
+static void
 test_names(void **state)
 {
     (void)state;
@@ -834,6 +865,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_freeze, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multisig_account, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_stage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settlement_records, setup, teardown),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
