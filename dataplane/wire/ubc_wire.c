@@ -689,3 +689,12 @@ ubc_wire_reply_init(struct ubc_msg *msg, uint16_t type, uint64_t sequence, uint6
     msg->u.reply =
         (struct ubc_reply){ .id = id, .error = (uint16_t)error, .state = state, .detail = detail };
 }
+
+void
+ubc_wire_refusal_init(struct ubc_msg *msg, enum ubc_wire_result result,
+                      const struct ubc_wire_header *header)
+{
+    UBC_ASSERT(result != UBC_WIRE_OK && result < UBC_WIRE_RESULT_COUNT && header != NULL);
+    ubc_wire_reply_init(msg, UBC_MSG_REFUSAL, header->sequence, 0, ubc_wire_result_to_err(result),
+                        0, (uint32_t)result);
+}

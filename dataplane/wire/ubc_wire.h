@@ -159,4 +159,10 @@ const char *ubc_wire_result_name(enum ubc_wire_result result);
 void ubc_wire_reply_init(struct ubc_msg *msg, uint16_t type, uint64_t sequence, uint64_t id,
                          enum ubc_err error, uint16_t state, uint32_t detail);
 
+/* Fills msg as the refusal of a datagram that failed to decode with result
+ * (call only when ubc_wire_should_refuse() said so): code from
+ * ubc_wire_result_to_err(), detail = result, id 0, the request's sequence. */
+void ubc_wire_refusal_init(struct ubc_msg *msg, enum ubc_wire_result result,
+                           const struct ubc_wire_header *header);
+
 #endif /* UBC_WIRE_H */

@@ -333,6 +333,29 @@ test_refusal_rules(void **state)
     assert_string_equal(ubc_wire_result_name(UBC_WIRE_RESULT_COUNT), "unknown-result");
 }
 
+/* A refusal built for a bad request decodes at the sender with the reason. */
+static void
+test_refusal_round_trip(void **state)
+{
+    (void)state;
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = encode_sample(UBC_MSG_JOB_SUBMIT, buf, sizeof(buf), 0);
+    buf[4] = 9; /* major version 9 */
+    struct ubc_wire_header header;
+    struct ubc_msg msg;
+    enum ubc_wire_result result = ubc_wire_decode(buf, len, &policy_open, &header, &msg);
+    assert_int_equal(result, UBC_WIRE_ERR_BAD_VERSION);
+    assert_true(ubc_wire_should_refuse(result, &header));
+    struct ubc_msg refusal;
+    ubc_wire_refusal_init(&refusal, result, &header);
+    assert_int_equal(ubc_wire_encode(&refusal, &origin_plain, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &msg), UBC_WIRE_OK);
+    assert_int_equal(msg.hdr.type, UBC_MSG_REFUSAL);
+    assert_true(msg.hdr.seq == 0x0badc0ffee000001ull); /* the sample's sequence, echoed */
+    assert_int_equal(msg.u.reply.error, UBC_ERR_VERSION);
+    assert_int_equal(msg.u.reply.detail, UBC_WIRE_ERR_BAD_VERSION);
+}
+
 int
 main(void)
 {
@@ -347,6 +370,7 @@ main(void)
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_newer_minor_version),
         cmocka_unit_test(test_refusal_rules),
+        cmocka_unit_test(test_refusal_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
