@@ -245,6 +245,7 @@ void
 ubc_journal_stats_get(const struct ubc_journal *journal, struct ubc_journal_stats *stats)
 {
     *stats = journal->stats;
+    stats->spare_ready = journal->spare_state == SPARE_READY;
 }
 
 static struct batch *
@@ -732,6 +733,13 @@ ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns, ubc_journal_durab
     if (j->read_only_errno != 0)
         reported += batches_retire(j, callback, ctx);
     return reported;
+}
+
+void
+ubc_journal_wait(struct ubc_journal *journal)
+{
+    if (journal->ops_in_flight > 0)
+        journal->io.ops->wait(journal->io.ctx);
 }
 
 static int

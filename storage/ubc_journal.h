@@ -82,6 +82,8 @@ struct ubc_journal_stats {
     uint64_t snapshots;
     uint32_t direct_io; /* 1 when O_DIRECT is in use */
     uint32_t buffers_registered;
+    uint32_t spare_ready; /* the next segment is prepared */
+    uint32_t reserved;
 };
 
 struct ubc_journal;
@@ -105,6 +107,11 @@ int64_t ubc_journal_append(struct ubc_journal *journal, uint16_t type, const voi
 /* Returns the number of records reported to callback during this call. */
 uint32_t ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns,
                           ubc_journal_durable_fn callback, void *ctx);
+
+/* Blocks until some I/O completes, when any is in flight (a disk role that
+ * shares its core, a tool, a harness: waiting frees the CPU the kernel's
+ * completion and fdatasync work needs). Returns at once otherwise. */
+void ubc_journal_wait(struct ubc_journal *journal);
 
 /* Polls until everything appended is durable or failed (blocking; tests,
  * shutdown and quiescing for a snapshot). 0 or -UBC_ERR_READ_ONLY. */

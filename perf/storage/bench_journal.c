@@ -1,0 +1,286 @@
+/* bench_journal.c: group-commit throughput of the journal against fio.
+ *
+ * Subject: 128-byte records appended as fast as the journal takes them, one
+ * poll per tick, until sample_bytes of journal are durable; durable
+ * records/s, MB/s written and fdatasyncs/s, for both sync modes.
+ * Baseline, same run, same file system: fio with the same engine (io_uring,
+ * registered files and buffers), block size (= the journal's batch size),
+ * queue depth (= batches in flight), O_DIRECT and durability policy
+ * (fdatasync after every write, or O_DSYNC), parsed from
+ * --output-format=json. Files live under $UBC_BENCH_DIR (default
+ * /var/tmp/ubc-bench). UBC_BENCH_QUICK=1 shrinks everything to a smoke test.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/ubc_bench.h"
+#include "common/ubc_time.h"
+#include "storage/ubc_journal.h"
+
+#define SAMPLES_MAX 16
+#define RECORD_PAYLOAD_BYTES 128u
+
+static int wait_when_idle = 1;
+
+struct bench_config {
+    char dir[512];
+    uint64_t segment_bytes;
+    uint64_t sample_bytes; /* journal bytes written per sample */
+    uint32_t samples;
+    uint32_t batch_bytes;
+    uint32_t inflight;
+};
+
+struct sample {
+    double records_per_s;
+    double mb_per_s;
+    double fsyncs_per_s;
+};
+
+static void
+remove_tree(const char *dir)
+{
+    char command[640];
+    snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+    if (system(command) != 0)
+        fprintf(stderr, "bench_journal: could not remove %s\n", dir);
+}
+
+static void
+journal_tick(struct ubc_journal *j, const uint8_t *payload, uint64_t *appended, uint64_t limit)
+{
+    uint64_t before = *appended;
+    while (*appended < limit) {
+        int64_t rc = ubc_journal_append(j, 1, payload, RECORD_PAYLOAD_BYTES, *appended);
+        if (rc < 0)
+            break;
+        (*appended)++;
+    }
+    /* Backpressure with nothing to do: wait instead of spinning, so that on
+     * this 2-core machine the kernel's fdatasync workers get the CPU. */
+    if (*appended == before && wait_when_idle)
+        ubc_journal_wait(j);
+    ubc_journal_poll(j, ubc_time_monotonic_ns(), NULL, NULL);
+}
+
+static struct sample
+journal_sample(struct ubc_journal *j, uint64_t records)
+{
+    static uint8_t payload[RECORD_PAYLOAD_BYTES];
+    struct ubc_journal_stats before, after;
+    ubc_journal_stats_get(j, &before);
+    uint64_t start_sequence = ubc_journal_next_sequence(j);
+    uint64_t appended = 0;
+    uint64_t start = ubc_time_monotonic_ns();
+    while (appended < records)
+        journal_tick(j, payload, &appended, records);
+    if (ubc_journal_flush(j, NULL, NULL) != 0)
+        fprintf(stderr, "bench_journal: %s\n", ubc_journal_read_only_reason(j));
+    double seconds = (double)(ubc_time_monotonic_ns() - start) * 1e-9;
+    ubc_journal_stats_get(j, &after);
+    uint64_t durable = ubc_journal_durable_sequence(j) + 1 - start_sequence;
+    struct sample s = {
+        .records_per_s = (double)durable / seconds,
+        .mb_per_s = (double)(after.bytes_written - before.bytes_written) / seconds / 1e6,
+        .fsyncs_per_s = (double)(after.fsyncs - before.fsyncs) / seconds,
+    };
+    return s;
+}
+
+/* Waits until the journal's next segment is zero-filled, so the samples
+ * measure appends and not segment preparation. */
+static void
+journal_settle(struct ubc_journal *j)
+{
+    struct ubc_journal_stats stats;
+    for (int i = 0; i < 600000; i++) {
+        ubc_journal_poll(j, ubc_time_monotonic_ns(), NULL, NULL);
+        ubc_journal_stats_get(j, &stats);
+        if (stats.spare_ready || ubc_journal_read_only(j))
+            return;
+        usleep(100);
+    }
+}
+
+static int
+journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out)
+{
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/journal-%u", c->dir, sync_mode);
+    remove_tree(dir);
+    if (mkdir(dir, 0755) != 0)
+        return -errno;
+    struct ubc_journal_params p = {
+        .segment_bytes = c->segment_bytes,
+        .batch_bytes_max = c->batch_bytes,
+        .batches_inflight_max = c->inflight,
+        .payload_bytes_max = 4096,
+        .sync_mode = sync_mode,
+    };
+    void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
+    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
+    struct ubc_journal_uring uring;
+    int rc = j == NULL ? -EINVAL : ubc_journal_uring_init(&uring, 64);
+    if (rc != 0) {
+        free(mem);
+        return rc;
+    }
+    struct ubc_journal_open_params op = { .dir = dir, .io = ubc_journal_uring_io(&uring) };
+    struct ubc_journal_scan_result report;
+    rc = ubc_journal_open(j, &op, &report);
+    if (rc == 0) {
+        *out = journal_sample(j, 1000); /* warm-up: creates segment 0 */
+        journal_settle(j);
+        uint64_t records = c->sample_bytes / ubc_journal_record_footprint(RECORD_PAYLOAD_BYTES);
+        for (uint32_t i = 0; i < c->samples; i++)
+            out[i] = journal_sample(j, records);
+        ubc_journal_close(j);
+    }
+    ubc_journal_uring_fini(&uring);
+    ubc_journal_delete(ubc_journal_leave(j));
+    free(mem);
+    remove_tree(dir);
+    return rc;
+}
+
+/* Runs fio once; fills MB/s and fdatasyncs/s. */
+static int
+fio_sample(const struct bench_config *c, int dsync, struct sample *out)
+{
+    char command[1024];
+    snprintf(command, sizeof(command),
+             "fio --name=journal --filename=%s/fio.dat --size=%llu --bs=%u --rw=write "
+             "--ioengine=io_uring --registerfiles --fixedbufs --direct=1 --iodepth=%u "
+             "--overwrite=1 %s --output-format=json 2>/dev/null",
+             c->dir, (unsigned long long)c->sample_bytes, c->batch_bytes, c->inflight,
+             dsync ? "--sync=dsync" : "--fdatasync=1");
+    FILE *pipe = popen(command, "r");
+    if (pipe == NULL)
+        return -errno;
+    json_error_t error;
+    json_t *root = json_loadf(pipe, JSON_DISABLE_EOF_CHECK, &error);
+    int status = pclose(pipe);
+    if (root == NULL || status != 0) {
+        fprintf(stderr, "bench_journal: fio failed (%s)\n", root == NULL ? error.text : "exit");
+        json_decref(root);
+        return -EIO;
+    }
+    json_t *job = json_array_get(json_object_get(root, "jobs"), 0);
+    json_t *write = json_object_get(job, "write");
+    double runtime_s = json_number_value(json_object_get(job, "job_runtime")) / 1000.0;
+    double bw = json_number_value(json_object_get(write, "bw_bytes"));
+    json_t *sync_lat = json_object_get(json_object_get(job, "sync"), "lat_ns");
+    double syncs = json_number_value(json_object_get(sync_lat, "N"));
+    out->mb_per_s = bw / 1e6;
+    out->fsyncs_per_s = runtime_s > 0 ? syncs / runtime_s : 0;
+    out->records_per_s = 0;
+    json_decref(root);
+    return bw > 0 ? 0 : -EIO;
+}
+
+static double
+median_of(const struct sample *s, uint32_t n, size_t field)
+{
+    double values[SAMPLES_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        values[i] = *(const double *)((const char *)&s[i] + field);
+    return ubc_bench_median(values, n);
+}
+
+static void
+emit(const struct bench_config *c, const char *mode, const char *metric, const char *unit,
+     double value, const char *baseline, double baseline_value)
+{
+    struct ubc_bench_result r = {
+        .harness = "journal",
+        .metric = metric,
+        .value = value,
+        .unit = unit,
+        .baseline = baseline,
+        .baseline_value = baseline_value,
+        .samples = c->samples,
+    };
+    ubc_bench_param_text(&r, "sync", mode);
+    ubc_bench_param_num(&r, "record_payload_bytes", RECORD_PAYLOAD_BYTES);
+    ubc_bench_param_num(&r, "block_bytes", c->batch_bytes);
+    ubc_bench_param_num(&r, "inflight", c->inflight);
+    ubc_bench_param_num(&r, "sample_bytes", (double)c->sample_bytes);
+    ubc_bench_emit(&r);
+}
+
+static int
+run_mode(const struct bench_config *c, uint32_t sync_mode)
+{
+    int dsync = sync_mode == UBC_JOURNAL_SYNC_DSYNC;
+    const char *mode = dsync ? "o_dsync" : "linked_fdatasync";
+    struct sample journal[SAMPLES_MAX], fio[SAMPLES_MAX];
+    int rc = journal_run(c, sync_mode, journal);
+    if (rc != 0) {
+        fprintf(stderr, "bench_journal: journal run failed: %s\n", strerror(-rc));
+        return 1;
+    }
+    struct sample layout;
+    if (fio_sample(c, dsync, &layout) != 0) /* the first run lays the file out */
+        return 1;
+    for (uint32_t i = 0; i < c->samples; i++)
+        if (fio_sample(c, dsync, &fio[i]) != 0)
+            return 1;
+    double mb = median_of(journal, c->samples, offsetof(struct sample, mb_per_s));
+    double fio_mb = median_of(fio, c->samples, offsetof(struct sample, mb_per_s));
+    double records = median_of(journal, c->samples, offsetof(struct sample, records_per_s));
+    emit(c, mode, "write_mb_per_s", "MB/s", mb, "fio", fio_mb);
+    emit(c, mode, "durable_records_per_s", "records/s", records, "aim_1M_records_per_s", 1e6);
+    if (!dsync) {
+        double syncs = median_of(journal, c->samples, offsetof(struct sample, fsyncs_per_s));
+        double fio_syncs = median_of(fio, c->samples, offsetof(struct sample, fsyncs_per_s));
+        emit(c, mode, "fdatasyncs_per_s", "fsyncs/s", syncs, "fio", fio_syncs);
+    }
+    return 0;
+}
+
+int
+main(void)
+{
+    struct bench_config c = {
+        .segment_bytes = 1ull << 30,
+        .sample_bytes = 128ull << 20,
+        .samples = 5,
+        .batch_bytes = 256u * 1024,
+        .inflight = 4,
+    };
+    if (ubc_bench_quick()) {
+        c.segment_bytes = 64ull << 20;
+        c.sample_bytes = 8ull << 20;
+        c.samples = 3;
+    }
+    /* Overrides to explore the design space; the defaults are what we quote. */
+    const char *batch_kib = getenv("UBC_BENCH_JOURNAL_BATCH_KIB");
+    const char *inflight = getenv("UBC_BENCH_JOURNAL_INFLIGHT");
+    if (batch_kib != NULL)
+        c.batch_bytes = (uint32_t)strtoul(batch_kib, NULL, 10) * 1024u;
+    if (inflight != NULL)
+        c.inflight = (uint32_t)strtoul(inflight, NULL, 10);
+    const char *base = getenv("UBC_BENCH_DIR");
+    snprintf(c.dir, sizeof(c.dir), "%s/storage-journal",
+             base != NULL ? base : "/var/tmp/ubc-bench");
+    char command[600];
+    snprintf(command, sizeof(command), "mkdir -p '%s'", c.dir);
+    if (system(command) != 0)
+        return 1;
+    struct ubc_journal_uring probe;
+    if (ubc_journal_uring_init(&probe, 8) != 0) {
+        fprintf(stderr, "bench_journal: no io_uring here, skipping\n");
+        return 77;
+    }
+    ubc_journal_uring_fini(&probe);
+    int failed = run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
+    failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
+    remove_tree(c.dir);
+    return failed;
+}
