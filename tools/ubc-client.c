@@ -732,6 +732,11 @@ run_requests(struct client *c)
     }
     while (c->pending_count > 0 && !stop_requested)
         client_poll(c, UINT64_MAX);
+    if (stop_requested) {
+        fprintf(stderr, "ubc-client: interrupted with %u request(s) unanswered\n",
+                c->pending_count);
+        return EXIT_TIMEOUT;
+    }
     if (c->timed_out > 0) {
         fprintf(stderr, "ubc-client: %" PRIu64 " request(s) got no reply from %s\n", c->timed_out,
                 o->node);
