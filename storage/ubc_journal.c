@@ -329,6 +329,9 @@ batch_seal(struct ubc_journal *j, struct batch *b)
     uint32_t total =
         (uint32_t)round_up(b->bytes + UBC_JOURNAL_COMMIT_BYTES, UBC_JOURNAL_BLOCK_BYTES);
     UBC_ASSERT(total <= j->params.batch_bytes_max);
+    /* One BLAKE2b over the batch's records: the chain costs a call per
+     * batch, not per record. */
+    ubc_journal_chain_advance(j->chain, records, b->bytes);
     struct ubc_journal_commit commit = { .first_sequence = b->first_sequence,
                                          .record_count = b->record_count };
     memcpy(commit.chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
@@ -401,7 +404,6 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
     uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
     uint64_t sequence = j->next_sequence;
     ubc_journal_record_encode(at, type, sequence, payload, length);
-    ubc_journal_chain_advance(j->chain, at, UBC_JOURNAL_RECORD_HEADER_BYTES + length);
     b->cookies[b->record_count++] = cookie;
     b->bytes += footprint;
     j->next_sequence = sequence + 1;

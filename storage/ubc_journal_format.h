@@ -14,10 +14,11 @@
  *                      one commit record whose payload runs to the next block
  *                      boundary, so every batch starts on a block boundary
  *   after the last     zeros
- * The chain: chain(0) = the previous segment's last chain (or zero for the
- * very first segment); chain(i) = BLAKE2b-256(chain(i-1) || record header ||
- * payload) for every user record i. Commit records carry the chain after the
- * batch's last record; segment headers carry the chain before their first.
+ * The chain links every record: for batch b, chain(b) = BLAKE2b-256(
+ * chain(b-1) || the bytes of its records, from the batch's first byte to its
+ * commit record), chain before the first batch ever = 32 zero bytes. Commit
+ * records carry chain(b); segment headers carry the chain before their first
+ * batch; snapshots carry the chain at the batch end they cover.
  */
 #ifndef UBC_JOURNAL_FORMAT_H
 #define UBC_JOURNAL_FORMAT_H
@@ -141,7 +142,7 @@ void ubc_journal_snapshot_header_encode(void *dst, const struct ubc_journal_snap
 enum ubc_journal_verdict ubc_journal_snapshot_header_verify(const void *src,
                                                             struct ubc_journal_snapshot_header *h);
 
-/* chain = BLAKE2b-256(chain || record bytes), record bytes = header + payload. */
+/* chain = BLAKE2b-256(chain || bytes): one batch's records. */
 void ubc_journal_chain_advance(uint8_t chain[UBC_JOURNAL_CHAIN_BYTES], const void *record,
                                uint32_t record_bytes);
 

@@ -238,17 +238,44 @@ snapshot_chain_compare(struct scan *s, uint64_t sequence, const uint8_t *chain)
 /* Verifies one batch at offset; on BATCH_OK advances the scan's sequence and
  * chain and sets *next_offset. why gets the reason of BATCH_BAD. */
 static enum batch_status
+batch_commit_check(struct scan *s, const struct mapping *m, uint64_t offset, uint64_t position,
+                   const struct ubc_journal_record_header *h, uint64_t sequence, uint32_t count,
+                   char *why, size_t why_bytes)
+{
+    struct ubc_journal_commit c;
+    ubc_journal_commit_decode(m->bytes + position, &c);
+    uint64_t end = position + ubc_journal_record_footprint(h->length);
+    if (count == 0 || h->sequence != sequence - 1 || c.record_count != count ||
+        c.first_sequence != s->expected_sequence || end % UBC_JOURNAL_BLOCK_BYTES != 0 ||
+        h->length < UBC_JOURNAL_COMMIT_PAYLOAD_BYTES) {
+        snprintf(why, why_bytes, "commit at offset %" PRIu64 " does not match its batch", position);
+        return BATCH_BAD;
+    }
+    uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
+    memcpy(chain, s->chain, sizeof(chain));
+    ubc_journal_chain_advance(chain, m->bytes + offset, (uint32_t)(position - offset));
+    if (memcmp(c.chain, chain, sizeof(chain)) != 0) {
+        snprintf(why, why_bytes, "chain hash mismatch at commit offset %" PRIu64, position);
+        return BATCH_BAD;
+    }
+    s->result->records += count;
+    s->result->batches++;
+    s->result->bytes += end - offset;
+    s->expected_sequence = sequence;
+    memcpy(s->chain, chain, sizeof(chain));
+    snapshot_chain_compare(s, sequence - 1, chain);
+    return BATCH_OK;
+}
+
+/* Verifies one batch at offset; on BATCH_OK advances the scan's sequence and
+ * chain and sets *next_offset. why gets the reason of BATCH_BAD. */
+static enum batch_status
 batch_verify(struct scan *s, const struct mapping *m, uint64_t offset, uint64_t *next_offset,
              char *why, size_t why_bytes)
 {
-    uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
-    memcpy(chain, s->chain, sizeof(chain));
-    uint8_t snapshot_chain[UBC_JOURNAL_CHAIN_BYTES];
-    int snapshot_seen = 0;
     uint64_t sequence = s->expected_sequence;
     uint64_t position = offset;
     uint32_t count = 0;
-    uint64_t snapshot_sequence = s->result->snapshot_sequence;
     while (position < m->size) {
         struct ubc_journal_record_header h;
         enum ubc_journal_verdict v =
@@ -260,31 +287,12 @@ batch_verify(struct scan *s, const struct mapping *m, uint64_t offset, uint64_t 
                      ubc_journal_verdict_text(v));
             return BATCH_BAD;
         }
-        uint32_t footprint = ubc_journal_record_footprint(h.length);
         if (h.type == UBC_JOURNAL_TYPE_COMMIT) {
-            struct ubc_journal_commit c;
-            ubc_journal_commit_decode(m->bytes + position, &c);
-            uint64_t end = position + footprint;
-            if (count == 0 || h.sequence != sequence - 1 || c.record_count != count ||
-                c.first_sequence != s->expected_sequence || end % UBC_JOURNAL_BLOCK_BYTES != 0 ||
-                h.length < UBC_JOURNAL_COMMIT_PAYLOAD_BYTES) {
-                snprintf(why, why_bytes, "commit at offset %" PRIu64 " does not match its batch",
-                         position);
-                return BATCH_BAD;
-            }
-            if (memcmp(c.chain, chain, sizeof(chain)) != 0) {
-                snprintf(why, why_bytes, "chain hash mismatch at commit offset %" PRIu64, position);
-                return BATCH_BAD;
-            }
-            s->result->records += count;
-            s->result->batches++;
-            s->result->bytes += end - offset;
-            s->expected_sequence = sequence;
-            memcpy(s->chain, chain, sizeof(chain));
-            if (snapshot_seen)
-                snapshot_chain_compare(s, snapshot_sequence, snapshot_chain);
-            *next_offset = end;
-            return BATCH_OK;
+            enum batch_status b =
+                batch_commit_check(s, m, offset, position, &h, sequence, count, why, why_bytes);
+            if (b == BATCH_OK)
+                *next_offset = position + ubc_journal_record_footprint(h.length);
+            return b;
         }
         if (h.sequence != sequence || h.type >= UBC_JOURNAL_TYPE_INTERNAL) {
             snprintf(why, why_bytes,
@@ -293,13 +301,7 @@ batch_verify(struct scan *s, const struct mapping *m, uint64_t offset, uint64_t 
                      position, h.sequence, h.type, sequence);
             return BATCH_BAD;
         }
-        ubc_journal_chain_advance(chain, m->bytes + position,
-                                  UBC_JOURNAL_RECORD_HEADER_BYTES + h.length);
-        if (sequence == snapshot_sequence) {
-            memcpy(snapshot_chain, chain, sizeof(chain));
-            snapshot_seen = 1;
-        }
-        position += footprint;
+        position += ubc_journal_record_footprint(h.length);
         sequence++;
         count++;
     }
@@ -581,6 +583,12 @@ scan_verify(struct scan *s)
             break;
     }
     struct ubc_journal_scan_result *r = s->result;
+    if (!s->corrupt && r->snapshot_found && s->segment_files > 0 &&
+        r->snapshot_sequence < s->expected_sequence && !s->snapshot_chain_checked)
+        scan_fail(s,
+                  "snap-%016" PRIx64 ".ubcs: sequence %" PRIu64 " is not a batch end of "
+                  "the journal",
+                  r->snapshot_sequence, r->snapshot_sequence);
     if (!s->corrupt && r->snapshot_found && s->segment_files > 0 &&
         r->snapshot_sequence >= s->expected_sequence)
         scan_fail(s,

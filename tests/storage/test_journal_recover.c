@@ -249,6 +249,34 @@ test_wrong_version(void **state)
     test_dir_remove(dir);
 }
 
+/* A forger rewrites a record with a valid checksum: only the chain sees it. */
+static void
+test_forged_record_breaks_chain(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "forge");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    segment_path(path, sizeof(path), dir, 1);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t record[2048];
+    assert_int_equal(pread(fd, record, sizeof(record), UBC_JOURNAL_BLOCK_BYTES),
+                     (ssize_t)sizeof(record));
+    struct ubc_journal_record_header h;
+    assert_int_equal(ubc_journal_record_verify(record, sizeof(record), &h), UBC_JOURNAL_OK);
+    assert_true(h.length > 0);
+    uint8_t payload[1024];
+    memcpy(payload, record + UBC_JOURNAL_RECORD_HEADER_BYTES, h.length);
+    payload[0] ^= 0xff;
+    uint32_t bytes = ubc_journal_record_encode(record, h.type, h.sequence, payload, h.length);
+    assert_int_equal(pwrite(fd, record, bytes, UBC_JOURNAL_BLOCK_BYTES), (ssize_t)bytes);
+    close(fd);
+    expect_refused(dir, &p, "chain hash mismatch");
+    test_dir_remove(dir);
+}
+
 static void
 test_corrupt_snapshot_with_retired_segments(void **state)
 {
@@ -286,6 +314,7 @@ main(void)
         cmocka_unit_test(test_missing_first_segment),
         cmocka_unit_test(test_wrong_magic),
         cmocka_unit_test(test_wrong_version),
+        cmocka_unit_test(test_forged_record_breaks_chain),
         cmocka_unit_test(test_corrupt_snapshot_with_retired_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
