@@ -67,6 +67,13 @@ struct ubc_config {
     uint32_t sched_aging_ms;
     uint32_t sched_place_budget;
 
+    uint32_t disk_segment_mib;
+    uint32_t disk_batch_kib;
+    uint32_t disk_batches_inflight;
+    uint32_t disk_commit_interval_us;
+    bool disk_sync_dsync;
+    bool disk_repair;
+
     uint32_t ring_link_size;
     uint32_t ring_msg_pool_size;
     uint32_t ring_msg_pool_cache;

@@ -70,9 +70,12 @@ struct ubc_role_state {
     void *control_ctx;
 };
 
+struct ubc_role_disk;
+
 struct ubc_node {
     struct ubc_config config;
-    volatile int stop;
+    volatile int stop; /* set by signals and the control thread, read by lcores (atomics) */
+    struct ubc_role_disk *disk;
     uint64_t start_tsc;
     uint64_t tsc_hz;
     uint64_t start_realtime_ns;

@@ -7,6 +7,7 @@
 #include <rte_malloc.h>
 
 #include "common/ubc_assert.h"
+#include "node/ubc_role_disk.h"
 #include "node/ubc_roles.h"
 
 #define SCHED_BURST 32u
@@ -44,8 +45,17 @@ sched_flush(struct ubc_role_sched *role)
     while (role->out_sent < role->out.count) {
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent];
         struct ubc_link *link = sched_output_link(role, staged->hdr.type);
+        if (staged->hdr.type == UBC_MSG_NONE) { /* an ACK that waits for the journal */
+            role->out_sent++;
+            continue;
+        }
         if (link == NULL) {
             role->unrouted++;
+            role->out_sent++;
+            continue;
+        }
+        if (link == &node->links[UBC_LINK_SCHED_TO_NET] && staged->hdr.peer == UBC_PEER_NONE) {
+            role->replies_unaddressed++;
             role->out_sent++;
             continue;
         }
@@ -76,17 +86,150 @@ sched_room(const struct ubc_role_sched *role)
     return role->out.capacity - role->out.count;
 }
 
+/* Queues a journal append toward the disk role, keeping order. */
+static bool
+sched_to_disk(struct ubc_role_sched *role, struct ubc_msg *msg)
+{
+    if (role->to_disk_count >= UBC_ARRAY_SIZE(role->to_disk))
+        return false;
+    role->to_disk[role->to_disk_count++] = msg;
+    return true;
+}
+
+static uint32_t
+sched_flush_disk(struct ubc_role_sched *role)
+{
+    if (role->to_disk_count == 0)
+        return 0;
+    struct ubc_link *link = &role->state->node->links[UBC_LINK_TO_DISK];
+    uint32_t sent = ubc_link_send_burst(link, role->to_disk, role->to_disk_count);
+    memmove(role->to_disk, role->to_disk + sent,
+            (role->to_disk_count - sent) * sizeof(role->to_disk[0]));
+    role->to_disk_count -= sent;
+    return sent;
+}
+
+/* A refusal in place of the request, to the same peer and sequence. */
+static void
+sched_reply_in_place(struct ubc_msg *msg, uint16_t type, uint64_t id, enum ubc_err error)
+{
+    msg->hdr.type = type;
+    msg->hdr.flags = 0;
+    msg->hdr.len = sizeof(struct ubc_reply);
+    memset(&msg->u, 0, sizeof(msg->u));
+    msg->u.reply.id = id;
+    msg->u.reply.error = (uint16_t)error;
+}
+
+/* An accepted job's ACK waits until its record is durable: the ACK among
+ * the new outputs is withheld and the request itself goes to the journal;
+ * it comes back as JOURNAL_DURABLE and becomes the ACK then. */
+static void
+sched_defer_ack(struct ubc_role_sched *role, struct ubc_msg *msg, uint32_t first_output)
+{
+    for (uint32_t i = first_output; i < role->out.count; i++) {
+        struct ubc_msg *out = &role->out.msgs[i];
+        if (out->hdr.type == UBC_MSG_ACK && out->hdr.seq == msg->hdr.seq &&
+            out->hdr.peer == msg->hdr.peer && out->u.reply.id == msg->u.job_submit.job_id) {
+            out->hdr.type = UBC_MSG_NONE;
+            role->acks_deferred++;
+            msg->hdr.type = UBC_MSG_JOURNAL_APPEND;
+            msg->hdr.flags = UBC_RECORD_JOB_SUBMIT;
+            msg->hdr.len = sizeof(struct ubc_job_submit);
+            msg->hdr.src_role = UBC_ROLE_SCHED;
+            return;
+        }
+    }
+}
+
+/* A finished job (its escrow refunded) is journaled so that a restart does
+ * not run it again. Best effort: without a message the job would only be
+ * recovered once more, and that is counted. */
+static void
+sched_journal_done(struct ubc_role_sched *role, uint32_t first_output)
+{
+    for (uint32_t i = first_output; i < role->out.count; i++) {
+        const struct ubc_msg *out = &role->out.msgs[i];
+        if (out->hdr.type != UBC_MSG_LEDGER_OP)
+            continue;
+        const struct ubc_settlement *settle = (const void *)out->u.bytes;
+        struct ubc_msg *record;
+        if (settle->kind != UBC_SETTLE_REFUND || role->to_disk_count >= 64 ||
+            rte_mempool_get(role->state->node->msg_pool, (void **)&record) != 0)
+            continue;
+        memset(record, 0, sizeof(record->hdr) + sizeof(struct ubc_record_job_done));
+        record->hdr.type = UBC_MSG_JOURNAL_APPEND;
+        record->hdr.flags = UBC_RECORD_JOB_DONE;
+        record->hdr.len = sizeof(struct ubc_record_job_done);
+        record->hdr.src_role = UBC_ROLE_SCHED;
+        record->hdr.peer = UBC_PEER_NONE;
+        ((struct ubc_record_job_done *)record->u.bytes)->job_id = settle->job_id;
+        sched_to_disk(role, record);
+        role->done_records++;
+    }
+}
+
+/* The journal answered: the deferred ACK goes out (or, if the record can
+ * never be durable, a refusal, and the job is withdrawn). */
+static bool
+sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
+{
+    uint16_t record = msg->hdr.flags & UBC_DISK_RECORD_MASK;
+    if (record != UBC_RECORD_JOB_SUBMIT) {
+        ubc_roles_consume(role->state, &msg, 1);
+        return true;
+    }
+    if (role->out.count + 1 + ubc_sched_out_room_min(role->sched) > role->out.capacity)
+        return false;
+    uint64_t job_id = msg->u.job_submit.job_id;
+    if (msg->hdr.flags & UBC_DISK_FAILED) {
+        struct ubc_msg cancel = { .hdr = { .type = UBC_MSG_JOB_CANCEL, .peer = UBC_PEER_NONE } };
+        cancel.u.job_ref.job_id = job_id;
+        memcpy(cancel.u.job_ref.owner, msg->u.job_submit.owner, UBC_KEY_BYTES);
+        int rc = ubc_sched_handle(role->sched, &cancel, now_ns, &role->out);
+        UBC_ASSERT(rc == UBC_OK); /* room was checked */
+        sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, UBC_ERR_READ_ONLY);
+        role->refused_read_only++;
+    } else {
+        sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
+        role->acks_sent++;
+    }
+    role->out.msgs[role->out.count++] = *msg;
+    ubc_roles_consume(role->state, &msg, 1);
+    return true;
+}
+
 /* Hands one input to the scheduler; returns false when it must wait. */
 static bool
 sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
 {
-    if (sched_room(role) < ubc_sched_out_room_min(role->sched))
+    if (msg->hdr.type == UBC_MSG_JOURNAL_DURABLE)
+        return sched_on_durable(role, msg, now_ns);
+    if (sched_room(role) < ubc_sched_out_room_min(role->sched) ||
+        role->to_disk_count + 2 > UBC_ARRAY_SIZE(role->to_disk))
         return false;
+    uint32_t first_output = role->out.count;
+    if (msg->hdr.type == UBC_MSG_JOB_SUBMIT &&
+        __atomic_load_n(role->disk_read_only, __ATOMIC_ACQUIRE) != 0) {
+        sched_reply_in_place(msg, UBC_MSG_REFUSAL, msg->u.job_submit.job_id, UBC_ERR_READ_ONLY);
+        role->refused_read_only++;
+        role->out.msgs[role->out.count++] = *msg;
+        ubc_roles_consume(role->state, &msg, 1);
+        return true;
+    }
     int rc = ubc_sched_handle(role->sched, msg, now_ns, &role->out);
     if (rc == UBC_ERR_OVERLOADED)
         return false;
     UBC_ASSERT(rc == UBC_OK);
-    ubc_roles_consume(role->state, &msg, 1);
+    sched_journal_done(role, first_output);
+    if (msg->hdr.type == UBC_MSG_JOB_SUBMIT)
+        sched_defer_ack(role, msg, first_output);
+    if (msg->hdr.type == UBC_MSG_JOURNAL_APPEND) {
+        role->state->handled_by_type[UBC_MSG_JOB_SUBMIT]++;
+        sched_to_disk(role, msg);
+    } else {
+        ubc_roles_consume(role->state, &msg, 1);
+    }
     return true;
 }
 
@@ -112,7 +255,7 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_sched *role = ctx;
     struct ubc_node *node = role->state->node;
-    uint32_t work = sched_flush(role);
+    uint32_t work = sched_flush(role) + sched_flush_disk(role);
     uint64_t now_ns = sched_now_ns(role, now_tsc);
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
         if (!sched_take_held(role, now_ns, &work))
@@ -120,7 +263,7 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
         role->held_count = ubc_link_recv_burst(&node->links[sched_inputs[i]], role->held,
                                                UBC_ARRAY_SIZE(role->held));
         sched_take_held(role, now_ns, &work);
-        work += sched_flush(role);
+        work += sched_flush(role) + sched_flush_disk(role);
     }
     return work;
 }
@@ -129,9 +272,12 @@ void
 ubc_role_sched_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_sched *role = ctx;
-    if (sched_room(role) >= ubc_sched_out_room_min(role->sched))
+    uint32_t first_output = role->out.count;
+    if (sched_room(role) >= ubc_sched_out_room_min(role->sched) && role->to_disk_count < 32)
         ubc_sched_tick(role->sched, sched_now_ns(role, now_tsc), &role->out);
+    sched_journal_done(role, first_output);
     sched_flush(role);
+    sched_flush_disk(role);
     ubc_node_control_serve(role->state);
 }
 
@@ -140,7 +286,7 @@ ubc_role_sched_drained(void *ctx)
 {
     struct ubc_role_sched *role = ctx;
     struct ubc_node *node = role->state->node;
-    if (role->held_count != 0 || role->out.count != 0)
+    if (role->held_count != 0 || role->out.count != 0 || role->to_disk_count != 0)
         return false;
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
         if (ubc_link_count(&node->links[sched_inputs[i]]) != 0)

@@ -40,6 +40,14 @@ struct ubc_role_sched {
     uint32_t out_sent;        /* staged outputs already handed to a ring */
     uint64_t tsc_hz;
     uint64_t start_tsc;
+    struct ubc_msg *to_disk[64]; /* journal appends waiting for room on any>disk */
+    uint32_t to_disk_count;
+    const volatile int *disk_read_only; /* the disk role's state: refuse new jobs */
+    uint64_t acks_deferred;             /* job ACKs that waited for their journal record */
+    uint64_t acks_sent;
+    uint64_t refused_read_only;
+    uint64_t done_records;
+    uint64_t replies_unaddressed; /* outputs for no peer (replayed jobs) */
     uint64_t routed_net;
     uint64_t routed_ledger;
     uint64_t unrouted; /* outputs of a type no link takes (counted, freed) */

@@ -7,6 +7,7 @@
 #include "node/ubc_roles.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,11 +15,13 @@
 
 #include "common/ubc_assert.h"
 #include "node/ubc_log.h"
+#include "node/ubc_role_disk.h"
 #include "node/ubc_role_sched.h"
 
 #define ROLE_BURST 32u
 
 static struct ubc_role_sched sched_role;
+static struct ubc_role_disk disk_role;
 
 void
 ubc_roles_consume(struct ubc_role_state *state, struct ubc_msg **msgs, uint32_t n)
@@ -49,7 +52,6 @@ static const enum ubc_link_id ledger_inputs[] = { UBC_LINK_SCHED_TO_LEDGER,
                                                   UBC_LINK_CONSENSUS_TO_LEDGER,
                                                   UBC_LINK_DISK_TO_LEDGER };
 static const enum ubc_link_id consensus_inputs[] = { UBC_LINK_NET_TO_CONSENSUS };
-static const enum ubc_link_id disk_inputs[] = { UBC_LINK_TO_DISK };
 
 static uint32_t
 ledger_poll(void *ctx, uint64_t now_tsc)
@@ -63,13 +65,6 @@ consensus_poll(void *ctx, uint64_t now_tsc)
 {
     (void)now_tsc;
     return role_drain_links(ctx, consensus_inputs, UBC_ARRAY_SIZE(consensus_inputs));
-}
-
-static uint32_t
-disk_poll(void *ctx, uint64_t now_tsc)
-{
-    (void)now_tsc;
-    return role_drain_links(ctx, disk_inputs, UBC_ARRAY_SIZE(disk_inputs));
 }
 
 static void
@@ -100,12 +95,6 @@ static bool
 consensus_drained(void *ctx)
 {
     return role_inputs_empty(ctx, consensus_inputs, UBC_ARRAY_SIZE(consensus_inputs));
-}
-
-static bool
-disk_drained(void *ctx)
-{
-    return role_inputs_empty(ctx, disk_inputs, UBC_ARRAY_SIZE(disk_inputs));
 }
 
 static void
@@ -150,12 +139,17 @@ ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
         break;
     case UBC_ROLE_LEDGER: ops->poll = ledger_poll, ops->drained = ledger_drained; break;
     case UBC_ROLE_CONSENSUS: ops->poll = consensus_poll, ops->drained = consensus_drained; break;
-    case UBC_ROLE_DISK: ops->poll = disk_poll, ops->drained = disk_drained; break;
+    case UBC_ROLE_DISK:
+        ops->ctx = &disk_role;
+        ops->poll = ubc_role_disk_poll;
+        ops->housekeep = ubc_role_disk_housekeep;
+        ops->drained = ubc_role_disk_drained;
+        break;
     }
 }
 
 int
-ubc_roles_init(struct ubc_node *node)
+ubc_roles_init(struct ubc_node *node, char *error, size_t error_cap)
 {
     for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
         struct ubc_role_state *state = &node->roles[role];
@@ -166,12 +160,21 @@ ubc_roles_init(struct ubc_node *node)
         if (state->control.reply == NULL)
             return -ENOMEM;
     }
-    return ubc_role_sched_init(node, &sched_role);
+    int rc = ubc_role_sched_init(node, &sched_role);
+    if (rc != 0) {
+        snprintf(error, error_cap, "sched role: config: sched.*: %s", strerror(-rc));
+        return rc;
+    }
+    rc = ubc_role_disk_init(node, &disk_role, &sched_role, error, error_cap);
+    sched_role.disk_read_only = &disk_role.read_only;
+    node->disk = &disk_role;
+    return rc;
 }
 
 void
 ubc_roles_fini(struct ubc_node *node)
 {
+    ubc_role_disk_fini(&disk_role);
     ubc_role_sched_fini(&sched_role);
     for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
         rte_free(node->roles[role].control.reply);

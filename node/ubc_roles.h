@@ -6,10 +6,12 @@
 #ifndef UBC_ROLES_H
 #define UBC_ROLES_H
 
+#include <stddef.h>
+
 #include "common/ubc_loop.h"
 #include "node/ubc_node.h"
 
-int ubc_roles_init(struct ubc_node *node);
+int ubc_roles_init(struct ubc_node *node, char *error, size_t error_cap);
 void ubc_roles_fini(struct ubc_node *node);
 void ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops);
 

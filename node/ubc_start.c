@@ -168,9 +168,7 @@ ubc_node_start(struct ubc_node *node, char *error, size_t error_cap)
     if (rc == 0)
         rc = start_port_and_net(node, error, error_cap);
     if (rc == 0) {
-        rc = ubc_roles_init(node);
-        if (rc != 0)
-            snprintf(error, error_cap, "roles: %s", strerror(-rc));
+        rc = ubc_roles_init(node, error, error_cap);
     }
     if (rc == 0)
         rc = start_loops(node, error, error_cap);

@@ -1,0 +1,77 @@
+/* ubc_role_disk.h: the disk role: owns the journal (storage/ubc_journal.h)
+ * and makes other roles' records durable with group commit.
+ *
+ * Contract: a role that needs a record durable sends a message of type
+ * UBC_MSG_JOURNAL_APPEND on the any>disk ring: hdr.flags holds the record
+ * type (enum ubc_record_type), hdr.len the payload length, u.bytes the
+ * payload. The disk role appends it, and when the group commit holding it is
+ * on disk it returns the very same message, retyped UBC_MSG_JOURNAL_DURABLE,
+ * to its producer (disk>sched or disk>ledger); hdr.flags then holds the
+ * record type, with UBC_DISK_FAILED set when the journal went read-only and
+ * the record will never be durable. A producer acknowledges nothing to the outside before that.
+ *
+ * ubc_role_disk_init() runs on the main thread at start-up: it opens and
+ * recovers the journal (blocking), replays it into the scheduler, and
+ * refuses to start on corruption (naming file and offset) unless
+ * disk.repair is set. poll/housekeep/drained run on the disk lcore only.
+ */
+#ifndef UBC_ROLE_DISK_H
+#define UBC_ROLE_DISK_H
+
+#include <stdint.h>
+
+#include "node/ubc_node.h"
+#include "node/ubc_role_sched.h"
+#include "storage/ubc_journal.h"
+
+/* Journal record types written by the node. */
+enum ubc_record_type {
+    UBC_RECORD_JOB_SUBMIT = UBC_MSG_JOB_SUBMIT, /* struct ubc_job_submit, before its ACK */
+    UBC_RECORD_JOB_DONE = 0x0101,               /* struct ubc_record_job_done */
+};
+
+struct ubc_record_job_done {
+    uint64_t job_id;
+};
+
+#define UBC_DISK_FAILED 0x8000u      /* in hdr.flags of a durable reply: never durable */
+#define UBC_DISK_RECORD_MASK 0x7fffu /* hdr.flags: the record type */
+
+struct ubc_role_disk_stats {
+    uint64_t appended;
+    uint64_t durable;
+    uint64_t failed;
+    uint64_t backpressure; /* appends retried because every batch buffer was busy */
+    uint64_t replayed_records;
+    uint64_t replayed_jobs; /* acknowledged jobs handed back to the scheduler at start */
+};
+
+struct ubc_role_disk {
+    struct ubc_role_state *state;
+    struct ubc_journal *journal;
+    struct ubc_journal_uring uring;
+    struct ubc_msg *held[32]; /* appends to retry, in order */
+    uint32_t held_count;
+    uint32_t held_next;
+    struct ubc_msg **done; /* durable messages waiting for room on their ring */
+    uint32_t done_mask;
+    uint32_t done_head;
+    uint32_t done_tail;
+    uint64_t outstanding; /* appended, not yet reported by the journal */
+    uint64_t tsc_hz;
+    uint64_t start_tsc;
+    volatile int read_only; /* the journal's errno once it went read-only; read by sched */
+    char read_only_reason[160];
+    struct ubc_role_disk_stats stats;
+    struct ubc_journal_scan_result recovery;
+};
+
+int ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk,
+                       struct ubc_role_sched *sched, char *error, size_t error_cap);
+void ubc_role_disk_fini(struct ubc_role_disk *disk);
+
+uint32_t ubc_role_disk_poll(void *ctx, uint64_t now_tsc);
+void ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc);
+bool ubc_role_disk_drained(void *ctx);
+
+#endif /* UBC_ROLE_DISK_H */
