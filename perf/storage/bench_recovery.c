@@ -70,7 +70,7 @@ bench_open(struct bench_journal *b, const char *dir)
             .segment_bytes = 64ull << 20,
             .batch_bytes_max = 256u * 1024,
             .batches_inflight_max = 4,
-            .payload_bytes_max = 1u << 20,
+            .payload_bytes_max = 4096,
         };
         b->mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&b->params));
         b->journal = ubc_journal_join(ubc_journal_new(b->mem, &b->params));
