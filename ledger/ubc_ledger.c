@@ -444,8 +444,8 @@ struct state_image {
     uint8_t proposals_digest[16];
 };
 
-void
-ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HASH_BYTES])
+static void
+state_image_fill(const struct ubc_ledger *ledger, struct state_image *image_out)
 {
     struct state_image image;
     memset(&image, 0, sizeof(image));
@@ -475,8 +475,54 @@ ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HA
     image.escrows_sum = ledger->escrows_sum;
     image.unbonding_sum = ledger->unbonding_sum;
     ubc_ledger_proposals_digest(ledger, image.proposals_digest);
+    *image_out = image;
+}
+
+void
+ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HASH_BYTES])
+{
+    struct state_image image;
+    state_image_fill(ledger, &image);
     XXH128_hash_t h = XXH3_128bits_withSeed(&image, sizeof(image), ledger->config.chain_id);
     XXH128_canonicalFromHash((XXH128_canonical_t *)out, h);
+}
+
+/* BLAKE2b-256 over a canonical serialization of the whole state: the header image, then every
+ * used account record and escrow record in slot order (slot positions are a function of the
+ * applied history, so replicas agree), the unbonding queue in order, the proposal slots with
+ * their voter bitmaps, and the multisig key sets in use. O(table sizes): for checkpoints. */
+void
+ubc_ledger_checkpoint_digest(const struct ubc_ledger *ledger,
+                             uint8_t out[UBC_LEDGER_CHECKPOINT_BYTES])
+{
+    crypto_generichash_state state;
+    struct state_image image;
+    state_image_fill(ledger, &image);
+    crypto_generichash_init(&state, NULL, 0, UBC_LEDGER_CHECKPOINT_BYTES);
+    crypto_generichash_update(&state, (const uint8_t *)&image, sizeof(image));
+    const struct ubc_ledger_account *accounts = ubc_ledger_accounts(ledger);
+    for (uint64_t i = 0; i < ledger->account_capacity; i++)
+        if (accounts[i].flags & UBC_LEDGER_SLOT_USED)
+            crypto_generichash_update(&state, (const uint8_t *)&accounts[i],
+                                      UBC_LEDGER_ACCOUNT_HASHED_BYTES);
+    const struct ubc_ledger_escrow *escrows = ubc_ledger_escrows(ledger);
+    for (uint64_t i = 0; i < ledger->escrow_capacity; i++)
+        if (escrows[i].owner_index != UBC_LEDGER_NO_INDEX)
+            crypto_generichash_update(&state, (const uint8_t *)&escrows[i],
+                                      UBC_LEDGER_ESCROW_HASHED_BYTES);
+    const struct ubc_ledger_unbonding *ring = ubc_ledger_unbondings(ledger);
+    for (uint64_t p = ledger->unbonding_head; p != ledger->unbonding_tail; p++)
+        crypto_generichash_update(&state, (const uint8_t *)&ring[p % ledger->config.unbonding_max],
+                                  sizeof(*ring));
+    crypto_generichash_update(&state, (const uint8_t *)ubc_ledger_proposals(ledger),
+                              (size_t)ledger->config.proposals_max *
+                                  sizeof(struct ubc_ledger_proposal));
+    crypto_generichash_update(&state, (const uint8_t *)ubc_ledger_bitmap(ledger, 0),
+                              (size_t)ledger->config.proposals_max * ledger->bitmap_words * 8);
+    if (ledger->multisig_count > 0)
+        crypto_generichash_update(&state, (const uint8_t *)ubc_ledger_multisig_at(ledger, 0),
+                                  (size_t)ledger->multisig_count * ledger->multisig_stride);
+    crypto_generichash_final(&state, out, UBC_LEDGER_CHECKPOINT_BYTES);
 }
 
 static int
@@ -653,6 +699,25 @@ batch_begin(struct ubc_ledger *ledger, uint64_t height)
     unbonding_release(ledger, height);
 }
 
+/* Account slots are the cache misses of the apply loop (random keys over a table much larger
+ * than the cache): start loading the home slots of an op a few ops ahead. Only a hint; a wrong
+ * guess (probe chain, unknown key) costs one wasted load. */
+#ifndef UBC_LEDGER_PREFETCH_DISTANCE
+#define UBC_LEDGER_PREFETCH_DISTANCE 8u
+#endif
+#define PREFETCH_DISTANCE UBC_LEDGER_PREFETCH_DISTANCE
+
+static void
+prefetch_op(const struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
+{
+    const struct ubc_ledger_account *accounts = ubc_ledger_accounts(ledger);
+    __builtin_prefetch(&accounts[account_home(ledger, op->account)], 1);
+    if (op->kind == UBC_LEDGER_OP_TRANSFER)
+        __builtin_prefetch(&accounts[account_home(ledger, op->args.u.transfer.target)], 1);
+    else if (op->kind == UBC_LEDGER_OP_ESCROW_RELEASE)
+        __builtin_prefetch(&accounts[account_home(ledger, op->args.u.escrow.provider)], 1);
+}
+
 static void
 ops_digest(const struct ubc_ledger_op *ops, uint32_t n, const uint16_t *results,
            uint8_t out[UBC_LEDGER_HASH_BYTES])
@@ -676,8 +741,12 @@ ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op
     ubc_ledger_state_hash(ledger, audit->state_hash_prev);
     batch_begin(ledger, height);
     uint32_t ok_count = 0;
+    for (uint32_t i = 0; i < PREFETCH_DISTANCE && i < n; i++)
+        prefetch_op(ledger, &ops[i]);
     for (uint32_t i = 0; i < n;) {
         uint32_t consumed = 1;
+        for (uint32_t k = 0; k < consumed && i + PREFETCH_DISTANCE + k < n; k++)
+            prefetch_op(ledger, &ops[i + PREFETCH_DISTANCE + k]);
         uint16_t r = apply_one(ledger, &ops[i], n - i, &consumed);
         UBC_ASSERT(consumed >= 1 && consumed <= n - i);
         for (uint32_t k = 0; k < consumed; k++)

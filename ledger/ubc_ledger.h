@@ -31,9 +31,10 @@
 #define UBC_LEDGER_OP_SIZE 224u    /* one op fills one struct ubc_msg payload */
 #define UBC_LEDGER_BATCH_MAX 8192u /* ops per apply_batch call */
 #define UBC_LEDGER_MULTISIG_KEYS_LIMIT 16u
-#define UBC_LEDGER_HASH_BYTES 16u    /* state hash: 128 bits */
-#define UBC_LEDGER_SIGNED_BYTES 152u /* length of the message every signature covers */
-#define UBC_LEDGER_VERSION 1u        /* state machine version at genesis */
+#define UBC_LEDGER_HASH_BYTES 16u       /* state hash: 128 bits */
+#define UBC_LEDGER_CHECKPOINT_BYTES 32u /* checkpoint digest: BLAKE2b-256 */
+#define UBC_LEDGER_SIGNED_BYTES 152u    /* length of the message every signature covers */
+#define UBC_LEDGER_VERSION 1u           /* state machine version at genesis */
 
 enum ubc_ledger_op_kind {
     UBC_LEDGER_OP_NONE = 0,
@@ -332,6 +333,10 @@ int ubc_ledger_replay_batch(struct ubc_ledger *ledger, const struct ubc_ledger_o
 /* Queries: ledger thread only (the control thread asks the ledger role, or reads the summary). */
 void ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HASH_BYTES]);
 uint64_t ubc_ledger_height(const struct ubc_ledger *ledger);
+/* A cryptographic digest (BLAKE2b-256) of the whole state, for checkpoints and snapshots:
+ * O(table sizes), so call it every N batches, not per batch (docs/ledger.md, state hash). */
+void ubc_ledger_checkpoint_digest(const struct ubc_ledger *ledger,
+                                  uint8_t out[UBC_LEDGER_CHECKPOINT_BYTES]);
 int ubc_ledger_account_get(const struct ubc_ledger *ledger, const uint8_t *key,
                            struct ubc_ledger_account_info *out); /* 0 or -ENOENT */
 void ubc_ledger_supply_get(const struct ubc_ledger *ledger, struct ubc_ledger_supply *out);

@@ -10,7 +10,8 @@
  *    unique jobs with 256 escrows in flight, same two baselines (naive escrows: a linear array).
  * 3. Ed25519 verifications/s of ubc_ledger_verify_batch on 1 and 2 threads, against libsodium
  *    crypto_sign_verify_detached one by one on one thread over the same signed bytes.
- * Medians of >= 5 samples; UBC_BENCH_QUICK=1 shrinks everything to a smoke test.
+ * Medians of >= 5 samples; UBC_BENCH_QUICK=1 shrinks everything to a smoke test;
+ * UBC_LEDGER_BENCH_ACCOUNTS overrides the account count (default 100000).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -451,6 +452,9 @@ main(void)
     struct setup su = { 100000, 8, 5, 4096 };
     if (ubc_bench_quick())
         su = (struct setup){ 1000, 1, 2, 128 };
+    const char *accounts = getenv("UBC_LEDGER_BENCH_ACCOUNTS"); /* e.g. 1000000 */
+    if (accounts != NULL && atoi(accounts) >= 1000)
+        su.accounts = (uint32_t)atoi(accounts);
     bench_apply(&su, transfers_make, "transfers_per_s", "ops/s", "random_pairs", 1.0);
     bench_apply(&su, escrows_make, "escrow_settle_cycles_per_s", "cycles/s",
                 "lock_release_256_in_flight", 2.0);

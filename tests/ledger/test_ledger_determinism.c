@@ -237,6 +237,53 @@ test_replay_detects_divergence(void **state)
     assert_int_equal(replay_tampered(3, 0), UINT32_MAX); /* untouched journal: no divergence */
 }
 
+/* The ledger region is position independent: a byte copy taken between batches is a snapshot
+ * that joins anywhere and continues exactly like the original. */
+static void
+test_snapshot_copy_and_checkpoint(void **state)
+{
+    (void)state;
+    struct test_fixture a, b;
+    open_copy(&a);
+    open_copy(&b);
+    size_t footprint = ubc_ledger_footprint(&a.config);
+    void *copy = aligned_alloc(ubc_ledger_align(), (footprint + 63) & ~(size_t)63);
+    assert_non_null(copy);
+    for (uint32_t bi = 0; bi < BATCHES; bi++) {
+        struct ubc_ledger_audit audit;
+        uint16_t results[BATCH_OPS];
+        if (bi == BATCHES / 2) {
+            memcpy(copy, a.mem, footprint);
+            test_ledger_close(&a);
+            a.mem = copy; /* the snapshot replaces the original */
+            a.ledger = ubc_ledger_join(copy);
+            assert_non_null(a.ledger);
+        }
+        assert_int_equal(ubc_ledger_apply_batch(a.ledger, journal.ops[bi], journal.count[bi],
+                                                journal.height[bi], results, &audit),
+                         0);
+        assert_memory_equal(audit.state_hash, hashes_a[bi], UBC_LEDGER_HASH_BYTES);
+        assert_int_equal(ubc_ledger_apply_batch(b.ledger, journal.ops[bi], journal.count[bi],
+                                                journal.height[bi], results, &audit),
+                         0);
+    }
+    uint8_t da[UBC_LEDGER_CHECKPOINT_BYTES], db[UBC_LEDGER_CHECKPOINT_BYTES];
+    ubc_ledger_checkpoint_digest(a.ledger, da);
+    ubc_ledger_checkpoint_digest(b.ledger, db);
+    assert_memory_equal(da, db, sizeof(da));
+    struct ubc_ledger_op op = test_op_node(a.users[0].public_key, UBC_LEDGER_OP_ESCROW_LOCK);
+    op.args.u.escrow.job_id = 999;
+    op.args.u.escrow.amount = 1;
+    struct ubc_ledger_audit audit;
+    uint16_t result;
+    assert_int_equal(ubc_ledger_apply_batch(a.ledger, &op, 1, UINT64_MAX, &result, &audit), 0);
+    assert_int_equal(result, UBC_LEDGER_OK);
+    ubc_ledger_checkpoint_digest(a.ledger, da);
+    assert_memory_not_equal(da, db, sizeof(da));
+    test_ledger_close(&a);
+    test_ledger_close(&b);
+}
+
 static void
 test_hash_sensitivity(void **state)
 {
@@ -287,8 +334,11 @@ main(void)
     base.config.params[UBC_LEDGER_PARAM_QUORUM_BPS] = 100;
     journal_build();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_ledgers),      cmocka_unit_test(test_two_processes),
-        cmocka_unit_test(test_replay),           cmocka_unit_test(test_replay_detects_divergence),
+        cmocka_unit_test(test_two_ledgers),
+        cmocka_unit_test(test_two_processes),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_replay_detects_divergence),
+        cmocka_unit_test(test_snapshot_copy_and_checkpoint),
         cmocka_unit_test(test_hash_sensitivity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
