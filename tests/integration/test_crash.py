@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Crash test: every job the node acknowledged survives kill -9.
+
+Each round starts ubcd on a journal that survives across rounds, submits
+jobs from ubc-client (no providers: the jobs stay queued), kills the node
+with SIGKILL at a random moment while submissions are in flight, restarts
+it, and checks that every job the client saw acknowledged, in this round
+and all earlier ones, is known to the node again (`ubcctl jobs`).
+
+usage: test_crash.py UBCD UBCCTL UBC_CLIENT [ROUNDS]   (77: needs root)
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+UBCD, UBCCTL, CLIENT = sys.argv[1:4]
+ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+NS = f"ubc-crash-{os.getpid()}"
+NODE_IP = "198.18.0.2"
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60, **kw)
+
+
+def start(data):
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data],
+                            stdout=open(os.path.join(data, "ubcd.log"), "a"),
+                            stderr=subprocess.STDOUT)
+    sock = os.path.join(data, "ubcd.sock")
+    for _ in range(150):
+        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
+            sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
+            sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+            return proc, sock
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    sys.stdout.write(open(os.path.join(data, "ubcd.log")).read())
+    raise SystemExit("ubcd did not start")
+
+
+def known_jobs(sock):
+    out = sh(UBCCTL, "--socket", sock, "--json", "jobs")
+    return {job["job"] for job in json.loads(out.stdout)}
+
+
+def one_round(data, round_number, acked, rng):
+    proc, sock = start(data)
+    missing = acked - known_jobs(sock)
+    if missing:
+        print(f"round {round_number}: {len(missing)} acknowledged jobs lost: "
+              f"{sorted(missing)[:10]}")
+        return False
+    first = 1 + round_number * 100000
+    client = subprocess.Popen(["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400",
+                               "--json", "--timeout-ms", "300", "--retries", "0", "submit",
+                               "--job", str(first), "--count", "400", "--rate", "400",
+                               "--tasks", "1", "--redundancy", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(rng.uniform(0.1, 0.9))
+    proc.kill()  # SIGKILL: no drain, no clean close
+    proc.wait()
+    out, _ = client.communicate(timeout=60)
+    for line in out.splitlines():
+        reply = json.loads(line)
+        if reply.get("result") == "ack":
+            acked.add(reply["id"])
+    print(f"round {round_number}: killed with {len(acked)} jobs acknowledged so far", flush=True)
+    return True
+
+
+def main():
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        print("skipped: needs root and iproute2")
+        return 77
+    rng = random.Random(int(os.environ.get("UBC_TEST_SEED", "7")))
+    data = tempfile.mkdtemp(prefix="ubc-crash-")
+    sh("ip", "netns", "add", NS)
+    acked = set()
+    ok = True
+    try:
+        for round_number in range(ROUNDS):
+            ok = one_round(data, round_number, acked, rng) and ok
+        proc, sock = start(data)
+        missing = acked - known_jobs(sock)
+        ok = ok and not missing and len(acked) > 0
+        print(f"final: {len(acked)} acknowledged, {len(missing)} missing after {ROUNDS} kills")
+        sh(UBCCTL, "--socket", sock, "shutdown")
+        proc.wait(timeout=20)
+    finally:
+        sh("ip", "netns", "del", NS)
+        shutil.rmtree(data, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
