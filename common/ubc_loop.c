@@ -24,7 +24,7 @@ ubc_loop_config_check(const struct ubc_loop_config *config)
 
 void
 ubc_loop_init(struct ubc_loop *loop, const struct ubc_loop_config *config, uint32_t lcore_id,
-              const volatile int *stop)
+              const int *stop)
 {
     UBC_ASSERT(loop != NULL && config != NULL && stop != NULL);
     UBC_ASSERT(ubc_loop_config_check(config) == 0);
@@ -142,7 +142,7 @@ ubc_loop_run(struct ubc_loop *loop)
     for (;;) {
         uint64_t now = rte_rdtsc();
         uint64_t items = ubc_loop_iterate(loop, now, &next_housekeep);
-        if (*loop->stop) {
+        if (__atomic_load_n(loop->stop, __ATOMIC_ACQUIRE)) {
             if (drain_deadline == 0)
                 drain_deadline = now + (uint64_t)loop->config.drain_ms * loop->config.tsc_hz / 1000;
             if (items == 0 && loop_all_drained(loop))

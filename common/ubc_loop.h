@@ -73,7 +73,7 @@ struct ubc_loop {
     struct ubc_role_ops roles[UBC_LOOP_ROLES_MAX];
     struct ubc_role_stats role_stats[UBC_LOOP_ROLES_MAX];
     struct ubc_loop_stats stats;
-    const volatile int *stop;
+    const int *stop; /* read with atomic loads: another thread sets it */
 };
 
 /* Validates a loop config; returns 0 or -EINVAL. */
@@ -81,7 +81,7 @@ int ubc_loop_config_check(const struct ubc_loop_config *config);
 
 /* Prepares a loop with no roles. config must pass ubc_loop_config_check. */
 void ubc_loop_init(struct ubc_loop *loop, const struct ubc_loop_config *config, uint32_t lcore_id,
-                   const volatile int *stop);
+                   const int *stop);
 
 /* Adds a role; returns its index, or -ENOSPC when the loop is full. */
 int ubc_loop_add_role(struct ubc_loop *loop, const struct ubc_role_ops *ops);

@@ -344,7 +344,8 @@ ubc_net_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_net *net = ctx;
     uint32_t work = net_tx_replies(net);
-    if (!*net->config.stopping) { /* stopping: no new work in, replies still out */
+    /* Stopping: no new work comes in, replies still go out. */
+    if (!__atomic_load_n(net->config.stopping, __ATOMIC_ACQUIRE)) {
         for (uint16_t q = 0; q < net->port->queues; q++)
             work += net_rx_queue(net, q, now_tsc);
     }

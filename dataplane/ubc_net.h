@@ -65,7 +65,7 @@ struct ubc_net_config {
     uint32_t tx_drain_us;
     uint64_t tsc_hz;
     uint32_t peers_max;
-    const volatile int *stopping; /* non-zero: stop taking new packets */
+    const int *stopping; /* non-zero: stop taking new packets */
 };
 
 struct ubc_net {

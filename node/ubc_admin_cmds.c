@@ -315,8 +315,7 @@ cmd_shutdown(void *ctx, const json_t *args, json_t **result, char *error, size_t
 {
     (void)args, (void)error, (void)error_cap;
     struct ubc_node *node = ctx;
-    UBC_LOG(NOTICE, UBC_LOG_CONTROL, "shutdown requested on the admin socket");
-    node->stop = 1;
+    __atomic_store_n(&node->stop, 1, __ATOMIC_RELEASE);
     *result = json_pack("{s:b}", "stopping", 1);
     return 0;
 }
@@ -331,6 +330,27 @@ static const struct ubc_admin_command cmds_table[] = {
       "shows or sets log levels (emerg..debug)", cmd_log_level },
     { "shutdown", "", "stops the node gracefully (drains rings, stops the port)", cmd_shutdown },
 };
+
+/* Logs who changed the node's state and who was refused; reads are quiet
+ * (debug) so that a `--watch` does not flood the log. */
+static void
+cmds_audit(void *ctx, const struct ubc_admin_audit *event)
+{
+    (void)ctx;
+    const char *command = event->command ? event->command : "-";
+    bool changes = event->command != NULL &&
+                   (strcmp(command, "shutdown") == 0 || strcmp(command, "drain") == 0 ||
+                    strcmp(command, "undrain") == 0 || strcmp(command, "log-level") == 0);
+    if (event->code == UBC_ADMIN_ERR_DENIED || event->code == UBC_ADMIN_ERR_BUSY)
+        UBC_LOG(WARNING, UBC_LOG_CONTROL, "refused uid %u pid %d: %s", event->uid, event->pid,
+                ubc_admin_error_name(event->code));
+    else if (changes)
+        UBC_LOG(NOTICE, UBC_LOG_CONTROL, "uid %u pid %d ran %s: %s", event->uid, event->pid,
+                command, ubc_admin_error_name(event->code));
+    else
+        UBC_LOG(DEBUG, UBC_LOG_CONTROL, "uid %u pid %d ran %s: %s (%lu ns)", event->uid, event->pid,
+                command, ubc_admin_error_name(event->code), (unsigned long)event->handler_ns);
+}
 
 static void
 cmds_register(struct ubc_node *node, const struct ubc_admin_command *table, size_t count)
@@ -349,6 +369,7 @@ ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
         .socket_path = node->config.admin_socket,
         .socket_mode = node->config.admin_socket_mode,
         .version = UBC_VERSION,
+        .audit_fn = cmds_audit,
     };
     if (ubc_admin_parse_uids(node->config.admin_allowed_uids, config.allowed_uids,
                              UBC_ADMIN_IDS_MAX, &config.allowed_uid_count) != 0 ||

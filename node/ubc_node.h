@@ -74,7 +74,7 @@ struct ubc_role_disk;
 
 struct ubc_node {
     struct ubc_config config;
-    volatile int stop; /* set by signals and the control thread, read by lcores (atomics) */
+    int stop; /* set by signals and the control thread, read by lcores (atomics) */
     struct ubc_role_disk *disk;
     uint64_t start_tsc;
     uint64_t tsc_hz;

@@ -60,7 +60,7 @@ struct ubc_role_disk {
     uint64_t outstanding; /* appended, not yet reported by the journal */
     uint64_t tsc_hz;
     uint64_t start_tsc;
-    volatile int read_only; /* the journal's errno once it went read-only; read by sched */
+    int read_only; /* the journal's errno once it went read-only; read by sched */
     char read_only_reason[160];
     struct ubc_role_disk_stats stats;
     struct ubc_journal_scan_result recovery;

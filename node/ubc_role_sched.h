@@ -42,8 +42,8 @@ struct ubc_role_sched {
     uint64_t start_tsc;
     struct ubc_msg *to_disk[64]; /* journal appends waiting for room on any>disk */
     uint32_t to_disk_count;
-    const volatile int *disk_read_only; /* the disk role's state: refuse new jobs */
-    uint64_t acks_deferred;             /* job ACKs that waited for their journal record */
+    const int *disk_read_only; /* the disk role's state: refuse new jobs */
+    uint64_t acks_deferred;    /* job ACKs that waited for their journal record */
     uint64_t acks_sent;
     uint64_t refused_read_only;
     uint64_t done_records;

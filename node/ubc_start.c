@@ -204,7 +204,7 @@ ubc_node_launch(struct ubc_node *node)
         rc = launch_lcore_main(&node->loops[main_lcore]);
     } else {
         struct timespec pause = { .tv_sec = 0, .tv_nsec = 10000000 };
-        while (!node->stop)
+        while (!__atomic_load_n(&node->stop, __ATOMIC_ACQUIRE))
             nanosleep(&pause, NULL);
     }
     node->state = "stopping";

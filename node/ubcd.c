@@ -137,7 +137,7 @@ static void
 ubcd_signal(int signum)
 {
     (void)signum;
-    node_storage.stop = 1;
+    __atomic_store_n(&node_storage.stop, 1, __ATOMIC_RELEASE); /* lock-free: signal-safe */
 }
 
 static int

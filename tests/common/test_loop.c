@@ -20,7 +20,7 @@ struct fake_role {
     uint64_t stop_after;    /* sets *stop after this many calls (0: never) */
     uint64_t drained_after; /* drained() true once calls >= this */
     uint64_t housekeeps;
-    volatile int *stop;
+    int *stop;
 };
 
 static uint32_t
@@ -30,8 +30,10 @@ fake_poll(void *ctx, uint64_t now_tsc)
     struct fake_role *role = ctx;
     role->calls++;
     if (role->stop_after != 0 && role->calls >= role->stop_after)
-        *role->stop = 1;
-    return *role->stop ? 0 : role->work_per_call; /* stopping: no new work arrives */
+        __atomic_store_n(role->stop, 1, __ATOMIC_RELEASE);
+    return __atomic_load_n(role->stop, __ATOMIC_ACQUIRE)
+               ? 0
+               : role->work_per_call; /* stopping: no new work arrives */
 }
 
 static void
@@ -76,7 +78,7 @@ static void
 test_busy_role_does_not_starve_neighbour(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
@@ -99,7 +101,7 @@ static void
 test_idle_backoff_doubles_to_bound(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
@@ -119,7 +121,7 @@ static void
 test_busy_poll_never_sleeps(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     config.busy_poll = true;
@@ -135,7 +137,7 @@ static void
 test_housekeeping_period(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     config.tsc_hz = 1000000000ull; /* 1000 us at 1 GHz: 1e6 cycles */
@@ -158,7 +160,7 @@ static void
 test_drain_then_timeout(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
@@ -186,7 +188,7 @@ test_config_check_and_capacity(void **state)
     config.tsc_hz = 0;
     assert_int_equal(ubc_loop_config_check(&config), -EINVAL);
 
-    volatile int stop = 0;
+    int stop = 0;
     struct ubc_loop loop;
     config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
