@@ -735,7 +735,7 @@ ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op
 {
     UBC_ASSERT(ledger != NULL && ledger->magic == UBC_LEDGER_MAGIC);
     if (n > UBC_LEDGER_BATCH_MAX || height < ledger->height || (n > 0 && ops == NULL) ||
-        (n > 0 && results == NULL))
+        (n > 0 && results == NULL) || audit == NULL)
         return -EINVAL;
     memset(audit, 0, sizeof(*audit));
     ubc_ledger_state_hash(ledger, audit->state_hash_prev);
@@ -772,7 +772,8 @@ ubc_ledger_replay_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *o
                         const uint16_t *results_journaled, const struct ubc_ledger_audit *journaled,
                         uint16_t *results_scratch)
 {
-    if (journaled == NULL || journaled->op_count != n)
+    if (journaled == NULL || journaled->op_count != n || n > UBC_LEDGER_BATCH_MAX ||
+        (n > 0 && (ops == NULL || results_journaled == NULL || results_scratch == NULL)))
         return -EINVAL;
     uint8_t digest[UBC_LEDGER_HASH_BYTES];
     ops_digest(ops, n, results_journaled, digest);
@@ -782,7 +783,7 @@ ubc_ledger_replay_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *o
     int rc = ubc_ledger_apply_batch(ledger, ops, n, journaled->height, results_scratch, &audit);
     if (rc != 0)
         return rc;
-    if (memcmp(results_scratch, results_journaled, (size_t)n * sizeof(uint16_t)) != 0)
+    if (n > 0 && memcmp(results_scratch, results_journaled, (size_t)n * sizeof(uint16_t)) != 0)
         return 1;
     if (memcmp(audit.state_hash, journaled->state_hash, UBC_LEDGER_HASH_BYTES) != 0 ||
         memcmp(audit.state_hash_prev, journaled->state_hash_prev, UBC_LEDGER_HASH_BYTES) != 0)

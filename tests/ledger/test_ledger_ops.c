@@ -83,6 +83,9 @@ test_lifecycle(void **state)
     ubc_ledger_summary_read(f->ledger, &summary);
     assert_int_equal(summary.minted, 80000);
     assert_int_equal(summary.account_count, 10); /* 8 users, treasury, guardian */
+    assert_int_equal(ubc_ledger_height(f->ledger), 0);
+    test_apply(f, NULL, 0, NULL);
+    assert_int_equal(ubc_ledger_height(f->ledger), 1);
     assert_conserved(f);
 }
 
