@@ -2,7 +2,8 @@
  *
  * Subject: 128-byte records appended as fast as the journal takes them, one
  * poll per tick, until sample_bytes of journal are durable; durable
- * records/s, MB/s written and fdatasyncs/s, for both sync modes.
+ * records/s, MB/s written and fdatasyncs/s, for both sync modes, inside one
+ * prepared segment, then with small segments (rolls and zero-fill included).
  * Baseline, same run, same file system: fio with the same engine (io_uring,
  * registered files and buffers), block size (= the journal's batch size),
  * queue depth (= batches in flight), O_DIRECT and durability policy
@@ -211,6 +212,7 @@ emit(const struct bench_config *c, const char *mode, const char *metric, const c
     ubc_bench_param_num(&r, "block_bytes", c->batch_bytes);
     ubc_bench_param_num(&r, "inflight", c->inflight);
     ubc_bench_param_num(&r, "sample_bytes", (double)c->sample_bytes);
+    ubc_bench_param_num(&r, "segment_bytes", (double)c->segment_bytes);
     ubc_bench_emit(&r);
 }
 
@@ -281,6 +283,10 @@ main(void)
     ubc_journal_uring_fini(&probe);
     int failed = run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
+    /* Small segments: every sample rolls segments and pays for preparing
+     * (zero-filling) the next ones, the steady state of a long run. */
+    c.segment_bytes = ubc_bench_quick() ? (4ull << 20) : (64ull << 20);
+    failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     remove_tree(c.dir);
     return failed;
 }
