@@ -19,6 +19,7 @@
 #define IP_PEER 0x0a, 0x00, 0x00, 0x02
 
 static struct ubc_pkt_self self_us;
+static bool drop_seen[UBC_PKT_DROP_COUNT]; /* which reasons the tests produced */
 static struct ubc_pkt_peer peer_them;
 
 static int
@@ -284,6 +285,7 @@ test_drop_reasons(void **state)
             fix_ip_checksum(frame, L3);
         struct ubc_pkt_info info;
         enum ubc_pkt_kind kind = ubc_pkt_classify(frame, c->len ? c->len : len, &self_us, 0, &info);
+        drop_seen[info.drop] = true;
         if (info.drop != c->expected)
             fail_msg("%s: got %s, want %s", c->what, ubc_pkt_drop_name(info.drop),
                      ubc_pkt_drop_name(c->expected));
@@ -297,6 +299,7 @@ classify_drop(const uint8_t *frame, size_t len, uint32_t rx_flags)
     struct ubc_pkt_info info;
     enum ubc_pkt_kind kind = ubc_pkt_classify(frame, len, &self_us, rx_flags, &info);
     assert_true((kind == UBC_PKT_DROP) == (info.drop != UBC_PKT_DROP_NONE));
+    drop_seen[info.drop] = true;
     return info.drop;
 }
 
@@ -391,6 +394,16 @@ test_ip_options_and_padding(void **state)
     assert_int_equal(frame[L3], 0x45);
 }
 
+/* Runs last: every drop reason was produced by some test above. */
+static void
+test_every_drop_reason_covered(void **state)
+{
+    (void)state;
+    for (int r = 1; r < UBC_PKT_DROP_COUNT; r++)
+        if (!drop_seen[r])
+            fail_msg("no test produces drop reason %s", ubc_pkt_drop_name((enum ubc_pkt_drop)r));
+}
+
 int
 main(void)
 {
@@ -405,6 +418,7 @@ main(void)
         cmocka_unit_test(test_drop_reasons_structural),
         cmocka_unit_test(test_drop_reasons_arp_icmp),
         cmocka_unit_test(test_ip_options_and_padding),
+        cmocka_unit_test(test_every_drop_reason_covered),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
