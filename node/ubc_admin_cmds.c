@@ -14,6 +14,7 @@
 #include "common/ubc_assert.h"
 #include "control/ubc_admin.h"
 #include "node/ubc_log.h"
+#include "node/ubc_role_disk.h"
 #include "node/ubc_start.h"
 
 static struct ubc_admin *admin_current;
@@ -42,6 +43,12 @@ cmds_alarms_json(const struct ubc_node *node)
     ubc_net_port_link(&node->port, &link);
     if (!link.up)
         json_array_append_new(alarms, json_string("port link down"));
+    if (node->disk != NULL && __atomic_load_n(&node->disk->read_only, __ATOMIC_ACQUIRE) != 0) {
+        char text[224];
+        snprintf(text, sizeof(text), "journal read-only (new jobs refused): %s",
+                 node->disk->read_only_reason);
+        json_array_append_new(alarms, json_string(text));
+    }
     for (int i = 0; i < UBC_LINK_COUNT; i++) {
         if (node->links[i].stats.full > 0) {
             char text[96];
@@ -228,18 +235,48 @@ cmds_lcores_json(const struct ubc_node *node)
     return lcores;
 }
 
+static json_t *
+cmds_disk_json(struct ubc_node *node)
+{
+    const struct ubc_role_disk_stats *d = &node->disk->stats;
+    json_t *disk =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "appended", (json_int_t)d->appended, "durable",
+                  (json_int_t)d->durable, "failed", (json_int_t)d->failed, "backpressure",
+                  (json_int_t)d->backpressure, "replayed_records", (json_int_t)d->replayed_records,
+                  "replayed_jobs", (json_int_t)d->replayed_jobs, "read_only_errno",
+                  __atomic_load_n(&node->disk->read_only, __ATOMIC_ACQUIRE));
+    struct ubc_control_request *answer;
+    if (ubc_node_control_call(node, UBC_ROLE_DISK, 0, 0, NULL, 1000, &answer) == 0 &&
+        answer->result == 0) {
+        const struct ubc_role_disk_report *r = (const void *)answer->reply;
+        json_object_set_new(
+            disk, "journal",
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "batches",
+                      (json_int_t)r->journal.batches, "bytes_written",
+                      (json_int_t)r->journal.bytes_written, "fsyncs", (json_int_t)r->journal.fsyncs,
+                      "requeues", (json_int_t)r->journal.requeues, "short_writes",
+                      (json_int_t)r->journal.short_writes, "segments_created",
+                      (json_int_t)r->journal.segments_created, "durable_sequence",
+                      (json_int_t)r->durable_sequence, "next_sequence",
+                      (json_int_t)r->next_sequence, "direct_io", r->journal.direct_io));
+    }
+    return disk;
+}
+
 static int
 cmd_stats(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
 {
     (void)args, (void)error, (void)error_cap;
     struct ubc_node *node = ctx;
     json_t *admin = ubc_admin_counters_json(admin_current);
+    json_t *disk = node->disk ? cmds_disk_json(node) : json_null();
     *result = json_pack("{s:f,s:o,s:o,s:o,s:o,s:{s:i,s:i},s:o}", "uptime_s", cmds_uptime_s(node),
                         "roles", cmds_role_stats_json(node), "lcores", cmds_lcores_json(node),
                         "ports", cmds_ports_json(node), "rings", cmds_rings_json(node), "messages",
                         "pool_size", (json_int_t)node->msg_pool->size, "in_use",
                         (json_int_t)rte_mempool_in_use_count(node->msg_pool), "admin",
                         admin ? admin : json_null());
+    json_object_set_new(*result, "disk", disk);
     return *result ? 0 : -ENOMEM;
 }
 

@@ -312,6 +312,19 @@ disk_alloc(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_
     return 0;
 }
 
+/* The control thread's view of the journal, copied on the disk lcore. */
+static void
+disk_control(void *ctx, struct ubc_control_request *req)
+{
+    struct ubc_role_disk *disk = ctx;
+    struct ubc_role_disk_report *report = (struct ubc_role_disk_report *)req->reply;
+    ubc_journal_stats_get(disk->journal, &report->journal);
+    report->durable_sequence = ubc_journal_durable_sequence(disk->journal);
+    report->next_sequence = ubc_journal_next_sequence(disk->journal);
+    req->reply_len = sizeof(*report);
+    req->result = 0;
+}
+
 int
 ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc_role_sched *sched,
                    char *error, size_t error_cap)
@@ -331,6 +344,8 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
         snprintf(error, error_cap, "journal: more jobs than sched.max_jobs to recover");
         rc = -ENOSPC;
     }
+    disk->state->control_fn = disk_control;
+    disk->state->control_ctx = disk;
     if (rc == 0) {
         disk->stats.replayed_records = replay.records;
         disk->stats.replayed_jobs = replay_into_scheduler(&replay, sched);

@@ -66,6 +66,13 @@ struct ubc_role_disk {
     struct ubc_journal_scan_result recovery;
 };
 
+/* The disk role's answer to a control request (any command). */
+struct ubc_role_disk_report {
+    struct ubc_journal_stats journal;
+    uint64_t durable_sequence;
+    uint64_t next_sequence;
+};
+
 int ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk,
                        struct ubc_role_sched *sched, char *error, size_t error_cap);
 void ubc_role_disk_fini(struct ubc_role_disk *disk);
