@@ -330,6 +330,18 @@ int ubc_ledger_replay_batch(struct ubc_ledger *ledger, const struct ubc_ledger_o
                             const uint16_t *results_journaled,
                             const struct ubc_ledger_audit *journaled, uint16_t *results_scratch);
 
+/* The journal record of one applied batch: the audit record, then n ops, then n results (u16),
+ * in host (little endian) order with no padding; 8-byte aligned ops when the buffer is. */
+size_t ubc_ledger_batch_record_bytes(uint32_t n);
+/* Writes the record into buf; returns its size, or -ENOSPC when cap is too small, -EINVAL. */
+int64_t ubc_ledger_batch_record_write(void *buf, size_t cap, const struct ubc_ledger_audit *audit,
+                                      const struct ubc_ledger_op *ops, const uint16_t *results);
+/* Validates a record read back (from a journal or a file: untrusted) and points into it.
+ * Returns 0, or -EINVAL when the length does not match the op count, the count exceeds a batch,
+ * or buf is not 8-byte aligned. */
+int ubc_ledger_batch_record_parse(const void *buf, size_t bytes, struct ubc_ledger_audit *audit,
+                                  const struct ubc_ledger_op **ops, const uint16_t **results);
+
 /* Queries: ledger thread only (the control thread asks the ledger role, or reads the summary). */
 void ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HASH_BYTES]);
 uint64_t ubc_ledger_height(const struct ubc_ledger *ledger);

@@ -3,6 +3,7 @@
  * audit records) reproduces every checkpoint; any change to the journal or the state is
  * detected as a divergence.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -200,6 +201,53 @@ test_replay(void **state)
     test_ledger_close(&r);
 }
 
+/* The journal record round trip: write every batch as a record, read them back, replay. */
+static void
+test_replay_from_records(void **state)
+{
+    (void)state;
+    size_t cap = (size_t)BATCHES * (ubc_ledger_batch_record_bytes(BATCH_OPS) + 8);
+    uint8_t *file = aligned_alloc(64, (cap + 63) & ~(size_t)63);
+    assert_non_null(file);
+    size_t offsets[BATCHES + 1] = { 0 };
+    for (uint32_t b = 0; b < BATCHES; b++) {
+        int64_t bytes =
+            ubc_ledger_batch_record_write(file + offsets[b], cap - offsets[b], &journal.audit[b],
+                                          journal.ops[b], journal.results[b]);
+        assert_true(bytes > 0);
+        offsets[b + 1] = offsets[b] + (((size_t)bytes + 7) & ~(size_t)7);
+    }
+    struct test_fixture r;
+    open_copy(&r);
+    uint16_t scratch[BATCH_OPS];
+    for (uint32_t b = 0; b < BATCHES; b++) {
+        struct ubc_ledger_audit audit;
+        const struct ubc_ledger_op *ops;
+        const uint16_t *results;
+        size_t bytes = ubc_ledger_batch_record_bytes(journal.count[b]);
+        assert_int_equal(
+            ubc_ledger_batch_record_parse(file + offsets[b], bytes, &audit, &ops, &results), 0);
+        assert_int_equal(
+            ubc_ledger_replay_batch(r.ledger, ops, audit.op_count, results, &audit, scratch), 0);
+    }
+    struct ubc_ledger_audit audit;
+    const struct ubc_ledger_op *ops;
+    const uint16_t *results;
+    size_t bytes = ubc_ledger_batch_record_bytes(journal.count[0]);
+    assert_int_equal(ubc_ledger_batch_record_parse(file, bytes - 1, &audit, &ops, &results),
+                     -EINVAL);
+    assert_int_equal(ubc_ledger_batch_record_parse(file + 1, bytes, &audit, &ops, &results),
+                     -EINVAL);
+    assert_int_equal(ubc_ledger_batch_record_parse(file, 10, &audit, &ops, &results), -EINVAL);
+    ((struct ubc_ledger_audit *)file)->op_count = UBC_LEDGER_BATCH_MAX + 1;
+    assert_int_equal(ubc_ledger_batch_record_parse(file, bytes, &audit, &ops, &results), -EINVAL);
+    assert_int_equal(ubc_ledger_batch_record_write(file, 10, &journal.audit[0], journal.ops[0],
+                                                   journal.results[0]),
+                     -ENOSPC);
+    free(file);
+    test_ledger_close(&r);
+}
+
 /* Replays with one change at batch `at`; returns the first batch reported divergent. */
 static uint32_t
 replay_tampered(int what, uint32_t at)
@@ -337,6 +385,7 @@ main(void)
         cmocka_unit_test(test_two_ledgers),
         cmocka_unit_test(test_two_processes),
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_replay_from_records),
         cmocka_unit_test(test_replay_detects_divergence),
         cmocka_unit_test(test_snapshot_copy_and_checkpoint),
         cmocka_unit_test(test_hash_sensitivity),
