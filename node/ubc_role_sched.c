@@ -183,18 +183,21 @@ sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_
         return false;
     uint64_t job_id = msg->u.job_submit.job_id;
     if (msg->hdr.flags & UBC_DISK_FAILED) {
+        /* The refusal answers the submit first; then the job is withdrawn
+         * (its escrow refunded), its cancel answered to no one. */
         struct ubc_msg cancel = { .hdr = { .type = UBC_MSG_JOB_CANCEL, .peer = UBC_PEER_NONE } };
         cancel.u.job_ref.job_id = job_id;
         memcpy(cancel.u.job_ref.owner, msg->u.job_submit.owner, UBC_KEY_BYTES);
+        sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, UBC_ERR_READ_ONLY);
+        role->out.msgs[role->out.count++] = *msg;
         int rc = ubc_sched_handle(role->sched, &cancel, now_ns, &role->out);
         UBC_ASSERT(rc == UBC_OK); /* room was checked */
-        sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, UBC_ERR_READ_ONLY);
         role->refused_read_only++;
     } else {
         sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
+        role->out.msgs[role->out.count++] = *msg;
         role->acks_sent++;
     }
-    role->out.msgs[role->out.count++] = *msg;
     ubc_roles_consume(role->state, &msg, 1);
     return true;
 }

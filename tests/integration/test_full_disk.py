@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A real full disk: ubcd's data directory on a 4 MiB tmpfs. Jobs are
+submitted until the journal cannot grow; then the node must refuse new jobs
+with the read-only reason, say so in `ubcctl status`, keep serving, and still
+know every job it acknowledged.
+
+usage: test_full_disk.py UBCD UBCCTL UBC_CLIENT      (77: needs root and mount)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+UBCD, UBCCTL, CLIENT = sys.argv[1:4]
+NS = f"ubc-full-{os.getpid()}"
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def sh(*args):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+
+
+def submit(first, count):
+    out = sh("ip", "netns", "exec", NS, CLIENT, "--node", "198.18.0.2:7400", "--json",
+             "--retries", "2", "--timeout-ms", "1000", "submit", "--job", str(first),
+             "--count", str(count), "--rate", "4000", "--tasks", "1", "--redundancy", "1")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def run(mount):
+    data = os.path.join(mount, "node")
+    os.mkdir(data)
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, "--set",
+                             "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = os.path.join(data, "ubcd.sock")
+    for _ in range(100):
+        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
+            break
+        time.sleep(0.2)
+    sh("ip", "-n", NS, "addr", "add", "198.18.0.1/24", "dev", "ubc0")
+    sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+    acked, refused, first = set(), [], 1
+    while not refused and first < 100000:
+        for reply in submit(first, 2000):
+            if reply.get("result") == "ack":
+                acked.add(reply["id"])
+            elif reply.get("error") == "read-only":
+                refused.append(reply["id"])
+        first += 2000
+    check(len(acked) > 0 and len(refused) > 0, f"{len(acked)} jobs acknowledged, then "
+          "refused with read-only once the disk was full")
+    status = json.loads(sh(UBCCTL, "--socket", sock, "--json", "status").stdout)
+    check(any("read-only" in alarm for alarm in status["alarms"]), "status shows the alarm")
+    jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
+    check(acked <= jobs, "every acknowledged job is still known")
+    again = submit(900000, 1)
+    check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
+    sh(UBCCTL, "--socket", sock, "shutdown")
+    check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
+
+
+def main():
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        print("skipped: needs root")
+        return 77
+    mount = tempfile.mkdtemp(prefix="ubc-full-")
+    if sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount).returncode != 0:
+        print("skipped: cannot mount a tmpfs")
+        return 77
+    sh("ip", "netns", "add", NS)
+    try:
+        run(mount)
+    finally:
+        sh("ip", "netns", "del", NS)
+        sh("umount", mount)
+        os.rmdir(mount)
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
