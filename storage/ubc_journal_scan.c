@@ -591,6 +591,20 @@ scan_verify(struct scan *s)
                   "the journal",
                   r->snapshot_sequence, r->snapshot_sequence);
     if (!s->corrupt && r->snapshot_found && s->segment_files > 0 &&
+        r->snapshot_sequence >= s->expected_sequence &&
+        (s->params->flags & UBC_JOURNAL_SCAN_REPAIR)) {
+        /* A repair cut the journal before the snapshot: the snapshot is the
+         * better state; the journal restarts right after it. */
+        scan_note(s,
+                  "repair: snapshot %" PRIu64 " is past the cut; all segments dropped, "
+                  "the journal restarts after the snapshot;",
+                  r->snapshot_sequence);
+        int rc = scan_cut(s, 0, 0, 0);
+        if (rc != 0)
+            scan_fail(s, "cannot drop segments: %s", strerror(-rc));
+        s->expected_sequence = r->snapshot_sequence + 1;
+    }
+    if (!s->corrupt && r->snapshot_found && s->segment_files > 0 &&
         r->snapshot_sequence >= s->expected_sequence)
         scan_fail(s,
                   "snap-%016" PRIx64 ".ubcs covers sequence %" PRIu64 " but the journal "
