@@ -9,7 +9,7 @@
 #include "journal_test_util.h"
 
 static void
-append_flush_reopen(uint32_t sync_mode, uint64_t count)
+append_flush_reopen(uint32_t sync_mode, uint64_t count, uint32_t open_flags)
 {
     char dir[256];
     test_dir_make(dir, sizeof(dir), "basic");
@@ -17,7 +17,7 @@ append_flush_reopen(uint32_t sync_mode, uint64_t count)
     p.sync_mode = sync_mode;
     struct test_journal t = { 0 };
     struct test_seen replay = { 0 };
-    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    assert_int_equal(test_journal_open(&t, dir, &p, open_flags, &replay), 0);
     assert_int_equal(replay.count, 0);
     struct test_seen durable = { 0 };
     for (uint64_t i = 1; i <= count; i++) {
@@ -33,6 +33,7 @@ append_flush_reopen(uint32_t sync_mode, uint64_t count)
     struct ubc_journal_stats stats;
     ubc_journal_stats_get(t.journal, &stats);
     assert_true(stats.segments_created >= 2); /* 256 KiB segments roll */
+    assert_int_equal(stats.direct_io, (open_flags & UBC_JOURNAL_OPEN_BUFFERED) ? 0 : 1);
     ubc_journal_close(t.journal);
 
     /* Reopen: every record comes back, in order, intact. */
@@ -63,14 +64,22 @@ static void
 test_linked(void **state)
 {
     (void)state;
-    append_flush_reopen(UBC_JOURNAL_SYNC_LINKED, 5000);
+    append_flush_reopen(UBC_JOURNAL_SYNC_LINKED, 5000, 0);
+}
+
+/* The path a file system without O_DIRECT takes: buffered writes + fdatasync. */
+static void
+test_buffered(void **state)
+{
+    (void)state;
+    append_flush_reopen(UBC_JOURNAL_SYNC_LINKED, 2000, UBC_JOURNAL_OPEN_BUFFERED);
 }
 
 static void
 test_dsync(void **state)
 {
     (void)state;
-    append_flush_reopen(UBC_JOURNAL_SYNC_DSYNC, 3000);
+    append_flush_reopen(UBC_JOURNAL_SYNC_DSYNC, 3000, 0);
 }
 
 static void
@@ -169,8 +178,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_invalid),  cmocka_unit_test(test_linked),
-        cmocka_unit_test(test_dsync),           cmocka_unit_test(test_backpressure_and_malformed),
+        cmocka_unit_test(test_params_invalid),
+        cmocka_unit_test(test_linked),
+        cmocka_unit_test(test_dsync),
+        cmocka_unit_test(test_buffered),
+        cmocka_unit_test(test_backpressure_and_malformed),
         cmocka_unit_test(test_snapshot_retire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
