@@ -39,8 +39,16 @@ struct model_unbond {
     uint32_t owner;
     uint64_t amount, release;
 };
+#define PROPOSALS 4u
+struct model_proposal {
+    int state;             /* enum ubc_ledger_proposal_state */
+    uint32_t param, voted; /* voted: bit per model account */
+    uint64_t id, value, end, yes, no;
+};
 struct model {
     struct model_account a[SLOTS];
+    struct model_proposal p[PROPOSALS];
+    uint64_t next_id, quorum_bps, threshold_bps, voting_heights, timelock_heights;
     struct model_escrow e[ESCROWS_MAX];
     struct model_unbond q[UNBONDING_MAX];
     uint32_t q_head, q_count, escrow_count;
@@ -106,6 +114,97 @@ struct gen {
     uint64_t amount, job, nonce;
 };
 
+static const uint32_t gov_params[3] = { UBC_LEDGER_PARAM_BURN_RATE_BPS, UBC_LEDGER_PARAM_MIN_STAKE,
+                                        UBC_LEDGER_PARAM_UNBONDING_HEIGHTS };
+
+static struct model_proposal *
+model_proposal_find(struct model *m, uint64_t id)
+{
+    for (uint32_t i = 0; i < PROPOSALS; i++)
+        if (m->p[i].state != UBC_LEDGER_PROPOSAL_FREE && m->p[i].id == id)
+            return &m->p[i];
+    return NULL;
+}
+
+static uint16_t
+model_propose(struct model *m, const struct gen *g)
+{
+    const struct model_account *a = &m->a[g->user];
+    if (a->staked == 0 || a->staked < m->min_stake)
+        return UBC_LEDGER_ERR_NO_STAKE;
+    uint32_t param = gov_params[g->job % 3];
+    if (param == UBC_LEDGER_PARAM_BURN_RATE_BPS && g->amount > 10000)
+        return UBC_LEDGER_ERR_BAD_PARAMETER;
+    struct model_proposal *slot = NULL;
+    for (uint32_t i = 0; i < PROPOSALS && slot == NULL; i++)
+        if (m->p[i].state == UBC_LEDGER_PROPOSAL_FREE)
+            slot = &m->p[i];
+    for (uint32_t i = 0; i < PROPOSALS && slot == NULL; i++) {
+        struct model_proposal *p = &m->p[i];
+        int oldest = 1;
+        for (uint32_t k = 0; k < PROPOSALS; k++)
+            if (m->p[k].state != UBC_LEDGER_PROPOSAL_ACTIVE && m->p[k].id < p->id)
+                oldest = 0;
+        if (p->state != UBC_LEDGER_PROPOSAL_ACTIVE && oldest)
+            slot = p;
+    }
+    if (slot == NULL)
+        return UBC_LEDGER_ERR_FULL;
+    *slot =
+        (struct model_proposal){ UBC_LEDGER_PROPOSAL_ACTIVE,    param, 0, m->next_id++, g->amount,
+                                 m->height + m->voting_heights, 0,     0 };
+    return UBC_LEDGER_OK;
+}
+
+static uint16_t
+model_vote(struct model *m, const struct gen *g)
+{
+    struct model_proposal *p = model_proposal_find(m, g->job);
+    if (p == NULL)
+        return UBC_LEDGER_ERR_NO_PROPOSAL;
+    if (p->state != UBC_LEDGER_PROPOSAL_ACTIVE || m->height >= p->end)
+        return UBC_LEDGER_ERR_VOTING_CLOSED;
+    uint64_t weight = m->a[g->user].staked;
+    if (weight == 0)
+        return UBC_LEDGER_ERR_NO_STAKE;
+    if (p->voted & (1u << g->user))
+        return UBC_LEDGER_ERR_ALREADY_VOTED;
+    p->voted |= 1u << g->user;
+    if (g->flags & UBC_LEDGER_FLAG_VOTE_YES)
+        p->yes += weight;
+    else
+        p->no += weight;
+    return UBC_LEDGER_OK;
+}
+
+static uint16_t
+model_execute(struct model *m, const struct gen *g)
+{
+    struct model_proposal *p = model_proposal_find(m, g->job);
+    if (p == NULL)
+        return UBC_LEDGER_ERR_NO_PROPOSAL;
+    if (p->state != UBC_LEDGER_PROPOSAL_ACTIVE)
+        return UBC_LEDGER_ERR_VOTING_CLOSED;
+    if (m->height < p->end + m->timelock_heights)
+        return UBC_LEDGER_ERR_TIME_LOCK;
+    unsigned __int128 total = 0, cast = (unsigned __int128)p->yes + p->no;
+    for (uint32_t i = 0; i < SLOTS; i++)
+        total += m->a[i].staked;
+    if (p->yes == 0 || cast * 10000 < total * m->quorum_bps ||
+        (unsigned __int128)p->yes * 10000 < cast * m->threshold_bps) {
+        p->state = UBC_LEDGER_PROPOSAL_REJECTED;
+        return UBC_LEDGER_ERR_NOT_PASSED;
+    }
+    if (p->param == UBC_LEDGER_PARAM_BURN_RATE_BPS)
+        m->burn_bps = p->value;
+    else if (p->param == UBC_LEDGER_PARAM_MIN_STAKE)
+        m->min_stake = p->value;
+    else
+        m->unbonding_heights = p->value;
+    p->state = UBC_LEDGER_PROPOSAL_EXECUTED;
+    return UBC_LEDGER_OK;
+}
+
 static uint16_t
 model_user_op(struct model *m, const struct gen *g)
 {
@@ -154,6 +253,9 @@ model_user_op(struct model *m, const struct gen *g)
         a->balance -= g->amount;
         m->burned += g->amount;
         return UBC_LEDGER_OK;
+    case UBC_LEDGER_OP_PROPOSE: return model_propose(m, g);
+    case UBC_LEDGER_OP_VOTE: return model_vote(m, g);
+    case UBC_LEDGER_OP_EXECUTE: return model_execute(m, g);
     default: return UINT16_MAX;
     }
 }
@@ -338,6 +440,8 @@ static const uint8_t gen_kinds[] = {
     UBC_LEDGER_OP_CREATE_ACCOUNT, UBC_LEDGER_OP_REWARD_EPOCH,   UBC_LEDGER_OP_REWARD_WORK,
     UBC_LEDGER_OP_SLASH,          UBC_LEDGER_OP_PAUSE,          UBC_LEDGER_OP_RESUME,
     UBC_LEDGER_OP_FREEZE,         UBC_LEDGER_OP_STAKE,          UBC_LEDGER_OP_UNSTAKE,
+    UBC_LEDGER_OP_PROPOSE,        UBC_LEDGER_OP_VOTE,           UBC_LEDGER_OP_VOTE,
+    UBC_LEDGER_OP_EXECUTE,
 };
 
 /* Draws one op; the nonce is right most of the time so that most ops get through. */
@@ -369,6 +473,23 @@ gen_op(uint64_t *rng, const struct model *m)
         g.amount = rng_below(rng, 6);
     if (g.kind == UBC_LEDGER_OP_SLASH)
         g.job = m->slash_seq + rng_below(rng, 3);
+    if ((g.kind == UBC_LEDGER_OP_ESCROW_RELEASE || g.kind == UBC_LEDGER_OP_ESCROW_REFUND) &&
+        rng_below(rng, 4) != 0) { /* mostly settle an escrow that is open */
+        const struct model_escrow *e = &m->e[rng_below(rng, ESCROWS_MAX)];
+        if (e->open) {
+            g.user = e->owner;
+            g.job = e->job;
+            g.amount = rng_below(rng, 2) ? e->amount / (1 + rng_below(rng, 3)) : g.amount;
+        }
+    }
+    if (g.kind == UBC_LEDGER_OP_VOTE || g.kind == UBC_LEDGER_OP_EXECUTE) {
+        uint64_t back = rng_below(rng, 6);
+        g.job = m->next_id > back ? m->next_id - back : 0;
+    }
+    if (g.kind == UBC_LEDGER_OP_PROPOSE) {
+        g.job = rng_below(rng, 3);
+        g.amount = g.job == 0 ? rng_below(rng, 10100) : rng_below(rng, g.job == 1 ? 500 : 20);
+    }
     g.nonce = m->a[g.user].nonce + 1;
     if (rng_below(rng, 100) < 3)
         g.nonce += rng_below(rng, 3) + 1 - 2 * (rng_below(rng, 2)); /* off by some */
@@ -410,6 +531,13 @@ gen_encode(const struct gen *g, struct ubc_ledger_op *op)
         op->args.u.slash.amount = g->amount;
         op->args.u.slash.sequence = g->job;
         break;
+    case UBC_LEDGER_OP_PROPOSE:
+        op->args.u.propose.kind = UBC_LEDGER_PROPOSAL_PARAMETER;
+        op->args.u.propose.param = gov_params[g->job % 3];
+        op->args.u.propose.value = g->amount;
+        break;
+    case UBC_LEDGER_OP_VOTE:
+    case UBC_LEDGER_OP_EXECUTE: op->args.u.proposal.proposal_id = g->job; break;
     default: op->args.u.amount.amount = g->amount; break;
     }
 }
@@ -467,6 +595,11 @@ model_init(struct model *m, const struct ubc_ledger_config *c)
     m->unbonding_heights = c->params[UBC_LEDGER_PARAM_UNBONDING_HEIGHTS];
     m->emission = c->params[UBC_LEDGER_PARAM_EMISSION_PER_EPOCH];
     m->work_bps = c->params[UBC_LEDGER_PARAM_REWARD_WORK_BPS];
+    m->quorum_bps = c->params[UBC_LEDGER_PARAM_QUORUM_BPS];
+    m->threshold_bps = c->params[UBC_LEDGER_PARAM_THRESHOLD_BPS];
+    m->voting_heights = c->params[UBC_LEDGER_PARAM_VOTING_HEIGHTS];
+    m->timelock_heights = c->params[UBC_LEDGER_PARAM_TIMELOCK_HEIGHTS];
+    m->next_id = 1;
 }
 
 static void
@@ -517,6 +650,7 @@ test_property(void **state)
     struct ubc_ledger_op ops[64];
     uint16_t expected[64], results[64];
     uint64_t histogram[UBC_LEDGER_RESULT_COUNT] = { 0 };
+    uint64_t applied_by_kind[UBC_LEDGER_OP_KIND_COUNT] = { 0 };
     while (done < total) {
         uint32_t n = 1 + (uint32_t)rng_below(&rng, 64);
         height += rng_below(&rng, 3);
@@ -535,6 +669,7 @@ test_property(void **state)
                          ubc_ledger_result_name(expected[i]));
             ok += results[i] == UBC_LEDGER_OK;
             histogram[results[i] < UBC_LEDGER_RESULT_COUNT ? results[i] : 0]++;
+            applied_by_kind[ops[i].kind % UBC_LEDGER_OP_KIND_COUNT] += results[i] == UBC_LEDGER_OK;
         }
         model_compare(&m, f.ledger);
         done += n;
@@ -546,7 +681,12 @@ test_property(void **state)
         if (histogram[r] != 0)
             printf("  %-20s %llu\n", ubc_ledger_result_name((uint16_t)r),
                    (unsigned long long)histogram[r]);
-    assert_true(ok > done / 4); /* the generator exercises success paths, not only refusals */
+    for (uint32_t k = 1; k < UBC_LEDGER_OP_KIND_COUNT; k++)
+        if (applied_by_kind[k] != 0)
+            printf("  applied %-22s %llu\n", ubc_ledger_op_kind_name((uint8_t)k),
+                   (unsigned long long)applied_by_kind[k]);
+    assert_true(applied_by_kind[UBC_LEDGER_OP_EXECUTE] > 0); /* governance took effect */
+    assert_true(ok > done / 5); /* the generator exercises success paths, not only refusals */
     test_ledger_close(&f);
 }
 
