@@ -38,18 +38,14 @@ uring_file_register(void *ctx, uint32_t slot, int fd)
     return rc == 1 ? 0 : (rc < 0 ? rc : -EIO);
 }
 
+/* A full submission queue is not flushed here: flushing between a write and
+ * the fsync linked to it would cut the link and let the fsync run before the
+ * write. The caller gets -EBUSY and retries after its next submit; the journal
+ * then syncs a batch only once its write has completed. */
 static struct io_uring_sqe *
 uring_sqe_get(struct ubc_journal_uring *u)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (sqe == NULL) {
-        /* A full submission queue flushes and retries once. */
-        int rc = io_uring_submit(&u->ring);
-        if (rc > 0)
-            u->queued = 0;
-        sqe = io_uring_get_sqe(&u->ring);
-    }
-    return sqe;
+    return io_uring_get_sqe(&u->ring);
 }
 
 static void
@@ -144,11 +140,16 @@ uring_wait(void *ctx)
 {
     struct ubc_journal_uring *u = ctx;
     struct io_uring_cqe *cqe;
+    if (io_uring_peek_cqe(&u->ring, &cqe) == 0)
+        return 0;
+    /* Submits what is still queued, so the wait cannot be for nothing. */
     int rc;
     do {
-        rc = io_uring_wait_cqe(&u->ring, &cqe);
+        rc = io_uring_submit_and_wait(&u->ring, 1);
     } while (rc == -EINTR);
-    return rc;
+    if (rc >= 0)
+        u->queued = 0;
+    return rc < 0 ? rc : 0;
 }
 
 static int
