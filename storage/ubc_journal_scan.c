@@ -466,18 +466,15 @@ segment_scan(struct scan *s, uint32_t i, const struct mapping *m)
     char name[UBC_JOURNAL_NAME_BYTES];
     ubc_journal_segment_name(name, seg->segment_index);
     int last = i + 1 == s->segment_files;
-    uint64_t window = s->params->window_bytes_default;
+    /* The window the previous segment was written with, if there is one. */
+    uint64_t window =
+        s->result->window_bytes != 0 ? s->result->window_bytes : s->params->window_bytes_default;
     struct ubc_journal_segment_header h;
     enum ubc_journal_verdict v = m->size < UBC_JOURNAL_BLOCK_BYTES
                                      ? UBC_JOURNAL_BAD_LENGTH
                                      : ubc_journal_segment_header_verify(m->bytes, &h);
-    if (v == UBC_JOURNAL_ZERO && last) {
-        /* A prepared spare never written to: not part of the journal. */
-        if (s->params->flags & UBC_JOURNAL_SCAN_WRITE)
-            remove_file(s->dir_fd, name);
-        s->segment_files = i;
-        return 1;
-    }
+    /* An unused spare was dropped before (scan_drop_spare): a zero header
+     * here has records after it, torn (within the window) or damaged. */
     if (v != UBC_JOURNAL_OK) {
         char why[96];
         snprintf(why, sizeof(why), "segment header: %s", ubc_journal_verdict_text(v));

@@ -138,6 +138,38 @@ test_torn_tail(void **state)
     test_dir_remove(dir);
 }
 
+/* The last segment's header block lost (zeros): torn if its data fits in the
+ * window (its first batch was never durable), refused otherwise. */
+static void
+test_zero_header_last_segment(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    test_dir_make(dir, sizeof(dir), "zerohdr");
+    struct ubc_journal_params p = test_params_small();
+    build_journal(dir, &p, RECORDS);
+    struct ubc_journal_scan_result r = scan_only(dir);
+    assert_int_equal(r.status, 0);
+    assert_true(r.segment_count >= 2);
+    const struct ubc_journal_scan_segment *last = &work.segments[r.segment_count - 1];
+    uint64_t last_first = last->first_sequence;
+    int fits = last->end_offset - UBC_JOURNAL_BLOCK_BYTES < r.window_bytes;
+    segment_path(path, sizeof(path), dir, last->segment_index);
+    uint8_t zeros[UBC_JOURNAL_BLOCK_BYTES] = { 0 };
+    file_poke(path, 0, zeros, sizeof(zeros));
+    if (!fits) {
+        expect_refused(dir, &p, "corruption, not a torn tail");
+    } else {
+        struct test_journal t = { 0 };
+        struct test_seen replay = { 0 };
+        assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+        assert_non_null(strstr(t.report.notes, "torn tail"));
+        assert_int_equal(replay.count, last_first - 1);
+        test_journal_destroy(&t);
+    }
+    test_dir_remove(dir);
+}
+
 static void
 test_bit_flip_middle(void **state)
 {
@@ -307,6 +339,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_zero_header_last_segment),
         cmocka_unit_test(test_bit_flip_middle),
         cmocka_unit_test(test_bit_flip_last_segment_far_from_end),
         cmocka_unit_test(test_truncated_segment),
