@@ -319,8 +319,9 @@ void ubc_ledger_op_cosign(uint64_t chain_id, const struct ubc_ledger_op *main,
                           struct ubc_ledger_op *cosign, const uint8_t *secret_key);
 
 /* Applies ops[0..n) in order at `height` (>= the ledger's height), writes one result per op,
- * asserts conservation, and fills *audit. Returns 0, or -EINVAL (n too large, height going
- * backwards: nothing applied). */
+ * asserts conservation, and fills *audit (required). Returns 0, or -EINVAL (n too large, height
+ * going backwards, a NULL argument: nothing applied). Results are per record: an op's COSIGN
+ * records get the op's result. */
 int ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *ops, uint32_t n,
                            uint64_t height, uint16_t *results, struct ubc_ledger_audit *audit);
 
