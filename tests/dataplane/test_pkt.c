@@ -12,6 +12,7 @@
 
 #include "common/ubc_assert.h"
 #include "dataplane/wire/ubc_pkt.h"
+#include "tests/dataplane/bad_frames.h"
 
 #define MAC_US 0x02, 0x00, 0x00, 0x00, 0x00, 0x01
 #define MAC_PEER 0x02, 0x00, 0x00, 0x00, 0x00, 0x02
@@ -394,6 +395,33 @@ test_ip_options_and_padding(void **state)
     assert_int_equal(frame[L3], 0x45);
 }
 
+/* The shared generator of bad frames (used by the node's malformed-packet
+ * test) yields each reason exactly. */
+static void
+test_bad_frame_generator(void **state)
+{
+    (void)state;
+    static uint8_t frame[UBC_PKT_FRAME_MAX + 1];
+    struct ubc_pkt_self client = { .ipv4_be = peer_them.ipv4_be,
+                                   .udp_port_be = peer_them.udp_port_be };
+    memcpy(client.mac, peer_them.mac, 6);
+    for (int r = 1; r < UBC_PKT_DROP_COUNT; r++) {
+        size_t len = ubc_bad_frame((enum ubc_pkt_drop)r, frame, sizeof(frame), &self_us, &client);
+        assert_int_not_equal(len, 0);
+        enum ubc_pkt_drop got = classify_drop(frame, len, 0);
+        if (got != (enum ubc_pkt_drop)r)
+            fail_msg("bad frame for %s classified as %s", ubc_pkt_drop_name((enum ubc_pkt_drop)r),
+                     ubc_pkt_drop_name(got));
+    }
+    /* The valid frames it starts from are accepted. */
+    size_t len = ubc_bad_frame_valid_udp(frame, UBC_BAD_FRAME_CAP, &self_us, &client, true);
+    assert_int_equal(classify_drop(frame, len, 0), UBC_PKT_DROP_NONE);
+    len = ubc_bad_frame_valid_arp(frame, &self_us, &client);
+    assert_int_equal(classify_drop(frame, len, 0), UBC_PKT_DROP_NONE);
+    len = ubc_bad_frame_valid_icmp(frame, &self_us, &client);
+    assert_int_equal(classify_drop(frame, len, 0), UBC_PKT_DROP_NONE);
+}
+
 /* Runs last: every drop reason was produced by some test above. */
 static void
 test_every_drop_reason_covered(void **state)
@@ -418,6 +446,7 @@ main(void)
         cmocka_unit_test(test_drop_reasons_structural),
         cmocka_unit_test(test_drop_reasons_arp_icmp),
         cmocka_unit_test(test_ip_options_and_padding),
+        cmocka_unit_test(test_bad_frame_generator),
         cmocka_unit_test(test_every_drop_reason_covered),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dataplane/wire/ubc_wire.h"
+#include "tests/dataplane/bad_frames.h"
 #include "tests/dataplane/wire_samples.h"
 
 static const struct ubc_wire_policy policy_open = { .require_tag = false };
@@ -356,6 +357,33 @@ test_refusal_round_trip(void **state)
     assert_int_equal(msg.u.reply.detail, UBC_WIRE_ERR_BAD_VERSION);
 }
 
+/* The shared generator of bad datagrams yields each reason exactly, and a
+ * node answers exactly the ones it should. */
+static void
+test_bad_datagram_generator(void **state)
+{
+    (void)state;
+    const struct ubc_wire_policy policy_tag = { .require_tag = true };
+    for (int r = 1; r < UBC_WIRE_RESULT_COUNT; r++) {
+        uint8_t buf[UBC_WIRE_DATAGRAM_MAX + 1];
+        size_t len = ubc_bad_datagram((enum ubc_wire_result)r, buf, UBC_WIRE_DATAGRAM_MAX);
+        if (r == UBC_WIRE_ERR_NO_ROOM) {
+            assert_int_equal(len, 0);
+            continue;
+        }
+        assert_int_not_equal(len, 0);
+        struct ubc_wire_header header;
+        struct ubc_msg msg;
+        enum ubc_wire_result got = ubc_wire_decode(
+            buf, len, r == UBC_WIRE_ERR_TAG_REQUIRED ? &policy_tag : &policy_open, &header, &msg);
+        if (got != (enum ubc_wire_result)r)
+            fail_msg("bad datagram for %s decoded as %s",
+                     ubc_wire_result_name((enum ubc_wire_result)r), ubc_wire_result_name(got));
+        bool noise = r == UBC_WIRE_ERR_SHORT_HEADER || r == UBC_WIRE_ERR_BAD_MAGIC;
+        assert_int_equal(ubc_wire_should_refuse(got, &header), !noise);
+    }
+}
+
 int
 main(void)
 {
@@ -371,6 +399,7 @@ main(void)
         cmocka_unit_test(test_newer_minor_version),
         cmocka_unit_test(test_refusal_rules),
         cmocka_unit_test(test_refusal_round_trip),
+        cmocka_unit_test(test_bad_datagram_generator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
