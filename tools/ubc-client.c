@@ -32,6 +32,7 @@
 
 #include "common/ubc_msg.h"
 #include "common/ubc_time.h"
+#include "dataplane/wire/ubc_bad.h"
 #include "dataplane/wire/ubc_wire.h"
 
 enum {
@@ -130,6 +131,7 @@ static const char usage_text[] =
     "           [--region R] [--labels MASK] [--price UNITS] [--stake UNITS]\n"
     "           [--heartbeat-ms N] [--duration-s S] [--tasks-max N] [--work-ms MS]\n"
     "           [--dishonest]\n"
+    "  malformed  send one datagram per decode-failure reason; check each refusal\n"
     "--count N sends N requests for jobs ID, ID+1, ... at --rate per second (0: at once).\n"
     "exit: 0 ok, 1 refused, 2 usage, 3 timeout, 4 system error\n";
 
@@ -398,13 +400,15 @@ options_apply_global(struct options *o, int id, const char *arg)
 static void
 options_validate(struct options *o)
 {
-    static const char *const commands[] = { "submit", "cancel", "status", "provider" };
+    static const char *const commands[] = { "submit", "cancel", "status", "provider", "malformed" };
     bool known = false;
     for (size_t i = 0; i < UBC_ARRAY_SIZE(commands); i++)
         known = known || (o->command != NULL && strcmp(o->command, commands[i]) == 0);
     if (!known)
         die_usage(o->command ? "unknown command" : "missing command");
     bool provider = strcmp(o->command, "provider") == 0;
+    if (strcmp(o->command, "malformed") == 0)
+        o->job.job_id = o->job.job_id ? o->job.job_id : 1; /* needs no job */
     if (provider && o->agent.provider_id == 0)
         die_usage("provider: --id must be given and non-zero");
     if (!provider && o->job.job_id == 0)
@@ -917,6 +921,68 @@ run_provider(struct client *c)
                ",\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 "}\n",
                c->assignments, c->results_acked, c->refused, c->timed_out);
     return 0;
+}
+
+/* Waits up to the timeout for a refusal echoing sequence; returns its
+ * code, or -1 when none came. Other datagrams are ignored. */
+static int
+malformed_await_refusal(struct client *c, uint64_t sequence)
+{
+    uint64_t deadline_ns = ubc_time_monotonic_ns() + c->options->timeout_ms * NS_PER_MS;
+    for (uint64_t now_ns = ubc_time_monotonic_ns(); now_ns < deadline_ns;
+         now_ns = ubc_time_monotonic_ns()) {
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        int wait_ms = (int)((deadline_ns - now_ns + NS_PER_MS - 1) / NS_PER_MS);
+        if (poll(&pfd, 1, wait_ms) <= 0)
+            continue;
+        uint8_t datagram[UBC_WIRE_DATAGRAM_MAX + 1];
+        ssize_t len = recv(c->fd, datagram, sizeof(datagram), MSG_DONTWAIT);
+        const struct ubc_wire_policy policy = { .require_tag = false };
+        struct ubc_wire_header header;
+        struct ubc_msg msg;
+        if (len > 0 &&
+            ubc_wire_decode(datagram, (size_t)len, &policy, &header, &msg) == UBC_WIRE_OK &&
+            msg.hdr.type == UBC_MSG_REFUSAL && msg.hdr.seq == sequence)
+            return msg.u.reply.error;
+    }
+    return -1;
+}
+
+/* malformed: one datagram per decode reason (ubc_bad.h). A datagram the
+ * node must answer has to come back as a refusal with the right code; noise
+ * (short header, bad magic) must get no answer. Exit 0 when all behave. */
+static int
+run_malformed(struct client *c)
+{
+    uint32_t wrong = 0;
+    for (int r = 1; r < UBC_WIRE_RESULT_COUNT && !stop_requested; r++) {
+        enum ubc_wire_result reason = (enum ubc_wire_result)r;
+        if (reason == UBC_WIRE_ERR_TAG_REQUIRED || reason == UBC_WIRE_ERR_NO_ROOM)
+            continue; /* not a malformation, or the encoder's own */
+        uint8_t datagram[UBC_WIRE_DATAGRAM_MAX + 1];
+        size_t len = ubc_bad_datagram(reason, datagram, UBC_WIRE_DATAGRAM_MAX + 1);
+        UBC_ASSERT(len != 0);
+        bool noise = reason == UBC_WIRE_ERR_SHORT_HEADER || reason == UBC_WIRE_ERR_BAD_MAGIC;
+        int expected = noise ? -1 : (int)ubc_wire_result_to_err(reason);
+        if (send(c->fd, datagram, len, 0) < 0 && errno != ECONNREFUSED) {
+            fprintf(stderr, "ubc-client: send: %s\n", strerror(errno));
+            return EXIT_SYSTEM;
+        }
+        int got = malformed_await_refusal(c, 1000 + (uint64_t)reason);
+        const char *got_name = got < 0 ? "none" : ubc_err_name((enum ubc_err)got);
+        const char *expected_name = expected < 0 ? "none" : ubc_err_name((enum ubc_err)expected);
+        wrong += got != expected;
+        if (c->options->json)
+            printf("{\"malformed\":\"%s\",\"expected\":\"%s\",\"got\":\"%s\",\"ok\":%s}\n",
+                   ubc_wire_result_name(reason), expected_name, got_name,
+                   got == expected ? "true" : "false");
+        else
+            printf("malformed %-16s expected refusal %-12s got %-12s %s\n",
+                   ubc_wire_result_name(reason), expected_name, got_name,
+                   got == expected ? "ok" : "WRONG");
+        fflush(stdout);
+    }
+    return wrong ? EXIT_REFUSED : 0;
 }
 
 int

@@ -49,7 +49,8 @@ struct responder {
     uint32_t results;
     uint32_t results_hash_ok;
     uint32_t deregisters;
-    uint32_t unexpected; /* undecodable or of a type a client must not send */
+    uint32_t unexpected; /* of a type a client must not send */
+    uint32_t malformed;
 };
 
 static void
@@ -183,8 +184,16 @@ responder_main(void *arg)
         const struct ubc_wire_policy policy = { .require_tag = false };
         struct ubc_wire_header header;
         struct ubc_msg msg;
-        if (ubc_wire_decode(datagram, (size_t)len, &policy, &header, &msg) != UBC_WIRE_OK) {
-            r->unexpected++;
+        enum ubc_wire_result result =
+            ubc_wire_decode(datagram, (size_t)len, &policy, &header, &msg);
+        if (result != UBC_WIRE_OK) {
+            /* What the node does: answer what deserves it, count the rest. */
+            r->malformed++;
+            if (ubc_wire_should_refuse(result, &header)) {
+                struct ubc_msg refusal;
+                ubc_wire_refusal_init(&refusal, result, &header);
+                responder_send(r, &from, &refusal);
+            }
             continue;
         }
         if (header.flags & UBC_WIRE_FLAG_RETRY)
@@ -347,6 +356,24 @@ test_provider_agent(void **state)
 }
 
 static void
+test_malformed(void **state)
+{
+    (void)state;
+    struct responder r;
+    responder_start(&r, 0);
+    char out[8192];
+    const char *malformed[] = { "--json", "--timeout-ms", "50", "malformed", NULL };
+    assert_int_equal(run_client(r.port, out, sizeof(out), malformed), 0);
+    assert_int_equal(count_lines_with(out, "\"ok\":true"), UBC_WIRE_RESULT_COUNT - 3);
+    assert_non_null(strstr(out, "{\"malformed\":\"bad-version\",\"expected\":\"version\","
+                                "\"got\":\"version\",\"ok\":true}"));
+    assert_non_null(strstr(out, "{\"malformed\":\"bad-magic\",\"expected\":\"none\","
+                                "\"got\":\"none\",\"ok\":true}"));
+    responder_stop(&r);
+    assert_int_equal(r.malformed, UBC_WIRE_RESULT_COUNT - 3);
+}
+
+static void
 test_usage_errors(void **state)
 {
     (void)state;
@@ -378,6 +405,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_overload_backoff_and_timeout),
         cmocka_unit_test(test_count_and_rate),
         cmocka_unit_test(test_provider_agent),
+        cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

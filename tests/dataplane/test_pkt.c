@@ -12,7 +12,7 @@
 
 #include "common/ubc_assert.h"
 #include "dataplane/wire/ubc_pkt.h"
-#include "tests/dataplane/bad_frames.h"
+#include "dataplane/wire/ubc_bad.h"
 
 #define MAC_US 0x02, 0x00, 0x00, 0x00, 0x00, 0x01
 #define MAC_PEER 0x02, 0x00, 0x00, 0x00, 0x00, 0x02

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "dataplane/wire/ubc_wire.h"
-#include "tests/dataplane/bad_frames.h"
+#include "dataplane/wire/ubc_bad.h"
 #include "tests/dataplane/wire_samples.h"
 
 static const struct ubc_wire_policy policy_open = { .require_tag = false };

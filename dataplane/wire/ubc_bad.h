@@ -1,7 +1,7 @@
-/* bad_frames.h: one frame for every classifier drop reason and one datagram
- * for every decode reason, for the unit tests and for the node's
- * malformed-packet integration test (send each, check each counter, check
- * that the node keeps serving).
+/* ubc_bad.h: one frame for every classifier drop reason and one datagram
+ * for every decode reason, for the unit tests, `ubc-client malformed` and
+ * the node's malformed-packet integration test (send each, check each
+ * counter, check that the node keeps serving). Never used by ubcd itself.
  *
  * Contract: header-only static functions; the caller owns the buffers. The
  * frames go from `client` to `node`; each is a valid frame with exactly one
