@@ -1003,8 +1003,9 @@ main(int argc, char **argv)
     struct sigaction action = { .sa_handler = on_signal };
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-    int status =
-        strcmp(options.command, "provider") == 0 ? run_provider(&client) : run_requests(&client);
+    int status = strcmp(options.command, "provider") == 0    ? run_provider(&client)
+                 : strcmp(options.command, "malformed") == 0 ? run_malformed(&client)
+                                                             : run_requests(&client);
     close(client.fd);
     return status;
 }
