@@ -400,6 +400,7 @@ ubc_ledger_new(void *mem, const struct ubc_ledger_config *config)
         escrows[i].owner_index = UBC_LEDGER_NO_INDEX;
     if (genesis_apply(ledger, config) != 0)
         return NULL;
+    ubc_ledger_state_hash(ledger, ledger->state_hash_last);
     summary_publish(ledger);
     __atomic_store_n(&ledger->magic, UBC_LEDGER_MAGIC, __ATOMIC_RELEASE);
     return mem;
@@ -738,7 +739,8 @@ ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op
         (n > 0 && results == NULL) || audit == NULL)
         return -EINVAL;
     memset(audit, 0, sizeof(*audit));
-    ubc_ledger_state_hash(ledger, audit->state_hash_prev);
+    /* Nothing changes the state between batches, so the last batch's hash is the one before. */
+    memcpy(audit->state_hash_prev, ledger->state_hash_last, UBC_LEDGER_HASH_BYTES);
     batch_begin(ledger, height);
     uint32_t ok_count = 0;
     for (uint32_t i = 0; i < PREFETCH_DISTANCE && i < n; i++)
@@ -763,6 +765,7 @@ ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op
     audit->ok_count = ok_count;
     ops_digest(ops, n, results, audit->ops_digest);
     ubc_ledger_state_hash(ledger, audit->state_hash);
+    memcpy(ledger->state_hash_last, audit->state_hash, UBC_LEDGER_HASH_BYTES);
     summary_publish(ledger);
     return 0;
 }
@@ -815,9 +818,7 @@ summary_fill(const struct ubc_ledger *ledger, struct ubc_ledger_summary *s)
     s->unbonding = ledger->unbonding;
     s->reward_pool = ledger->reward_pool;
     s->burned = ledger->burned;
-    uint8_t hash[UBC_LEDGER_HASH_BYTES];
-    ubc_ledger_state_hash(ledger, hash);
-    memcpy(s->state_hash, hash, sizeof(hash));
+    memcpy(s->state_hash, ledger->state_hash_last, UBC_LEDGER_HASH_BYTES);
 }
 
 static void

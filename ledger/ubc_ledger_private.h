@@ -122,6 +122,7 @@ struct ubc_ledger {
     ubc_u128 accounts_sum, escrows_sum, unbonding_sum;
 
     uint64_t ops_applied, ops_refused;
+    uint8_t state_hash_last[UBC_LEDGER_HASH_BYTES]; /* after the last batch (or genesis) */
     struct ubc_ledger_seqlock summary __attribute__((aligned(64)));
 };
 
