@@ -49,6 +49,7 @@ struct batch {
     uint64_t first_sequence;
     uint64_t segment_index;
     uint64_t file_offset;
+    uint64_t submitted_ns; /* the poll's now when its write was first submitted */
     uint8_t chain_start[UBC_JOURNAL_CHAIN_BYTES];
     uint8_t chain_end[UBC_JOURNAL_CHAIN_BYTES];
 };
@@ -78,6 +79,7 @@ struct ubc_journal {
     uint64_t durable_sequence;
     uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
     uint64_t filling_since_ns;
+    uint64_t now_ns_last; /* the latest now_ns a poll was given */
     int force_seal;
     /* where sealing places the next batch */
     uint64_t plan_segment_index;
@@ -484,7 +486,7 @@ segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
 
 /* Submits sealed batches and completes interrupted ones, oldest first. */
 static void
-batches_submit(struct ubc_journal *j)
+batches_submit(struct ubc_journal *j, uint64_t now_ns)
 {
     for (uint64_t n = j->batch_oldest; n <= j->batch_filling && j->read_only_errno == 0; n++) {
         struct batch *b = batch_at(j, n);
@@ -493,6 +495,7 @@ batches_submit(struct ubc_journal *j)
                 !segment_roll_ready(j, n, b))
                 return; /* later batches wait behind it */
             b->state = BATCH_SUBMITTED;
+            b->submitted_ns = now_ns;
         }
         if (b->state != BATCH_SUBMITTED || b->write_pending || b->sync_pending || b->synced)
             continue;
@@ -666,7 +669,7 @@ history_push(struct ubc_journal *j, uint64_t sequence, const uint8_t *chain)
 
 /* Reports batches in order: durable ones, or all of them once read-only. */
 static uint32_t
-batches_retire(struct ubc_journal *j, ubc_journal_durable_fn callback, void *ctx)
+batches_retire(struct ubc_journal *j, uint64_t now_ns, ubc_journal_durable_fn callback, void *ctx)
 {
     uint32_t reported = 0;
     int opened = 0;
@@ -686,6 +689,10 @@ batches_retire(struct ubc_journal *j, ubc_journal_durable_fn callback, void *ctx
         reported += b->record_count;
         if (!failed) {
             j->durable_sequence = b->first_sequence + b->record_count - 1;
+            uint64_t latency_ns = now_ns > b->submitted_ns ? now_ns - b->submitted_ns : 0;
+            j->stats.durable_latency_ns_total += latency_ns;
+            if (latency_ns > j->stats.durable_latency_ns_max)
+                j->stats.durable_latency_ns_max = latency_ns;
             history_push(j, j->durable_sequence, b->chain_end);
         }
         b->state = BATCH_FREE;
@@ -728,16 +735,18 @@ ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns, ubc_journal_durab
 {
     struct ubc_journal *j = journal;
     UBC_ASSERT(j->opened);
+    if (now_ns > j->now_ns_last)
+        j->now_ns_last = now_ns;
     completions_reap(j);
-    uint32_t reported = batches_retire(j, callback, ctx);
+    uint32_t reported = batches_retire(j, now_ns, callback, ctx);
     group_commit(j, now_ns);
-    batches_submit(j);
+    batches_submit(j, now_ns);
     spare_advance(j);
     int rc = j->io.ops->submit(j->io.ctx);
     if (rc < 0)
         journal_fail(j, -rc, "io_uring submit");
     if (j->read_only_errno != 0)
-        reported += batches_retire(j, callback, ctx);
+        reported += batches_retire(j, now_ns, callback, ctx);
     return reported;
 }
 
@@ -762,7 +771,8 @@ ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callback, 
     struct ubc_journal *j = journal;
     j->force_seal = 1;
     for (uint64_t round = 0; round < (1ull << 32); round++) {
-        ubc_journal_poll(j, 1, callback, ctx);
+        /* The caller's clock is not ours to read: time stands still here. */
+        ubc_journal_poll(j, j->now_ns_last, callback, ctx);
         if (journal_idle(j))
             break;
         if (j->ops_in_flight > 0)
@@ -875,7 +885,7 @@ ubc_journal_close(struct ubc_journal *journal)
         if (j->ops_in_flight > 0)
             j->io.ops->wait(j->io.ctx);
     }
-    batches_retire(j, NULL, NULL);
+    batches_retire(j, 0, NULL, NULL);
     for (uint32_t slot = 0; slot < 2; slot++)
         j->io.ops->file_register(j->io.ctx, slot, -1);
     if (j->segment_fd >= 0)

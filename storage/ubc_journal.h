@@ -80,6 +80,9 @@ struct ubc_journal_stats {
     uint64_t segments_created;
     uint64_t segments_retired;
     uint64_t snapshots;
+    /* Submit to durable, per batch, in the caller's now_ns units. */
+    uint64_t durable_latency_ns_total; /* divide by batches for the mean */
+    uint64_t durable_latency_ns_max;
     uint32_t direct_io; /* 1 when O_DIRECT is in use */
     uint32_t buffers_registered;
     uint32_t spare_ready; /* the next segment is prepared */

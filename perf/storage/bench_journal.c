@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/ubc_bench.h"
@@ -42,7 +43,32 @@ struct sample {
     double records_per_s;
     double mb_per_s;
     double fsyncs_per_s;
+    double cpu_ns_per_record; /* this thread's user + system time */
+    double latency_us_mean;   /* a batch's submit to durable */
+    double cpu_wait_share;    /* of the wall time, waiting runnable for a CPU */
 };
+
+/* Nanoseconds this thread waited runnable for a CPU (/proc schedstat). */
+static double
+thread_run_delay_ns(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    unsigned long long on_cpu = 0, delay = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu", &on_cpu, &delay) != 2)
+            delay = 0;
+        fclose(f);
+    }
+    return (double)delay;
+}
+
+static double
+thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static void
 remove_tree(const char *dir)
@@ -78,6 +104,8 @@ journal_sample(struct ubc_journal *j, uint64_t records)
     ubc_journal_stats_get(j, &before);
     uint64_t start_sequence = ubc_journal_next_sequence(j);
     uint64_t appended = 0;
+    double cpu_start = thread_cpu_ns();
+    double delay_start = thread_run_delay_ns();
     uint64_t start = ubc_time_monotonic_ns();
     while (appended < records)
         journal_tick(j, payload, &appended, records);
@@ -90,6 +118,11 @@ journal_sample(struct ubc_journal *j, uint64_t records)
         .records_per_s = (double)durable / seconds,
         .mb_per_s = (double)(after.bytes_written - before.bytes_written) / seconds / 1e6,
         .fsyncs_per_s = (double)(after.fsyncs - before.fsyncs) / seconds,
+        .cpu_ns_per_record = (thread_cpu_ns() - cpu_start) / (double)durable,
+        .cpu_wait_share = (thread_run_delay_ns() - delay_start) / (seconds * 1e9),
+        .latency_us_mean =
+            (double)(after.durable_latency_ns_total - before.durable_latency_ns_total) /
+            (double)(after.batches - before.batches + (after.batches == before.batches)) / 1e3,
     };
     return s;
 }
@@ -181,6 +214,9 @@ fio_sample(const struct bench_config *c, int dsync, struct sample *out)
     out->mb_per_s = bw / 1e6;
     out->fsyncs_per_s = runtime_s > 0 ? syncs / runtime_s : 0;
     out->records_per_s = 0;
+    out->cpu_ns_per_record = 0;
+    out->latency_us_mean = 0;
+    out->cpu_wait_share = 0;
     json_decref(root);
     return bw > 0 ? 0 : -EIO;
 }
@@ -238,6 +274,15 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
     double records = median_of(journal, c->samples, offsetof(struct sample, records_per_s));
     emit(c, mode, "write_mb_per_s", "MB/s", mb, "fio", fio_mb);
     emit(c, mode, "durable_records_per_s", "records/s", records, "aim_1M_records_per_s", 1e6);
+    /* CPU per record says whether a run was bound by the CPU or the disk, and
+     * is steadier than wall-clock rates on a shared machine. */
+    double cpu = median_of(journal, c->samples, offsetof(struct sample, cpu_ns_per_record));
+    emit(c, mode, "cpu_ns_per_record", "ns", cpu, NULL, 0);
+    double latency = median_of(journal, c->samples, offsetof(struct sample, latency_us_mean));
+    emit(c, mode, "batch_durable_latency_us_mean", "us", latency, NULL, 0);
+    /* How much of the run the harness spent waiting for a CPU others held. */
+    double wait = median_of(journal, c->samples, offsetof(struct sample, cpu_wait_share));
+    emit(c, mode, "cpu_wait_share", "fraction", wait, NULL, 0);
     if (!dsync) {
         double syncs = median_of(journal, c->samples, offsetof(struct sample, fsyncs_per_s));
         double fio_syncs = median_of(fio, c->samples, offsetof(struct sample, fsyncs_per_s));
