@@ -3,8 +3,8 @@
  * 1. transfers/s through ubc_ledger_apply_batch (batches of 8192, and of 32 as in a ring burst;
  *    pre-verified transfers among `accounts` funded accounts, random pairs), against a naive
  *    ledger doing the same checks (verified mark, signer, nonce, funds, overflow) with accounts
- *    in a sorted array found by binary search, and the state hash recomputed over the whole state after each batch (the
- *    obvious way to get a per-batch state hash); a second line compares with the naive ledger
+ *    in a sorted array found by binary search, and the state hash recomputed over the whole
+ *    state after each batch (the obvious way to get a per-batch state hash); a second line compares with the naive ledger
  *    without any state hash, i.e. what our hashing and audit record cost.
  * 2. escrow/settle cycles/s: lock then final release (to a provider, minus the burn fee) of
  *    unique jobs with 256 escrows in flight, same two baselines (naive escrows: a linear array).
