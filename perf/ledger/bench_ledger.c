@@ -4,8 +4,9 @@
  *    pre-verified transfers among `accounts` funded accounts, random pairs), against a naive
  *    ledger doing the same checks (verified mark, signer, nonce, funds, overflow) with accounts
  *    in a sorted array found by binary search, and the state hash recomputed over the whole
- *    state after each batch (the obvious way to get a per-batch state hash); a second line compares with the naive ledger
- *    without any state hash, i.e. what our hashing and audit record cost.
+ *    state after each batch (the obvious way to get a per-batch state hash); a second line
+ *    compares with the naive ledger without any state hash, i.e. what our hashing and audit
+ *    record cost.
  * 2. escrow/settle cycles/s: lock then final release (to a provider, minus the burn fee) of
  *    unique jobs with 256 escrows in flight, same two baselines (naive escrows: a linear array).
  * 3. Ed25519 verifications/s of ubc_ledger_verify_batch on 1 and 2 threads, against libsodium
