@@ -50,7 +50,7 @@ $(TSAN_BUILD)/build.ninja:
 
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	@ninja -C $(TSAN_BUILD)
-	TSAN_OPTIONS=halt_on_error=1 $(MESON_TEST) -C $(TSAN_BUILD) --suite concurrent \
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" $(MESON_TEST) -C $(TSAN_BUILD) --suite concurrent \
 		--timeout-multiplier 4
 
 $(FUZZ_BUILD)/build.ninja:

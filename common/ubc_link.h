@@ -22,6 +22,19 @@
 
 #define UBC_LINK_NAME_MAX 32
 
+/* DPDK's rings synchronise with barriers ThreadSanitizer cannot see (DPDK is
+ * not instrumented): under TSan, tell it that an enqueue releases what the
+ * producer wrote and a dequeue acquires it. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *address);
+void __tsan_release(void *address);
+#define UBC_LINK_RELEASE(ring) __tsan_release(ring)
+#define UBC_LINK_ACQUIRE(ring) __tsan_acquire(ring)
+#else
+#define UBC_LINK_RELEASE(ring) ((void)(ring))
+#define UBC_LINK_ACQUIRE(ring) ((void)(ring))
+#endif
+
 struct ubc_link_stats {
     uint64_t enqueued;
     uint64_t dequeued;
@@ -49,6 +62,7 @@ void ubc_link_destroy(struct ubc_link *link);
 static inline uint32_t
 ubc_link_send_burst(struct ubc_link *link, struct ubc_msg *const *msgs, uint32_t n)
 {
+    UBC_LINK_RELEASE(link->ring);
     uint32_t sent = rte_ring_enqueue_burst(link->ring, (void *const *)msgs, n, NULL);
     if (sent > 0)
         __atomic_fetch_add(&link->stats.enqueued, sent, __ATOMIC_RELAXED);
@@ -64,6 +78,7 @@ static inline uint32_t
 ubc_link_recv_burst(struct ubc_link *link, struct ubc_msg **msgs, uint32_t n)
 {
     uint32_t got = rte_ring_dequeue_burst(link->ring, (void **)msgs, n, NULL);
+    UBC_LINK_ACQUIRE(link->ring);
     if (got > 0)
         __atomic_fetch_add(&link->stats.dequeued, got, __ATOMIC_RELAXED);
     return got;

@@ -37,7 +37,7 @@ step "tests ($asan: ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktr
 
 setup "$tsan" --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
 step "build ($tsan)" ninja -C "$tsan"
-step "tests ($tsan: TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+step "tests ($tsan: TSan)" env TSAN_OPTIONS="halt_on_error=1 suppressions=$top/tests/tsan.supp" \
     "${mtest[@]}" -C "$tsan" --suite concurrent --timeout-multiplier 4
 
 CC=clang setup "$fuzz" --buildtype=debugoptimized -Dfuzz=true -Db_sanitize=address,undefined \
