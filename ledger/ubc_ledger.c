@@ -700,25 +700,6 @@ batch_begin(struct ubc_ledger *ledger, uint64_t height)
     unbonding_release(ledger, height);
 }
 
-/* Account slots are the cache misses of the apply loop (random keys over a table much larger
- * than the cache): start loading the home slots of an op a few ops ahead. Only a hint; a wrong
- * guess (probe chain, unknown key) costs one wasted load. */
-#ifndef UBC_LEDGER_PREFETCH_DISTANCE
-#define UBC_LEDGER_PREFETCH_DISTANCE 8u
-#endif
-#define PREFETCH_DISTANCE UBC_LEDGER_PREFETCH_DISTANCE
-
-static void
-prefetch_op(const struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
-{
-    const struct ubc_ledger_account *accounts = ubc_ledger_accounts(ledger);
-    __builtin_prefetch(&accounts[account_home(ledger, op->account)], 1);
-    if (op->kind == UBC_LEDGER_OP_TRANSFER)
-        __builtin_prefetch(&accounts[account_home(ledger, op->args.u.transfer.target)], 1);
-    else if (op->kind == UBC_LEDGER_OP_ESCROW_RELEASE)
-        __builtin_prefetch(&accounts[account_home(ledger, op->args.u.escrow.provider)], 1);
-}
-
 static void
 ops_digest(const struct ubc_ledger_op *ops, uint32_t n, const uint16_t *results,
            uint8_t out[UBC_LEDGER_HASH_BYTES])
@@ -743,12 +724,8 @@ ubc_ledger_apply_batch(struct ubc_ledger *ledger, const struct ubc_ledger_op *op
     memcpy(audit->state_hash_prev, ledger->state_hash_last, UBC_LEDGER_HASH_BYTES);
     batch_begin(ledger, height);
     uint32_t ok_count = 0;
-    for (uint32_t i = 0; i < PREFETCH_DISTANCE && i < n; i++)
-        prefetch_op(ledger, &ops[i]);
     for (uint32_t i = 0; i < n;) {
         uint32_t consumed = 1;
-        for (uint32_t k = 0; k < consumed && i + PREFETCH_DISTANCE + k < n; k++)
-            prefetch_op(ledger, &ops[i + PREFETCH_DISTANCE + k]);
         uint16_t r = apply_one(ledger, &ops[i], n - i, &consumed);
         UBC_ASSERT(consumed >= 1 && consumed <= n - i);
         for (uint32_t k = 0; k < consumed; k++)
