@@ -13,6 +13,12 @@ if [ ! -x "$client" ]; then
 fi
 # Eight provider agents of four operators, then a steady stream of swarm jobs:
 # gangs of 2 tasks, each replicated on 2 providers of distinct operators.
+# Provider 9 crashes after 6 s (killed: no deregistration, its heartbeats just
+# stop): the node fails it over and re-places its tasks on the others.
+ip netns exec "$ns" "$client" --node "$node:7400" provider --id 9 --operator 5 --cpu 16000 \
+    --mem 65536 --price 1 --heartbeat-ms 200 --work-ms 1000 >/dev/null 2>&1 &
+crashing=$!
+pids+=($crashing)
 for i in 1 2 3 4 5 6 7 8; do
     ip netns exec "$ns" "$client" --node "$node:7400" provider --id "$i" \
         --operator $(( (i + 1) / 2 )) --cpu 16000 --mem 65536 --price $(( 8 + i )) \
@@ -23,4 +29,6 @@ sleep 1
 ip netns exec "$ns" "$client" --node "$node:7400" submit --job 1 --count 10000000 --rate 80 \
     --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 40 --work-ms 150 >/dev/null 2>&1 &
 pids+=($!)
+sleep 6
+kill -KILL "$crashing" 2>/dev/null
 wait

@@ -56,7 +56,7 @@ def summary(stats, sched):
           f"{sched.get('failovers', 0):,}, retries {sched.get('retries', 0):,}, preemptions "
           f"{sched.get('preemptions', 0):,}")
     for reason, count in sorted(sched.get("refusals", {}).items()):
-        print(f"  refused {reason:<12}{count:,}")
+        print(f"  refused {reason:<20}{count:,}")
     for reason, count in sorted(drops_by_reason(port).items()):
         print(f"  dropped {reason:<28}{count:,}")
     for name, role in stats["roles"].items():
