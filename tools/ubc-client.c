@@ -34,6 +34,7 @@
 #include "common/ubc_time.h"
 #include "dataplane/wire/ubc_bad.h"
 #include "dataplane/wire/ubc_wire.h"
+#include "scheduler/ubc_sched.h" /* enum ubc_job_state: the numbers job-status carries */
 
 enum {
     EXIT_REFUSED = 1,
@@ -521,6 +522,20 @@ client_request(struct client *c, struct ubc_msg *msg, uint64_t now_ns)
     client_transmit(c, msg, 0);
 }
 
+static const char *const job_state_names[UBC_JOB_STATE_COUNT] = {
+    [UBC_JOB_PENDING] = "pending",     [UBC_JOB_ASSIGNED] = "assigned",
+    [UBC_JOB_RUNNING] = "running",     [UBC_JOB_COMPLETED] = "completed",
+    [UBC_JOB_VALIDATED] = "validated", [UBC_JOB_FAILED] = "failed",
+    [UBC_JOB_CANCELLED] = "cancelled",
+};
+UBC_STATIC_ASSERT(UBC_JOB_STATE_COUNT == 7, "name the new job states in job_state_names");
+
+static const char *
+job_state_name(uint16_t state)
+{
+    return state < UBC_JOB_STATE_COUNT ? job_state_names[state] : "unknown";
+}
+
 static void
 hex_write(char *out, const uint8_t *bytes, size_t len)
 {
@@ -549,14 +564,17 @@ report_outcome(const struct client *c, const struct pending *p, const struct ubc
     uint64_t latency_us = (now_ns - p->first_sent_ns) / 1000;
     if (c->options->json) {
         printf("{\"request\":\"%s\",\"id\":%" PRIu64 ",\"result\":\"%s\",\"error\":\"%s\","
-               "\"state\":%u,\"detail\":%u,\"attempts\":%u,\"latency_us\":%" PRIu64 "}\n",
+               "\"state\":%u,\"state_name\":\"%s\",\"detail\":%u,\"attempts\":%u,"
+               "\"latency_us\":%" PRIu64 "}\n",
                ubc_msg_type_name(req->hdr.type), id, result, error,
-               reply ? reply->u.reply.state : 0, reply ? reply->u.reply.detail : 0, p->attempts,
-               latency_us);
+               reply ? reply->u.reply.state : 0,
+               reply && reply->hdr.type == UBC_MSG_JOB_STATUS ? job_state_name(reply->u.reply.state)
+                                                              : "",
+               reply ? reply->u.reply.detail : 0, p->attempts, latency_us);
     } else if (reply != NULL && reply->hdr.type == UBC_MSG_JOB_STATUS) {
-        printf("%s %" PRIu64 ": state %u, detail %u, error %s (%" PRIu64 " us)\n",
-               ubc_msg_type_name(req->hdr.type), id, reply->u.reply.state, reply->u.reply.detail,
-               error, latency_us);
+        printf("%s %" PRIu64 ": state %s (%u), detail %u, error %s (%" PRIu64 " us)\n",
+               ubc_msg_type_name(req->hdr.type), id, job_state_name(reply->u.reply.state),
+               reply->u.reply.state, reply->u.reply.detail, error, latency_us);
     } else {
         printf("%s %" PRIu64 ": %s%s%s after %u attempt%s (%" PRIu64 " us)\n",
                ubc_msg_type_name(req->hdr.type), id, result,

@@ -282,7 +282,7 @@ test_submit_cancel_status(void **state)
     assert_non_null(strstr(out, "\"id\":5,\"result\":\"ack\""));
     const char *status[] = { "status", "--job", "5", NULL };
     assert_int_equal(run_client(r.port, out, sizeof(out), status), 0);
-    assert_non_null(strstr(out, "state 2, detail 1"));
+    assert_non_null(strstr(out, "state running (2), detail 1"));
     const char *cancel[] = { "cancel", "--job", "5", NULL };
     assert_int_equal(run_client(r.port, out, sizeof(out), cancel), 0);
     assert_non_null(strstr(out, "job-cancel 5: ack"));
