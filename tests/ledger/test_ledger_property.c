@@ -26,9 +26,12 @@
 #define TREASURY (USERS + 1)
 #define SLOTS (USERS + 2)
 
+#define MEMBERS 6u /* pool of keys multisig accounts may add */
 struct model_account {
     int exists, frozen;
     uint64_t balance, staked, escrowed, unbonding, nonce;
+    int ms_alloc, ms_active; /* a key set exists; the threshold was set */
+    uint32_t ms_threshold, ms_count, ms_keys[4];
 };
 struct model_escrow {
     int open;
@@ -49,6 +52,7 @@ struct model {
     struct model_account a[SLOTS];
     struct model_proposal p[PROPOSALS];
     uint64_t next_id, quorum_bps, threshold_bps, voting_heights, timelock_heights;
+    uint32_t ms_allocated;
     struct model_escrow e[ESCROWS_MAX];
     struct model_unbond q[UNBONDING_MAX];
     uint32_t q_head, q_count, escrow_count;
@@ -59,6 +63,7 @@ struct model {
 
 static uint8_t keys[SLOTS + 1][32]; /* [SLOTS]: the guardian's member key */
 static uint8_t authority_key[32];
+static uint8_t member_keys[MEMBERS][32];
 
 static uint64_t
 rng_next(uint64_t *s)
@@ -112,6 +117,7 @@ struct gen {
     uint8_t kind, mark, flags;
     uint32_t user, other;
     uint64_t amount, job, nonce;
+    uint32_t signer_count, signers[6]; /* member keys signing for a multisig account */
 };
 
 static const uint32_t gov_params[3] = { UBC_LEDGER_PARAM_BURN_RATE_BPS, UBC_LEDGER_PARAM_MIN_STAKE,
@@ -206,6 +212,50 @@ model_execute(struct model *m, const struct gen *g)
 }
 
 static uint16_t
+model_multisig_op(struct model *m, const struct gen *g)
+{
+    struct model_account *a = &m->a[g->user];
+    if (g->kind == UBC_LEDGER_OP_MULTISIG_SET_THRESHOLD) {
+        if (!a->ms_alloc || g->amount == 0 || g->amount > a->ms_count)
+            return UBC_LEDGER_ERR_MALFORMED;
+        a->ms_threshold = (uint32_t)g->amount;
+        a->ms_active = 1;
+        return UBC_LEDGER_OK;
+    }
+    if (!a->ms_alloc) {
+        if (m->ms_allocated >= 4)
+            return UBC_LEDGER_ERR_FULL;
+        a->ms_alloc = 1;
+        m->ms_allocated++;
+    }
+    for (uint32_t k = 0; k < a->ms_count; k++)
+        if (a->ms_keys[k] == g->job)
+            return UBC_LEDGER_ERR_MALFORMED;
+    if (a->ms_count >= 4)
+        return UBC_LEDGER_ERR_FULL;
+    a->ms_keys[a->ms_count++] = (uint32_t)g->job;
+    return UBC_LEDGER_OK;
+}
+
+/* k distinct members among the signers, every signer a member. */
+static uint16_t
+model_multisig_check(const struct model_account *a, const struct gen *g)
+{
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < g->signer_count; i++) {
+        uint32_t member = UINT32_MAX;
+        for (uint32_t k = 0; k < a->ms_count; k++)
+            if (a->ms_keys[k] == g->signers[i])
+                member = k;
+        if (member == UINT32_MAX)
+            return UBC_LEDGER_ERR_UNAUTHORIZED;
+        seen |= 1u << member;
+    }
+    return (uint32_t)__builtin_popcount(seen) < a->ms_threshold ? UBC_LEDGER_ERR_MULTISIG_TOO_FEW
+                                                                : UBC_LEDGER_OK;
+}
+
+static uint16_t
 model_user_op(struct model *m, const struct gen *g)
 {
     struct model_account *a = &m->a[g->user], *t = &m->a[g->other];
@@ -254,6 +304,8 @@ model_user_op(struct model *m, const struct gen *g)
         m->burned += g->amount;
         return UBC_LEDGER_OK;
     case UBC_LEDGER_OP_PROPOSE: return model_propose(m, g);
+    case UBC_LEDGER_OP_MULTISIG_ADD_KEY:
+    case UBC_LEDGER_OP_MULTISIG_SET_THRESHOLD: return model_multisig_op(m, g);
     case UBC_LEDGER_OP_VOTE: return model_vote(m, g);
     case UBC_LEDGER_OP_EXECUTE: return model_execute(m, g);
     default: return UINT16_MAX;
@@ -287,6 +339,11 @@ model_signed_op(struct model *m, const struct gen *g)
     struct model_account *a = &m->a[g->user];
     if (!a->exists)
         return UBC_LEDGER_ERR_NO_ACCOUNT;
+    if (a->ms_active) {
+        uint16_t r = model_multisig_check(a, g);
+        if (r != UBC_LEDGER_OK)
+            return r;
+    }
     if (g->nonce != a->nonce + 1)
         return UBC_LEDGER_ERR_NONCE;
     a->nonce++;
@@ -433,15 +490,33 @@ gen_amount(uint64_t *rng)
 }
 
 static const uint8_t gen_kinds[] = {
-    UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_TRANSFER,
-    UBC_LEDGER_OP_TRANSFER,       UBC_LEDGER_OP_STAKE,          UBC_LEDGER_OP_UNSTAKE,
-    UBC_LEDGER_OP_BURN,           UBC_LEDGER_OP_ESCROW_LOCK,    UBC_LEDGER_OP_ESCROW_LOCK,
-    UBC_LEDGER_OP_ESCROW_RELEASE, UBC_LEDGER_OP_ESCROW_RELEASE, UBC_LEDGER_OP_ESCROW_REFUND,
-    UBC_LEDGER_OP_CREATE_ACCOUNT, UBC_LEDGER_OP_REWARD_EPOCH,   UBC_LEDGER_OP_REWARD_WORK,
-    UBC_LEDGER_OP_SLASH,          UBC_LEDGER_OP_PAUSE,          UBC_LEDGER_OP_RESUME,
-    UBC_LEDGER_OP_FREEZE,         UBC_LEDGER_OP_STAKE,          UBC_LEDGER_OP_UNSTAKE,
-    UBC_LEDGER_OP_PROPOSE,        UBC_LEDGER_OP_VOTE,           UBC_LEDGER_OP_VOTE,
+    UBC_LEDGER_OP_TRANSFER,
+    UBC_LEDGER_OP_TRANSFER,
+    UBC_LEDGER_OP_TRANSFER,
+    UBC_LEDGER_OP_TRANSFER,
+    UBC_LEDGER_OP_STAKE,
+    UBC_LEDGER_OP_UNSTAKE,
+    UBC_LEDGER_OP_BURN,
+    UBC_LEDGER_OP_ESCROW_LOCK,
+    UBC_LEDGER_OP_ESCROW_LOCK,
+    UBC_LEDGER_OP_ESCROW_RELEASE,
+    UBC_LEDGER_OP_ESCROW_RELEASE,
+    UBC_LEDGER_OP_ESCROW_REFUND,
+    UBC_LEDGER_OP_CREATE_ACCOUNT,
+    UBC_LEDGER_OP_REWARD_EPOCH,
+    UBC_LEDGER_OP_REWARD_WORK,
+    UBC_LEDGER_OP_SLASH,
+    UBC_LEDGER_OP_PAUSE,
+    UBC_LEDGER_OP_RESUME,
+    UBC_LEDGER_OP_FREEZE,
+    UBC_LEDGER_OP_STAKE,
+    UBC_LEDGER_OP_UNSTAKE,
+    UBC_LEDGER_OP_PROPOSE,
+    UBC_LEDGER_OP_VOTE,
+    UBC_LEDGER_OP_VOTE,
     UBC_LEDGER_OP_EXECUTE,
+    UBC_LEDGER_OP_MULTISIG_ADD_KEY,
+    UBC_LEDGER_OP_MULTISIG_SET_THRESHOLD,
 };
 
 /* Draws one op; the nonce is right most of the time so that most ops get through. */
@@ -490,15 +565,30 @@ gen_op(uint64_t *rng, const struct model *m)
         g.job = rng_below(rng, 3);
         g.amount = g.job == 0 ? rng_below(rng, 10100) : rng_below(rng, g.job == 1 ? 500 : 20);
     }
+    if (g.kind == UBC_LEDGER_OP_MULTISIG_ADD_KEY ||
+        g.kind == UBC_LEDGER_OP_MULTISIG_SET_THRESHOLD) {
+        g.user = 8 + (uint32_t)rng_below(rng, 2); /* two users become multisig accounts */
+        g.job = rng_below(rng, MEMBERS);
+        g.amount = rng_below(rng, 5);
+    }
+    if (!is_node_kind(g.kind) && g.user < USERS && m->a[g.user].ms_active) {
+        const struct model_account *a = &m->a[g.user];
+        g.signer_count = 1 + (uint32_t)rng_below(rng, a->ms_threshold + 2);
+        for (uint32_t i = 0; i < g.signer_count; i++) /* mostly members, sometimes outsiders */
+            g.signers[i] = rng_below(rng, 8) != 0 ? a->ms_keys[rng_below(rng, a->ms_count)]
+                                                  : (uint32_t)rng_below(rng, MEMBERS);
+    }
     g.nonce = m->a[g.user].nonce + 1;
     if (rng_below(rng, 100) < 3)
         g.nonce += rng_below(rng, 3) + 1 - 2 * (rng_below(rng, 2)); /* off by some */
     return g;
 }
 
-static void
-gen_encode(const struct gen *g, struct ubc_ledger_op *op)
+/* Writes the op (and its cosign records) at ops; returns the number of records. */
+static uint32_t
+gen_encode(const struct gen *g, struct ubc_ledger_op *ops)
 {
+    struct ubc_ledger_op *op = &ops[0];
     memset(op, 0, sizeof(*op));
     op->kind = g->kind;
     op->flags = g->flags;
@@ -538,8 +628,25 @@ gen_encode(const struct gen *g, struct ubc_ledger_op *op)
         break;
     case UBC_LEDGER_OP_VOTE:
     case UBC_LEDGER_OP_EXECUTE: op->args.u.proposal.proposal_id = g->job; break;
+    case UBC_LEDGER_OP_MULTISIG_ADD_KEY:
+        memcpy(op->args.u.multisig_key.key, member_keys[g->job], 32);
+        break;
+    case UBC_LEDGER_OP_MULTISIG_SET_THRESHOLD:
+        op->args.u.multisig_threshold.threshold = (uint32_t)g->amount;
+        break;
     default: op->args.u.amount.amount = g->amount; break;
     }
+    if (g->signer_count == 0)
+        return 1;
+    op->cosign_count = (uint8_t)(g->signer_count - 1);
+    memcpy(op->signer, member_keys[g->signers[0]], 32);
+    for (uint32_t i = 1; i < g->signer_count; i++) {
+        memset(&ops[i], 0, sizeof(ops[i]));
+        ops[i].kind = UBC_LEDGER_OP_COSIGN;
+        ops[i].verify = UBC_LEDGER_VERIFY_OK;
+        memcpy(ops[i].signer, member_keys[g->signers[i]], 32);
+    }
+    return g->signer_count;
 }
 
 static void
@@ -563,6 +670,11 @@ model_compare(const struct model *m, struct ubc_ledger *ledger)
         assert_int_equal(info.unbonding, a->unbonding);
         assert_int_equal(info.nonce, a->nonce);
         assert_int_equal((info.flags & UBC_LEDGER_ACCOUNT_FROZEN) != 0, a->frozen != 0);
+        if (i < USERS) {
+            assert_int_equal((info.flags & UBC_LEDGER_ACCOUNT_MULTISIG) != 0, a->ms_active);
+            assert_int_equal(info.multisig_key_count, a->ms_count);
+            assert_int_equal(info.multisig_threshold, a->ms_threshold);
+        }
         assert_true(info.balance <= s.minted && info.staked <= s.minted);
         balances += a->balance;
         staked += a->staked;
@@ -600,6 +712,7 @@ model_init(struct model *m, const struct ubc_ledger_config *c)
     m->voting_heights = c->params[UBC_LEDGER_PARAM_VOTING_HEIGHTS];
     m->timelock_heights = c->params[UBC_LEDGER_PARAM_TIMELOCK_HEIGHTS];
     m->next_id = 1;
+    m->ms_allocated = 1; /* the guardian's key set */
 }
 
 static void
@@ -612,6 +725,11 @@ property_setup(struct test_fixture *f)
         keys[i][31] = 0xc3;
     }
     memset(authority_key, 0xaa, 32);
+    for (uint32_t i = 0; i < MEMBERS; i++) {
+        memset(member_keys[i], 0, 32);
+        member_keys[i][0] = (uint8_t)(0x80 + i);
+        member_keys[i][31] = 0xd7;
+    }
     test_config_default(f, 0, 0);
     f->config.escrows_max = ESCROWS_MAX;
     f->config.unbonding_max = UNBONDING_MAX;
@@ -647,19 +765,23 @@ test_property(void **state)
     uint64_t total = env_u64("UBC_LEDGER_PROPERTY_OPS", 500000);
     uint64_t rng = env_u64("UBC_LEDGER_PROPERTY_SEED", 0x1edde7);
     uint64_t height = 1, done = 0, ok = 0;
-    struct ubc_ledger_op ops[64];
-    uint16_t expected[64], results[64];
+    struct ubc_ledger_op ops[64 * 6];
+    uint16_t expected[64 * 6], results[64 * 6];
     uint64_t histogram[UBC_LEDGER_RESULT_COUNT] = { 0 };
     uint64_t applied_by_kind[UBC_LEDGER_OP_KIND_COUNT] = { 0 };
     while (done < total) {
         uint32_t n = 1 + (uint32_t)rng_below(&rng, 64);
         height += rng_below(&rng, 3);
         model_batch_begin(&m, height);
+        uint32_t records = 0;
         for (uint32_t i = 0; i < n; i++) {
             struct gen g = gen_op(&rng, &m);
-            gen_encode(&g, &ops[i]);
-            expected[i] = is_node_kind(g.kind) ? model_node_op(&m, &g) : model_signed_op(&m, &g);
+            uint32_t count = gen_encode(&g, &ops[records]);
+            uint16_t e = is_node_kind(g.kind) ? model_node_op(&m, &g) : model_signed_op(&m, &g);
+            for (uint32_t k = 0; k < count; k++)
+                expected[records++] = e;
         }
+        n = records;
         struct ubc_ledger_audit audit;
         assert_int_equal(ubc_ledger_apply_batch(f.ledger, ops, n, height, results, &audit), 0);
         for (uint32_t i = 0; i < n; i++) {
@@ -705,8 +827,8 @@ test_mutated_ops(void **state)
     uint64_t total = env_u64("UBC_LEDGER_PROPERTY_OPS", 500000) / 5;
     uint64_t rng = env_u64("UBC_LEDGER_PROPERTY_SEED", 0x1edde7) ^ 0xbadf00d;
     uint64_t height = 1, done = 0, ok = 0;
-    struct ubc_ledger_op ops[64];
-    uint16_t results[64];
+    struct ubc_ledger_op ops[64 * 6];
+    uint16_t results[64 * 6];
     while (done < total) {
         uint32_t n = 1 + (uint32_t)rng_below(&rng, 64);
         height += rng_below(&rng, 3);
@@ -714,14 +836,17 @@ test_mutated_ops(void **state)
             struct ubc_ledger_account_info info;
             m.a[u].nonce = ubc_ledger_account_get(f.ledger, keys[u], &info) == 0 ? info.nonce : 0;
         }
+        uint32_t records = 0;
         for (uint32_t i = 0; i < n; i++) {
             struct gen g = gen_op(&rng, &m);
             m.a[g.user].nonce++;
-            gen_encode(&g, &ops[i]);
-            uint8_t *bytes = (uint8_t *)&ops[i];
+            uint32_t count = gen_encode(&g, &ops[records]);
+            uint8_t *bytes = (uint8_t *)&ops[records];
             for (uint64_t k = rng_below(&rng, 5); k > 0; k--)
-                bytes[rng_below(&rng, sizeof(ops[i]))] = (uint8_t)rng_next(&rng);
+                bytes[rng_below(&rng, sizeof(ops[0]) * count)] = (uint8_t)rng_next(&rng);
+            records += count;
         }
+        n = records;
         struct ubc_ledger_audit audit;
         assert_int_equal(ubc_ledger_apply_batch(f.ledger, ops, n, height, results, &audit), 0);
         struct ubc_ledger_supply s;
