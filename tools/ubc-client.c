@@ -30,6 +30,7 @@
 
 #include <sodium.h>
 
+#include "common/ubc_bench.h"
 #include "common/ubc_msg.h"
 #include "common/ubc_time.h"
 #include "dataplane/wire/ubc_bad.h"
@@ -66,6 +67,8 @@ struct options {
     uint64_t tasks_max;
     int64_t work_ms_override; /* -1: the assignment's work_ms */
     bool dishonest;           /* report a hash the other replicas will not */
+    bool summary;             /* one summary line at the end */
+    bool quiet;               /* no line per request */
 };
 
 struct pending {
@@ -98,6 +101,10 @@ struct client {
     uint64_t overloaded_retries;
     uint64_t assignments;
     uint64_t results_acked;
+    uint64_t refused_by_code[UBC_ERR_COUNT];
+    double *latencies_us; /* answered requests, for the summary */
+    uint64_t latency_count;
+    uint64_t latency_cap;
     bool registered;
     bool register_failed;
 };
@@ -120,7 +127,8 @@ die_usage(const char *message)
 
 static const char usage_text[] =
     "usage: ubc-client [--node ADDR:PORT] [--json] [--timeout-ms N] [--retries N]\n"
-    "                  [--backoff-ms N] [--sender ID] [--owner HEX64] COMMAND [options]\n"
+    "                  [--backoff-ms N] [--sender ID] [--owner HEX64] [--summary] [--quiet]\n"
+    "                  COMMAND [options]\n"
     "commands:\n"
     "  submit   --job ID [--count N] [--rate PER_S] [--tasks N] [--cpu MILLI] [--mem MIB]\n"
     "           [--gpus N] [--gpu-class C] [--qos Q] [--priority P] [--redundancy R]\n"
@@ -231,6 +239,8 @@ enum option_id {
     OPTION_DURATION,
     OPTION_TASKS_MAX,
     OPTION_DISHONEST,
+    OPTION_SUMMARY,
+    OPTION_QUIET,
     OPTION_HELP,
 };
 
@@ -268,6 +278,8 @@ static const struct option long_options[] = {
     { "duration-s", required_argument, NULL, OPTION_DURATION },
     { "tasks-max", required_argument, NULL, OPTION_TASKS_MAX },
     { "dishonest", no_argument, NULL, OPTION_DISHONEST },
+    { "summary", no_argument, NULL, OPTION_SUMMARY },
+    { "quiet", no_argument, NULL, OPTION_QUIET },
     { "help", no_argument, NULL, OPTION_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -392,6 +404,8 @@ options_apply_global(struct options *o, int id, const char *arg)
     case OPTION_OWNER: parse_owner(arg, o->owner); break;
     case OPTION_COUNT: o->count = parse_bounded(arg, "--count", UINT32_MAX); break;
     case OPTION_RATE: o->rate = parse_double(arg, "--rate"); break;
+    case OPTION_SUMMARY: o->summary = true; break;
+    case OPTION_QUIET: o->quiet = true; break;
     case OPTION_HELP: fputs(usage_text, stdout); exit(0);
     default: return false;
     }
@@ -589,15 +603,20 @@ static void
 pending_complete(struct client *c, struct pending *p, const struct ubc_msg *reply, uint64_t now_ns)
 {
     uint16_t type = p->request.hdr.type;
-    bool quiet = type == UBC_MSG_PROVIDER_HEARTBEAT;
+    bool quiet = type == UBC_MSG_PROVIDER_HEARTBEAT || c->options->quiet;
     if (!quiet)
         report_outcome(c, p, reply, now_ns);
-    if (reply == NULL)
+    if (reply == NULL) {
         c->timed_out++;
-    else if (reply->hdr.type == UBC_MSG_REFUSAL)
+    } else if (reply->hdr.type == UBC_MSG_REFUSAL) {
         c->refused++;
-    else
+        c->refused_by_code[reply->u.reply.error < UBC_ERR_COUNT ? reply->u.reply.error
+                                                                : UBC_ERR_INTERNAL]++;
+    } else {
         c->answered++;
+    }
+    if (reply != NULL && c->latency_count < c->latency_cap)
+        c->latencies_us[c->latency_count++] = (double)(now_ns - p->first_sent_ns) / 1000.0;
     bool ok = reply != NULL && reply->hdr.type != UBC_MSG_REFUSAL;
     if (type == UBC_MSG_PROVIDER_REGISTER) {
         c->registered = ok;
@@ -734,6 +753,43 @@ request_build(const struct options *o, uint64_t job_id, struct ubc_msg *msg)
     memcpy(msg->u.job_ref.owner, o->owner, UBC_KEY_BYTES);
 }
 
+/* One line: counts, achieved rate, latency percentiles, refusals by code. */
+static void
+print_summary(struct client *c, uint64_t elapsed_ns)
+{
+    double seconds = (double)elapsed_ns / 1e9;
+    uint64_t sent = c->answered + c->refused + c->timed_out;
+    double rate = seconds > 0 ? (double)sent / seconds : 0;
+    double p50 = 0, p99 = 0, max = 0;
+    if (c->latency_count > 0) {
+        p50 = ubc_bench_percentile(c->latencies_us, c->latency_count, 50);
+        p99 = ubc_bench_percentile(c->latencies_us, c->latency_count, 99);
+        max = ubc_bench_percentile(c->latencies_us, c->latency_count, 100);
+    }
+    char refusals[512] = "";
+    size_t used = 0;
+    for (int e = 1; e < UBC_ERR_COUNT && used < sizeof(refusals) - 64; e++)
+        if (c->refused_by_code[e] > 0)
+            used += (size_t)snprintf(refusals + used, sizeof(refusals) - used,
+                                     c->options->json ? "%s\"%s\":%" PRIu64 : "%s%s=%" PRIu64,
+                                     used ? "," : "", ubc_err_name((enum ubc_err)e),
+                                     c->refused_by_code[e]);
+    if (c->options->json)
+        printf("{\"event\":\"summary\",\"requests\":%" PRIu64 ",\"answered\":%" PRIu64
+               ",\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"overload_retries\":%" PRIu64
+               ",\"seconds\":%.3f,\"per_second\":%.1f,\"latency_us_p50\":%.1f,"
+               "\"latency_us_p99\":%.1f,\"latency_us_max\":%.1f,\"refusals\":{%s}}\n",
+               sent, c->answered, c->refused, c->timed_out, c->overloaded_retries, seconds, rate,
+               p50, p99, max, refusals);
+    else
+        printf("summary: %" PRIu64 " requests, %" PRIu64 " answered, %" PRIu64 " refused, %" PRIu64
+               " timed out in %.3f s (%.1f/s); latency p50 %.0f us, p99 %.0f us, max %.0f us;"
+               " %" PRIu64 " overload retries%s%s\n",
+               sent, c->answered, c->refused, c->timed_out, seconds, rate, p50, p99, max,
+               c->overloaded_retries, used ? "; refusals: " : "", refusals);
+    fflush(stdout);
+}
+
 /* submit, cancel, status: --count requests at --rate, pipelined. */
 static int
 run_requests(struct client *c)
@@ -754,6 +810,8 @@ run_requests(struct client *c)
     }
     while (c->pending_count > 0 && !stop_requested)
         client_poll(c, UINT64_MAX);
+    if (o->summary)
+        print_summary(c, ubc_time_monotonic_ns() - start_ns);
     if (stop_requested) {
         fprintf(stderr, "ubc-client: interrupted with %u request(s) unanswered\n",
                 c->pending_count);
@@ -1016,6 +1074,15 @@ main(int argc, char **argv)
     client.options = &options;
     client.fd = socket_open(options.node);
     client.sequence_next = 1;
+    if (options.summary) {
+        client.latency_cap = options.count < 10000000 ? options.count : 10000000;
+        client.latencies_us = calloc(client.latency_cap, sizeof(double));
+        if (client.latencies_us == NULL) {
+            fprintf(stderr, "ubc-client: out of memory for %" PRIu64 " latencies\n",
+                    client.latency_cap);
+            return EXIT_SYSTEM;
+        }
+    }
     while (client.session_id == 0)
         randombytes_buf(&client.session_id, sizeof(client.session_id));
     struct sigaction action = { .sa_handler = on_signal };
@@ -1025,5 +1092,6 @@ main(int argc, char **argv)
                  : strcmp(options.command, "malformed") == 0 ? run_malformed(&client)
                                                              : run_requests(&client);
     close(client.fd);
+    free(client.latencies_us);
     return status;
 }

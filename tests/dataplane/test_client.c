@@ -329,8 +329,15 @@ test_count_and_rate(void **state)
     assert_int_equal(run_client(r.port, out, sizeof(out), many), 0);
     assert_int_equal(count_lines_with(out, "\"result\":\"ack\""), 40);
     assert_non_null(strstr(out, "\"id\":139,"));
+    const char *summary[] = {
+        "--quiet", "--summary", "submit", "--job", "12", "--count", "3", NULL
+    };
+    assert_int_equal(run_client(r.port, out, sizeof(out), summary), 1); /* job 13: funds */
+    assert_null(strstr(out, "job-submit 12"));                          /* --quiet */
+    assert_non_null(strstr(out, "summary: 3 requests, 2 answered, 1 refused, 0 timed out"));
+    assert_non_null(strstr(out, "refusals: funds=1"));
     responder_stop(&r);
-    assert_int_equal(r.submits, 40);
+    assert_int_equal(r.submits, 43);
 }
 
 static void
