@@ -94,6 +94,7 @@ struct ubc_journal {
     uint32_t spare_state;
     int spare_fd;
     uint64_t spare_index;
+    uint64_t spare_next_index; /* the index the next spare gets */
     uint64_t spare_offset;
     int spare_pending;
     int spare_errno;
@@ -560,7 +561,9 @@ spare_fail(struct ubc_journal *j, int error)
 static void
 spare_start(struct ubc_journal *j)
 {
-    uint64_t index = j->segment_open ? j->segment_index + 1 : j->plan_segment_index;
+    /* Segments are made strictly in order; sealing may already have
+     * planned batches several segments ahead of the one open now. */
+    uint64_t index = j->spare_next_index;
     int fd = segment_file_open(j, index, 1);
     if (fd < 0) {
         spare_fail(j, -fd);
@@ -579,6 +582,7 @@ spare_start(struct ubc_journal *j)
     }
     j->spare_fd = fd;
     j->spare_index = index;
+    j->spare_next_index = index + 1;
     j->spare_offset = 0;
     j->spare_state = SPARE_FILLING;
     j->stats.segments_created++;
@@ -810,6 +814,7 @@ journal_state_from_scan(struct ubc_journal *j, const struct ubc_journal_scan_res
     j->plan_open = 0;
     j->plan_segment_index = 0;
     j->segment_open = 0;
+    j->spare_next_index = 0;
 }
 
 /* Continues appending in the last recovered segment. */
@@ -831,6 +836,7 @@ journal_resume_segment(struct ubc_journal *j)
     j->plan_open = 1;
     j->plan_segment_index = last->segment_index;
     j->plan_offset = last->end_offset;
+    j->spare_next_index = last->segment_index + 1;
     return 0;
 }
 

@@ -243,12 +243,15 @@ batch_commit_check(struct scan *s, const struct mapping *m, uint64_t offset, uin
                    const struct ubc_journal_record_header *h, uint64_t sequence, uint32_t count,
                    char *why, size_t why_bytes)
 {
+    uint64_t end = position + ubc_journal_record_footprint(h->length);
+    if (h->length < UBC_JOURNAL_COMMIT_PAYLOAD_BYTES) { /* before reading the payload */
+        snprintf(why, why_bytes, "commit at offset %" PRIu64 " too short", position);
+        return BATCH_BAD;
+    }
     struct ubc_journal_commit c;
     ubc_journal_commit_decode(m->bytes + position, &c);
-    uint64_t end = position + ubc_journal_record_footprint(h->length);
     if (count == 0 || h->sequence != sequence - 1 || c.record_count != count ||
-        c.first_sequence != s->expected_sequence || end % UBC_JOURNAL_BLOCK_BYTES != 0 ||
-        h->length < UBC_JOURNAL_COMMIT_PAYLOAD_BYTES) {
+        c.first_sequence != s->expected_sequence || end % UBC_JOURNAL_BLOCK_BYTES != 0) {
         snprintf(why, why_bytes, "commit at offset %" PRIu64 " does not match its batch", position);
         return BATCH_BAD;
     }
@@ -507,9 +510,12 @@ segment_scan(struct scan *s, uint32_t i, const struct mapping *m)
             offset = next;
             continue;
         }
+        uint64_t records_within = 0;
+        if (b == BATCH_END && !last && tail_scan(m, offset, 0, &records_within) == 0)
+            return 0; /* the segment ends here; the next one continues */
         if (b == BATCH_END && !last)
-            return 0;
-        scan_damage(s, i, m, offset, h.window_bytes, b == BATCH_BAD ? why : NULL);
+            snprintf(why, sizeof(why), "zeros where a batch should start, valid records after");
+        scan_damage(s, i, m, offset, h.window_bytes, (b == BATCH_BAD || !last) ? why : NULL);
         return s->corrupt ? -1 : 1;
     }
 }
