@@ -996,6 +996,10 @@ run_provider(struct client *c)
         printf("{\"event\":\"summary\",\"assignments\":%" PRIu64 ",\"results_acked\":%" PRIu64
                ",\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 "}\n",
                c->assignments, c->results_acked, c->refused, c->timed_out);
+    else
+        printf("summary: %" PRIu64 " assignments, %" PRIu64 " results acked, %" PRIu64
+               " refused, %" PRIu64 " timed out\n",
+               c->assignments, c->results_acked, c->refused, c->timed_out);
     return 0;
 }
 
