@@ -424,6 +424,8 @@ ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
     uint32_t count;
     const struct ubc_admin_command *sched = ubc_admin_sched_commands(&count);
     cmds_register(node, sched, count);
+    const struct ubc_admin_command *ledger = ubc_admin_ledger_commands(&count);
+    cmds_register(node, ledger, count);
     int rc = ubc_admin_start(admin_current);
     if (rc != 0) {
         snprintf(error, error_cap, "%s: %s", node->config.admin_socket,

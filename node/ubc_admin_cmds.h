@@ -21,6 +21,8 @@ struct ubc_admin_command {
 
 /* The sched role's commands (ubc_admin_sched.c). */
 const struct ubc_admin_command *ubc_admin_sched_commands(uint32_t *count);
+/* The ledger role's commands (ubc_admin_ledger.c). */
+const struct ubc_admin_command *ubc_admin_ledger_commands(uint32_t *count);
 
 /* Creates the admin socket, registers the commands, starts the thread. */
 int ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap);

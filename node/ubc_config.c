@@ -11,7 +11,7 @@
 
 #include "common/ubc_assert.h"
 
-enum config_type { TYPE_U32, TYPE_BOOL, TYPE_TEXT, TYPE_LCORE, TYPE_MODE };
+enum config_type { TYPE_U32, TYPE_U64, TYPE_BOOL, TYPE_TEXT, TYPE_LCORE, TYPE_MODE };
 
 struct config_key {
     const char *section;
@@ -120,6 +120,19 @@ static const struct config_key config_keys[] = {
       "O_DSYNC writes instead of a write followed by a linked fdatasync" },
     { "disk", "repair", TYPE_BOOL, OFF(disk_repair), 0, 1, "false",
       "at start, truncate the journal at a corruption instead of refusing (loses what follows)" },
+    { "ledger", "accounts_max", TYPE_U32, OFF(ledger_accounts_max), 16, 16777216, "65536",
+      "accounts the ledger holds" },
+    { "ledger", "chain_id", TYPE_U32, OFF(ledger_chain_id), 1, UINT32_MAX, "1",
+      "network id: separates signatures and hashes of different networks" },
+    { "ledger", "burn_rate_bps", TYPE_U32, OFF(ledger_burn_rate_bps), 0, 10000, "500",
+      "genesis value of the share of each escrow release that is burned (governance changes it)" },
+    { "ledger", "genesis_account", TYPE_TEXT, OFF(ledger_genesis_account), 0, 0, "",
+      "account (64 hex digits) credited at genesis; empty for none" },
+    { "ledger", "genesis_balance", TYPE_U64, OFF(ledger_genesis_balance), 0, UINT64_MAX, "0",
+      "base units minted to genesis_account" },
+    { "ledger", "guardian_key", TYPE_TEXT, OFF(ledger_guardian_key), 0, 0,
+      "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+      "public key (64 hex digits) of the guardian that may pause and resume the ledger" },
     { "rings", "link_size", TYPE_U32, OFF(ring_link_size), 64, 1048576, "4096",
       "slots per role-to-role ring (power of two)" },
     { "rings", "msg_pool_size", TYPE_U32, OFF(ring_msg_pool_size), 1024, 16777216, "65535",
@@ -202,10 +215,17 @@ config_store(struct ubc_config *config, const struct config_key *key, const char
             return "expected an octal file mode such as 0660";
         break;
     case TYPE_U32:
+    case TYPE_U64:
     case TYPE_LCORE:
         if (config_parse_u64(value, 10, &number) != 0)
             return "expected a non-negative integer";
         break;
+    }
+    if (key->type == TYPE_U64) {
+        if (number < key->min || number > key->max)
+            return "out of range";
+        *(uint64_t *)field = number;
+        return NULL;
     }
     if (number < key->min || number > key->max)
         return "out of range";
@@ -239,7 +259,8 @@ config_handler(void *user, const char *section, const char *name, const char *va
     }
     const char *reason = config_store(parse->config, key, value);
     if (reason != NULL) {
-        if (key->type == TYPE_U32 || key->type == TYPE_LCORE || key->type == TYPE_MODE)
+        if (key->type == TYPE_U32 || key->type == TYPE_U64 || key->type == TYPE_LCORE ||
+            key->type == TYPE_MODE)
             snprintf(parse->error, parse->error_cap,
                      "%s:%d: %s.%s = '%s': %s (allowed %" PRIu64 "..%" PRIu64 ")", parse->source,
                      parse->line, section, name, value, reason, key->min, key->max);
@@ -443,6 +464,7 @@ config_print_value(const struct ubc_config *config, const struct config_key *key
     case TYPE_MODE: fprintf(out, "0%o", *(const uint32_t *)field); break;
     case TYPE_U32:
     case TYPE_LCORE: fprintf(out, "%u", *(const uint32_t *)field); break;
+    case TYPE_U64: fprintf(out, "%" PRIu64, *(const uint64_t *)field); break;
     }
 }
 
@@ -466,14 +488,14 @@ void
 ubc_config_print_reference(FILE *out)
 {
     static const char *const type_names[] = {
-        [TYPE_U32] = "integer",    [TYPE_BOOL] = "boolean",    [TYPE_TEXT] = "text",
-        [TYPE_LCORE] = "lcore id", [TYPE_MODE] = "octal mode",
+        [TYPE_U32] = "integer", [TYPE_U64] = "integer",    [TYPE_BOOL] = "boolean",
+        [TYPE_TEXT] = "text",   [TYPE_LCORE] = "lcore id", [TYPE_MODE] = "octal mode",
     };
     fprintf(out, "| key | type | range | default | meaning |\n|---|---|---|---|---|\n");
     for (size_t i = 0; i < UBC_ARRAY_SIZE(config_keys); i++) {
         const struct config_key *key = &config_keys[i];
         fprintf(out, "| `%s.%s` | %s | ", key->section, key->name, type_names[key->type]);
-        if (key->type == TYPE_U32 || key->type == TYPE_LCORE)
+        if (key->type == TYPE_U32 || key->type == TYPE_U64 || key->type == TYPE_LCORE)
             fprintf(out, "%" PRIu64 "..%" PRIu64, key->min, key->max);
         fprintf(out, " | `%s` | %s |\n", key->fallback, key->help);
     }

@@ -74,6 +74,13 @@ struct ubc_config {
     bool disk_sync_dsync;
     bool disk_repair;
 
+    uint32_t ledger_accounts_max;
+    uint32_t ledger_chain_id;
+    uint32_t ledger_burn_rate_bps;
+    char ledger_genesis_account[72];
+    uint64_t ledger_genesis_balance;
+    char ledger_guardian_key[72];
+
     uint32_t ring_link_size;
     uint32_t ring_msg_pool_size;
     uint32_t ring_msg_pool_cache;

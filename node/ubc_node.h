@@ -71,11 +71,13 @@ struct ubc_role_state {
 };
 
 struct ubc_role_disk;
+struct ubc_role_ledger;
 
 struct ubc_node {
     struct ubc_config config;
     int stop; /* set by signals and the control thread, read by lcores (atomics) */
     struct ubc_role_disk *disk;
+    struct ubc_role_ledger *ledger;
     uint64_t start_tsc;
     uint64_t tsc_hz;
     uint64_t start_realtime_ns;

@@ -202,12 +202,36 @@ replay_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, 
     }
 }
 
+/* The ledger keeps no journal of its own yet and restarts from genesis, so
+ * the escrow of a recovered job is locked again: its lock goes to the ledger
+ * ring now (before any lcore runs); a second ACK is not sent. */
+static void
+replay_forward_escrow(struct ubc_role_sched *sched, struct ubc_role_disk *disk)
+{
+    struct ubc_node *node = sched->state->node;
+    for (uint32_t i = 0; i < sched->out.count; i++) {
+        const struct ubc_msg *out = &sched->out.msgs[i];
+        struct ubc_msg *msg;
+        if (out->hdr.type != UBC_MSG_LEDGER_OP)
+            continue;
+        if (rte_mempool_get(node->msg_pool, (void **)&msg) != 0) {
+            disk->stats.replay_escrows_dropped++;
+            continue;
+        }
+        *msg = *out;
+        msg->hdr.src_role = UBC_ROLE_SCHED;
+        if (ubc_link_send_burst(&node->links[UBC_LINK_SCHED_TO_LEDGER], &msg, 1) != 1) {
+            rte_mempool_put(node->msg_pool, msg);
+            disk->stats.replay_escrows_dropped++;
+        }
+    }
+}
+
 /* Hands every acknowledged, unfinished job back to the scheduler, as if
- * submitted now; its ACK was given before the crash, so the scheduler's
- * outputs for it (a second ACK, the escrow lock the ledger replays from its
- * own records) are not sent again. */
+ * submitted now; its ACK was given before the crash and is not sent again. */
 static uint64_t
-replay_into_scheduler(struct disk_replay *replay, struct ubc_role_sched *sched)
+replay_into_scheduler(struct disk_replay *replay, struct ubc_role_sched *sched,
+                      struct ubc_role_disk *disk)
 {
     uint64_t count = 0;
     struct ubc_msg msg;
@@ -221,6 +245,7 @@ replay_into_scheduler(struct disk_replay *replay, struct ubc_role_sched *sched)
         sched->out.count = 0;
         int rc = ubc_sched_handle(sched->sched, &msg, 0, &sched->out);
         UBC_ASSERT(rc == UBC_OK); /* out is empty and large enough */
+        replay_forward_escrow(sched, disk);
         sched->out.count = 0;
         count++;
     }
@@ -348,7 +373,7 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
     disk->state->control_ctx = disk;
     if (rc == 0) {
         disk->stats.replayed_records = replay.records;
-        disk->stats.replayed_jobs = replay_into_scheduler(&replay, sched);
+        disk->stats.replayed_jobs = replay_into_scheduler(&replay, sched, disk);
         UBC_LOG(NOTICE, UBC_LOG_DISK,
                 "journal recovered: %lu records, %lu unfinished jobs "
                 "back in the queue%s%s",

@@ -43,7 +43,8 @@ struct ubc_role_disk_stats {
     uint64_t failed;
     uint64_t backpressure; /* appends retried because every batch buffer was busy */
     uint64_t replayed_records;
-    uint64_t replayed_jobs; /* acknowledged jobs handed back to the scheduler at start */
+    uint64_t replayed_jobs;          /* acknowledged jobs handed back to the scheduler at start */
+    uint64_t replay_escrows_dropped; /* escrow locks of recovered jobs the ring could not take */
 };
 
 struct ubc_role_disk {

@@ -16,12 +16,14 @@
 #include "common/ubc_assert.h"
 #include "node/ubc_log.h"
 #include "node/ubc_role_disk.h"
+#include "node/ubc_role_ledger.h"
 #include "node/ubc_role_sched.h"
 
 #define ROLE_BURST 32u
 
 static struct ubc_role_sched sched_role;
 static struct ubc_role_disk disk_role;
+static struct ubc_role_ledger ledger_role;
 
 void
 ubc_roles_consume(struct ubc_role_state *state, struct ubc_msg **msgs, uint32_t n)
@@ -48,17 +50,7 @@ role_drain_links(struct ubc_role_state *state, const enum ubc_link_id *inputs, u
     return total;
 }
 
-static const enum ubc_link_id ledger_inputs[] = { UBC_LINK_SCHED_TO_LEDGER,
-                                                  UBC_LINK_CONSENSUS_TO_LEDGER,
-                                                  UBC_LINK_DISK_TO_LEDGER };
 static const enum ubc_link_id consensus_inputs[] = { UBC_LINK_NET_TO_CONSENSUS };
-
-static uint32_t
-ledger_poll(void *ctx, uint64_t now_tsc)
-{
-    (void)now_tsc;
-    return role_drain_links(ctx, ledger_inputs, UBC_ARRAY_SIZE(ledger_inputs));
-}
 
 static uint32_t
 consensus_poll(void *ctx, uint64_t now_tsc)
@@ -83,12 +75,6 @@ role_inputs_empty(const struct ubc_role_state *state, const enum ubc_link_id *in
             return false;
     }
     return true;
-}
-
-static bool
-ledger_drained(void *ctx)
-{
-    return role_inputs_empty(ctx, ledger_inputs, UBC_ARRAY_SIZE(ledger_inputs));
 }
 
 static bool
@@ -137,7 +123,12 @@ ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
         ops->housekeep = ubc_role_sched_housekeep;
         ops->drained = ubc_role_sched_drained;
         break;
-    case UBC_ROLE_LEDGER: ops->poll = ledger_poll, ops->drained = ledger_drained; break;
+    case UBC_ROLE_LEDGER:
+        ops->ctx = &ledger_role;
+        ops->poll = ubc_role_ledger_poll;
+        ops->housekeep = ubc_role_ledger_housekeep;
+        ops->drained = ubc_role_ledger_drained;
+        break;
     case UBC_ROLE_CONSENSUS: ops->poll = consensus_poll, ops->drained = consensus_drained; break;
     case UBC_ROLE_DISK:
         ops->ctx = &disk_role;
@@ -165,6 +156,10 @@ ubc_roles_init(struct ubc_node *node, char *error, size_t error_cap)
         snprintf(error, error_cap, "sched role: config: sched.*: %s", strerror(-rc));
         return rc;
     }
+    rc = ubc_role_ledger_init(node, &ledger_role, error, error_cap);
+    if (rc != 0)
+        return rc;
+    node->ledger = &ledger_role;
     rc = ubc_role_disk_init(node, &disk_role, &sched_role, error, error_cap);
     sched_role.disk_read_only = &disk_role.read_only;
     node->disk = &disk_role;
@@ -175,6 +170,7 @@ void
 ubc_roles_fini(struct ubc_node *node)
 {
     ubc_role_disk_fini(&disk_role);
+    ubc_role_ledger_fini(&ledger_role);
     ubc_role_sched_fini(&sched_role);
     for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
         rte_free(node->roles[role].control.reply);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The demo workload of `make run`, run inside the demo's network namespace:
 # provider agents and clients from ubc-client against the node at $2.
-# Usage: demo-load.sh NETNS NODE_IP BUILD_DIR
+# Usage: demo-load.sh NETNS NODE_IP BUILD_DIR OWNER
 set -uo pipefail
-ns=$1 node=$2 build=$3
+ns=$1 node=$2 build=$3 owner=$4
 client=$build/tools/ubc-client
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; exit 0' TERM INT EXIT
@@ -16,18 +16,18 @@ fi
 # Provider 9 crashes after 6 s (killed: no deregistration, its heartbeats just
 # stop): the node fails it over and re-places its tasks on the others.
 ip netns exec "$ns" "$client" --node "$node:7400" provider --id 9 --operator 5 --cpu 16000 \
-    --mem 65536 --price 1 --heartbeat-ms 200 --work-ms 1000 >/dev/null 2>&1 &
+    --mem 65536 --price 500 --heartbeat-ms 200 --work-ms 1000 >/dev/null 2>&1 &
 crashing=$!
 pids+=($crashing)
 for i in 1 2 3 4 5 6 7 8; do
     ip netns exec "$ns" "$client" --node "$node:7400" provider --id "$i" \
-        --operator $(( (i + 1) / 2 )) --cpu 16000 --mem 65536 --price $(( 8 + i )) \
+        --operator $(( (i + 1) / 2 )) --cpu 16000 --mem 65536 --price $(( 800 + 100 * i )) \
         --heartbeat-ms 200 --work-ms 150 >/dev/null 2>&1 &
     pids+=($!)
 done
 sleep 1
-ip netns exec "$ns" "$client" --node "$node:7400" submit --job 1 --count 10000000 --rate 80 \
-    --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 40 --work-ms 150 >/dev/null 2>&1 &
+ip netns exec "$ns" "$client" --node "$node:7400" --owner "$owner" submit --job 1 --count 10000000 --rate 80 \
+    --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 4000 --work-ms 150 >/dev/null 2>&1 &
 pids+=($!)
 sleep 6
 kill -KILL "$crashing" 2>/dev/null

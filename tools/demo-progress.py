@@ -67,12 +67,28 @@ def summary(stats, sched):
               f"{lcore['wake_late_us_avg']:.1f} us, max {lcore['wake_late_us_max']:.1f} us")
 
 
+def ledger_summary(ledger):
+    if not ledger:
+        return
+    supply, results = ledger["supply"], ledger.get("results", {})
+    print(f"  ledger              height {ledger['height']:,}, ops applied "
+          f"{ledger['ops_applied']:,}, refused {ledger['ops_refused']:,}")
+    for result, count in sorted(results.items()):
+        print(f"    {result:<18}{count:,}")
+    print(f"  supply              minted {supply['minted']:,} = balances {supply['balances']:,}"
+          f" + staked {supply['staked']:,} + escrowed {supply['escrowed']:,} + unbonding "
+          f"{supply['unbonding']:,} + rewards {supply['reward_pool']:,} + burned "
+          f"{supply['burned']:,}: {'conserved' if supply['conserved'] else 'NOT CONSERVED'}")
+
+
 def main():
     documents = read_documents(sys.stdin.read())
     stats = documents[0]
     sched = documents[1] if len(documents) > 1 else {}
+    ledger = documents[2] if len(documents) > 2 else {}
     if sys.argv[1] == "summary":
         summary(stats, sched)
+        ledger_summary(ledger)
     else:
         progress(stats, sched, float(sys.argv[1]))
 

@@ -18,6 +18,8 @@ ubcctl=$build/tools/ubcctl
 client=$build/tools/ubc-client
 node_ip=198.18.0.2
 host_ip=198.18.0.1
+# The demo's client account, credited at genesis so its jobs can be escrowed.
+owner=c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1
 
 say() { printf 'make run: %s\n' "$*"; }
 die() { printf 'make run: %s\n' "$*" >&2; exit 1; }
@@ -47,7 +49,8 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 
 say "starting ubcd (log: var/ubcd.log, admin socket: var/ubcd.sock)"
-ip netns exec "$ns" "$ubcd" --data-dir "$data" >"$data/ubcd.log" 2>&1 &
+ip netns exec "$ns" "$ubcd" --data-dir "$data" --set ledger.genesis_account="$owner" \
+    --set ledger.genesis_balance=1000000000000 >"$data/ubcd.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 150); do
     "$ubcctl" --socket "$socket" status >/dev/null 2>&1 && break
@@ -63,11 +66,12 @@ ip -n "$ns" link set ubc0 up
 ip -n "$ns" neigh replace "$node_ip" lladdr "$mac" dev ubc0 nud permanent
 say "node $node_ip ($mac) on ubc0 in netns $ns; try: $ubcctl --socket $socket status"
 
-tools/demo-load.sh "$ns" "$node_ip" "$build" &
+tools/demo-load.sh "$ns" "$node_ip" "$build" "$owner" &
 load_pids+=($!)
 
 counters() {
-    "$ubcctl" --socket "$socket" --json stats && "$ubcctl" --socket "$socket" --json sched-stats
+    "$ubcctl" --socket "$socket" --json stats && "$ubcctl" --socket "$socket" --json sched-stats \
+        && "$ubcctl" --socket "$socket" --json ledger
 }
 
 start=$(date +%s)

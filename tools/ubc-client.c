@@ -426,6 +426,11 @@ options_validate(struct options *o)
         o->job.job_id = o->job.job_id ? o->job.job_id : 1; /* needs no job */
     if (provider && o->agent.provider_id == 0)
         die_usage("provider: --id must be given and non-zero");
+    if (provider) { /* the account paid for its work: "prov" and its id, unique per provider */
+        memcpy(o->agent.account, "prov", 4);
+        for (int i = 0; i < 8; i++)
+            o->agent.account[4 + i] = (uint8_t)(o->agent.provider_id >> (8 * i));
+    }
     if (!provider && o->job.job_id == 0)
         die_usage("--job must be given and non-zero");
     if (!provider && (o->job.task_count == 0 || o->job.redundancy == 0))

@@ -152,7 +152,8 @@ ubcctl_parse_options(int argc, char **argv, struct ubcctl_options *options)
     return UBCCTL_EXIT_OK;
 }
 
-/* key=value -> args[key]; `help CMD` is short for `help command=CMD`. */
+/* key=value -> args[key]; `help CMD` is short for `help command=CMD`; any other
+ * command's leading bare word WORD is short for what=WORD. */
 static int
 ubcctl_build_args(const struct ubcctl_options *options, json_t *args)
 {
@@ -161,7 +162,13 @@ ubcctl_build_args(const struct ubcctl_options *options, json_t *args)
         json_object_set_new(args, "command", json_string(options->args[0]));
         return UBCCTL_EXIT_OK;
     }
-    for (int i = 0; i < options->arg_count; i++) {
+    int first = 0;
+    if (options->arg_count > 0 && strchr(options->args[0], '=') == NULL) {
+        /* `ubcctl ledger supply`: a leading bare word names what to show. */
+        json_object_set_new(args, "what", json_string(options->args[0]));
+        first = 1;
+    }
+    for (int i = first; i < options->arg_count; i++) {
         const char *argument = options->args[i];
         const char *equals = strchr(argument, '=');
         if (equals == NULL || equals == argument)
