@@ -98,7 +98,12 @@ def cases(sock):
     check_error("unknown command", run("nope", socket=sock), 1, "unknown-command")
     check_error("handler error", run("fail", socket=sock), 1, "bad-args: fail always fails")
     check_error("bad args to builtin", run("version", "x=1", socket=sock), 1, "bad-args")
-    check_error("arg not key=value", run("echo", "oops", socket=sock), 2, "not key=value")
+    check_error("arg not key=value", run("echo", "first", "oops", socket=sock), 2,
+                "not key=value")
+    rc, out, err = run("--json", "echo", "supply", "n=5", socket=sock)
+    check("leading bare word is what=WORD",
+          rc == 0 and json.loads(out).get("what") == "supply" and json.loads(out).get("n") == 5,
+          out)
     check_error("duplicate arg", run("echo", "a=1", "a=2", socket=sock), 2, "twice")
     check_error("bad option", run("--frobnicate", "status", socket=sock), 2, "option")
     check_error("no command", run(socket=sock), 2, "no command")
