@@ -49,7 +49,9 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 
 say "starting ubcd (log: var/ubcd.log, admin socket: var/ubcd.sock)"
-ip netns exec "$ns" "$ubcd" --data-dir "$data" --set ledger.genesis_account="$owner" \
+# A session of its own: Ctrl-C reaches this script, which then stops the node
+# through its admin socket and prints the summary, rather than the node itself.
+setsid ip netns exec "$ns" "$ubcd" --data-dir "$data" --set ledger.genesis_account="$owner" \
     --set ledger.genesis_balance=1000000000000 >"$data/ubcd.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 150); do
@@ -66,7 +68,7 @@ ip -n "$ns" link set ubc0 up
 ip -n "$ns" neigh replace "$node_ip" lladdr "$mac" dev ubc0 nud permanent
 say "node $node_ip ($mac) on ubc0 in netns $ns; try: $ubcctl --socket $socket status"
 
-tools/demo-load.sh "$ns" "$node_ip" "$build" "$owner" &
+setsid tools/demo-load.sh "$ns" "$node_ip" "$build" "$owner" &
 load_pids+=($!)
 
 counters() {
