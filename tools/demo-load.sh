@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo workload of `make run`, run inside the demo's network namespace:
 # provider agents and clients from ubc-client against the node at $2.
-# Usage: demo-load.sh NETNS NODE_IP BUILD_DIR OWNER
+# Usage: demo-load.sh NETNS NODE_IP BUILD_DIR OWNER REPLIES_FILE
+# The client's replies (JSON lines, with latencies) go to REPLIES_FILE.
 set -uo pipefail
-ns=$1 node=$2 build=$3 owner=$4
+ns=$1 node=$2 build=$3 owner=$4 replies=$5
 client=$build/tools/ubc-client
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; exit 0' TERM INT EXIT
@@ -26,8 +27,11 @@ for i in 1 2 3 4 5 6 7 8; do
     pids+=($!)
 done
 sleep 1
-ip netns exec "$ns" "$client" --node "$node:7400" --owner "$owner" submit --job 1 --count 10000000 --rate 80 \
-    --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 4000 --work-ms 150 >/dev/null 2>&1 &
+# Job ids are unique across runs: the node recovers the unfinished jobs of an
+# earlier run from its journal, and a reused id would be refused as a duplicate.
+first_job=$(( $(date +%s) * 100000 ))
+ip netns exec "$ns" "$client" --node "$node:7400" --owner "$owner" --json submit --job "$first_job" --count 10000000 --rate 80 \
+    --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 4000 --work-ms 150 >"$replies" 2>&1 &
 pids+=($!)
 sleep 6
 kill -KILL "$crashing" 2>/dev/null

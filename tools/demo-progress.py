@@ -81,6 +81,27 @@ def ledger_summary(ledger):
           f"{supply['burned']:,}: {'conserved' if supply['conserved'] else 'NOT CONSERVED'}")
 
 
+def client_summary(path):
+    """The clients' view: replies by result and submit-to-ack latency."""
+    try:
+        replies = [json.loads(line) for line in open(path) if line.startswith("{")]
+    except OSError:
+        return
+    if not replies:
+        return
+    results = {}
+    for reply in replies:
+        key = reply["result"] if reply["result"] == "ack" else f"{reply['result']}:{reply['error']}"
+        results[key] = results.get(key, 0) + 1
+    latencies = sorted(r["latency_us"] for r in replies if r["result"] == "ack")
+    print(f"  client replies      " + ", ".join(f"{k} {v:,}" for k, v in sorted(results.items())))
+    if latencies:
+        def pct(p):
+            return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] / 1000
+        print(f"  submit-to-ack       p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, p99.9 "
+              f"{pct(99.9):.2f} ms (journaled before the ack)")
+
+
 def main():
     documents = read_documents(sys.stdin.read())
     stats = documents[0]
@@ -89,6 +110,8 @@ def main():
     if sys.argv[1] == "summary":
         summary(stats, sched)
         ledger_summary(ledger)
+        if len(sys.argv) > 2:
+            client_summary(sys.argv[2])
     else:
         progress(stats, sched, float(sys.argv[1]))
 

@@ -68,7 +68,7 @@ ip -n "$ns" link set ubc0 up
 ip -n "$ns" neigh replace "$node_ip" lladdr "$mac" dev ubc0 nud permanent
 say "node $node_ip ($mac) on ubc0 in netns $ns; try: $ubcctl --socket $socket status"
 
-setsid tools/demo-load.sh "$ns" "$node_ip" "$build" "$owner" &
+setsid tools/demo-load.sh "$ns" "$node_ip" "$build" "$owner" "$data/demo-replies.jsonl" &
 load_pids+=($!)
 
 counters() {
@@ -92,6 +92,7 @@ for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 rc=0
 wait "$node_pid" || rc=$?
 node_pid=
-python3 "$top/tools/demo-progress.py" summary < "$data/final-stats.json" || true
+python3 "$top/tools/demo-progress.py" summary "$data/demo-replies.jsonl" \
+    < "$data/final-stats.json" || true
 [ "$rc" -eq 0 ] || die "ubcd exited with status $rc; see var/ubcd.log"
 say "node stopped cleanly"
