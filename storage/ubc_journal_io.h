@@ -70,8 +70,10 @@ struct ubc_journal_uring {
     uint64_t arena_bytes;
 };
 
-/* depth: submission queue entries (power of two, >= 8). 0 or -errno (e.g.
- * -ENOSYS or -EPERM where io_uring is unavailable). */
+/* depth: submission queue entries (power of two, >= 8); a journal needs at
+ * least 2 * (batches_inflight_max + 1) + 2 (a write and an fsync per batch,
+ * one segment-preparation write). 0 or -errno (e.g. -ENOSYS or -EPERM where
+ * io_uring is unavailable). */
 int ubc_journal_uring_init(struct ubc_journal_uring *u, uint32_t depth);
 void ubc_journal_uring_fini(struct ubc_journal_uring *u);
 struct ubc_journal_io ubc_journal_uring_io(struct ubc_journal_uring *u);
