@@ -145,6 +145,19 @@ escrow_close(struct ubc_ledger *ledger, struct ubc_ledger_account *owner, uint32
     ubc_ledger_escrow_remove(ledger, slot);
 }
 
+/* The account node-authority credits go to (a provider's payment key, vouched for by the node
+ * at registration): found, or opened on first payment so that no settlement is lost to a
+ * missing account. UBC_LEDGER_NO_INDEX only when the account table is full. Called after every
+ * other check of the op, because it writes. */
+static uint32_t
+payee_find_or_open(struct ubc_ledger *ledger, const uint8_t *key)
+{
+    uint32_t slot = ubc_ledger_account_find(ledger, key);
+    if (slot == UBC_LEDGER_NO_INDEX)
+        slot = ubc_ledger_account_insert(ledger, key, ledger->height);
+    return slot;
+}
+
 static uint16_t
 op_escrow_release(struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
 {
@@ -156,15 +169,15 @@ op_escrow_release(struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
     uint32_t slot = ubc_ledger_escrow_find(ledger, owner_slot, op->args.u.escrow.job_id);
     if (slot == UBC_LEDGER_NO_INDEX)
         return UBC_LEDGER_ERR_NO_ESCROW;
-    uint32_t provider_slot = ubc_ledger_account_find(ledger, op->args.u.escrow.provider);
-    if (provider_slot == UBC_LEDGER_NO_INDEX)
-        return UBC_LEDGER_ERR_NO_ACCOUNT;
-    struct ubc_ledger_account *owner = account_at(ledger, owner_slot);
-    struct ubc_ledger_account *provider = account_at(ledger, provider_slot);
     struct ubc_ledger_escrow *e = &ubc_ledger_escrows(ledger)[slot];
     uint64_t amount = op->args.u.escrow.amount;
     if (amount > e->amount)
         return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+    uint32_t provider_slot = payee_find_or_open(ledger, op->args.u.escrow.provider);
+    if (provider_slot == UBC_LEDGER_NO_INDEX)
+        return UBC_LEDGER_ERR_FULL;
+    struct ubc_ledger_account *owner = account_at(ledger, owner_slot);
+    struct ubc_ledger_account *provider = account_at(ledger, provider_slot);
     uint64_t fee =
         (uint64_t)((ubc_u128)amount * ledger->params[UBC_LEDGER_PARAM_BURN_RATE_BPS] / 10000u);
     uint64_t paid = amount - fee;
@@ -269,9 +282,9 @@ op_reward_work(struct ubc_ledger *ledger, const struct ubc_ledger_op *op)
         return UBC_LEDGER_ERR_EPOCH;
     if (units == 0 || units > ledger->epoch_work_units_left)
         return UBC_LEDGER_ERR_MALFORMED;
-    uint32_t slot = ubc_ledger_account_find(ledger, op->args.u.reward.provider);
+    uint32_t slot = payee_find_or_open(ledger, op->args.u.reward.provider);
     if (slot == UBC_LEDGER_NO_INDEX)
-        return UBC_LEDGER_ERR_NO_ACCOUNT;
+        return UBC_LEDGER_ERR_FULL;
     struct ubc_ledger_account *provider = account_at(ledger, slot);
     /* pool * units / units_left telescopes: the last claim takes exactly what remains. */
     uint64_t paid =

@@ -4,12 +4,12 @@
  * it receives from the sched role (an in-process, trusted producer), so the op comes out marked
  * UBC_LEDGER_VERIFY_INTERNAL: escrow and settlement are issued on the node's authority. Pure
  * function, any thread, no allocation. Returns 0, or -EINVAL for an unknown settlement kind
- * (answer it with UBC_ERR_MALFORMED; never apply it). A release names the provider's account:
- * that account must exist (the node opens it with an internal CREATE_ACCOUNT when the provider
- * registers), or the release is refused with UBC_LEDGER_ERR_NO_ACCOUNT and the escrow stays
- * open until a later release or the refund. The refund returns whatever the escrow still
- * holds (its amount field is informative), which also makes a repeated settlement after a
- * failover harmless: the escrow is closed and the repeat gets UBC_LEDGER_ERR_NO_ESCROW.
+ * (answer it with UBC_ERR_MALFORMED; never apply it). A release names the provider's account,
+ * which the ledger opens on the first payment (refused with UBC_LEDGER_ERR_FULL only when the
+ * account table is full; the escrow then stays open until the refund). The refund returns
+ * whatever the escrow still holds (its amount field is informative), which also makes a
+ * repeated settlement after a failover harmless: the escrow is closed and the repeat gets
+ * UBC_LEDGER_ERR_NO_ESCROW.
  */
 #ifndef UBC_LEDGER_SETTLE_H
 #define UBC_LEDGER_SETTLE_H

@@ -130,6 +130,16 @@ test_create_account_full(void **state)
     }
     assert_int_equal(r, UBC_LEDGER_ERR_FULL);
     assert_int_equal(created, 64 - 10);
+    /* A payment to a provider without an account cannot open one either. */
+    struct ubc_ledger_op lock = test_op_node(f->users[0].public_key, UBC_LEDGER_OP_ESCROW_LOCK);
+    lock.args.u.escrow.job_id = 1;
+    lock.args.u.escrow.amount = 10;
+    assert_int_equal(test_apply_one(f, lock), UBC_LEDGER_OK);
+    struct ubc_ledger_op release = lock;
+    release.kind = UBC_LEDGER_OP_ESCROW_RELEASE;
+    memcpy(release.args.u.escrow.provider, f->users[20].public_key, 32);
+    assert_int_equal(test_apply_one(f, release), UBC_LEDGER_ERR_FULL);
+    assert_int_equal(test_account(f, f->users[0].public_key).escrowed, 10);
 }
 
 static void
@@ -309,9 +319,16 @@ test_escrow_cycle(void **state)
                      UBC_LEDGER_ERR_NO_ACCOUNT);
     assert_int_equal(test_apply_one(f, escrow_op(f, 0, UBC_LEDGER_OP_ESCROW_RELEASE, 9, 1, 1)),
                      UBC_LEDGER_ERR_NO_ESCROW);
+    /* A provider's first payment opens its account. */
+    assert_int_equal(test_apply_one(f, escrow_op(f, 0, UBC_LEDGER_OP_ESCROW_LOCK, 9, 100, 1)),
+                     UBC_LEDGER_OK);
+    struct ubc_ledger_op first = escrow_op(f, 0, UBC_LEDGER_OP_ESCROW_RELEASE, 9, 100, 15);
+    first.flags = UBC_LEDGER_FLAG_RELEASE_FINAL;
+    assert_int_equal(test_apply_one(f, first), UBC_LEDGER_OK);
+    assert_int_equal(test_account(f, f->users[15].public_key).balance, 95);
     struct ubc_ledger_supply s;
     ubc_ledger_supply_get(f->ledger, &s);
-    assert_int_equal(s.burned, 150);
+    assert_int_equal(s.burned, 155);
     assert_conserved(f);
 }
 
@@ -394,13 +411,14 @@ test_rewards(void **state)
     assert_int_equal(test_apply_one(f, work), UBC_LEDGER_ERR_EPOCH);
     work.args.u.reward.epoch = 1;
     work.args.u.reward.work_units = 1;
-    memset(work.args.u.reward.provider, 0x31, 32);
-    assert_int_equal(test_apply_one(f, work), UBC_LEDGER_ERR_NO_ACCOUNT);
-    /* Next epoch: the unclaimed 4000 of the work pool go to the treasury. */
+    memset(work.args.u.reward.provider, 0x31, 32); /* a provider without an account yet */
+    assert_int_equal(test_apply_one(f, work), UBC_LEDGER_OK);
+    assert_int_equal(test_account(f, work.args.u.reward.provider).balance, 2000);
+    /* Next epoch: the unclaimed 2000 of the work pool go to the treasury. */
     epoch.args.u.reward.epoch = 2;
     epoch.args.u.reward.work_units = 0;
     assert_int_equal(test_apply_one(f, epoch), UBC_LEDGER_OK);
-    assert_int_equal(test_account(f, f->config.treasury).balance, 4000 + 6000);
+    assert_int_equal(test_account(f, f->config.treasury).balance, 2000 + 6000);
     struct ubc_ledger_supply s;
     ubc_ledger_supply_get(f->ledger, &s);
     assert_int_equal(s.minted, 100000);

@@ -389,10 +389,9 @@ model_escrow_op(struct model *m, const struct gen *g)
         model_escrow_close(m, e);
         return UBC_LEDGER_OK;
     }
-    if (!m->a[g->other].exists)
-        return UBC_LEDGER_ERR_NO_ACCOUNT;
     if (g->amount > e->amount)
         return UBC_LEDGER_ERR_INSUFFICIENT_FUNDS;
+    m->a[g->other].exists = 1; /* a payee's account opens on its first payment */
     uint64_t fee = g->amount * m->burn_bps / 10000;
     e->amount -= g->amount;
     o->escrowed -= g->amount;
@@ -433,8 +432,7 @@ model_reward_op(struct model *m, const struct gen *g)
         return UBC_LEDGER_ERR_EPOCH;
     if (g->amount == 0 || g->amount > m->units_left)
         return UBC_LEDGER_ERR_MALFORMED;
-    if (!m->a[g->other].exists)
-        return UBC_LEDGER_ERR_NO_ACCOUNT;
+    m->a[g->other].exists = 1;
     uint64_t paid = (uint64_t)((unsigned __int128)m->pool * g->amount / m->units_left);
     m->pool -= paid;
     m->units_left -= g->amount;
