@@ -343,6 +343,14 @@ int64_t ubc_ledger_batch_record_write(void *buf, size_t cap, const struct ubc_le
 int ubc_ledger_batch_record_parse(const void *buf, size_t bytes, struct ubc_ledger_audit *audit,
                                   const struct ubc_ledger_op **ops, const uint16_t **results);
 
+/* For ubc-journal: parses one journaled batch record and replays it (ubc_ledger_replay_batch).
+ * Feed the records of a journal in order to a ledger made by ubc_ledger_new from the genesis
+ * config. Returns 0 (matches), 1 (the first divergence: stop and report the batch index),
+ * -EINVAL (a malformed record, or a height going backwards). scratch holds UBC_LEDGER_BATCH_MAX
+ * results. audit_out (may be NULL) receives the record's audit, for checkpoint reports. */
+int ubc_ledger_replay(struct ubc_ledger *ledger, const void *record, size_t bytes,
+                      uint16_t *scratch, struct ubc_ledger_audit *audit_out);
+
 /* Queries: ledger thread only (the control thread asks the ledger role, or reads the summary). */
 void ubc_ledger_state_hash(const struct ubc_ledger *ledger, uint8_t out[UBC_LEDGER_HASH_BYTES]);
 uint64_t ubc_ledger_height(const struct ubc_ledger *ledger);

@@ -53,3 +53,18 @@ ubc_ledger_batch_record_parse(const void *buf, size_t bytes, struct ubc_ledger_a
                                   (size_t)audit->op_count * sizeof(struct ubc_ledger_op));
     return 0;
 }
+
+int
+ubc_ledger_replay(struct ubc_ledger *ledger, const void *record, size_t bytes, uint16_t *scratch,
+                  struct ubc_ledger_audit *audit_out)
+{
+    struct ubc_ledger_audit audit;
+    const struct ubc_ledger_op *ops;
+    const uint16_t *results;
+    int rc = ubc_ledger_batch_record_parse(record, bytes, &audit, &ops, &results);
+    if (rc != 0)
+        return rc;
+    if (audit_out != NULL)
+        *audit_out = audit;
+    return ubc_ledger_replay_batch(ledger, ops, audit.op_count, results, &audit, scratch);
+}

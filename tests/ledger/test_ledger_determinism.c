@@ -219,7 +219,7 @@ test_replay_from_records(void **state)
     }
     struct test_fixture r;
     open_copy(&r);
-    uint16_t scratch[BATCH_OPS];
+    static uint16_t scratch[UBC_LEDGER_BATCH_MAX];
     for (uint32_t b = 0; b < BATCHES; b++) {
         struct ubc_ledger_audit audit;
         const struct ubc_ledger_op *ops;
@@ -227,8 +227,16 @@ test_replay_from_records(void **state)
         size_t bytes = ubc_ledger_batch_record_bytes(journal.count[b]);
         assert_int_equal(
             ubc_ledger_batch_record_parse(file + offsets[b], bytes, &audit, &ops, &results), 0);
-        assert_int_equal(
-            ubc_ledger_replay_batch(r.ledger, ops, audit.op_count, results, &audit, scratch), 0);
+        if (b % 2 == 0) {
+            assert_int_equal(
+                ubc_ledger_replay_batch(r.ledger, ops, audit.op_count, results, &audit, scratch),
+                0);
+        } else { /* the one-call form the journal tool uses */
+            struct ubc_ledger_audit seen;
+            assert_int_equal(ubc_ledger_replay(r.ledger, file + offsets[b], bytes, scratch, &seen),
+                             0);
+            assert_int_equal(seen.batch_index, b);
+        }
     }
     struct ubc_ledger_audit audit;
     const struct ubc_ledger_op *ops;
@@ -239,6 +247,7 @@ test_replay_from_records(void **state)
     assert_int_equal(ubc_ledger_batch_record_parse(file + 1, bytes, &audit, &ops, &results),
                      -EINVAL);
     assert_int_equal(ubc_ledger_batch_record_parse(file, 10, &audit, &ops, &results), -EINVAL);
+    assert_int_equal(ubc_ledger_replay(r.ledger, file, 10, scratch, NULL), -EINVAL);
     ((struct ubc_ledger_audit *)file)->op_count = UBC_LEDGER_BATCH_MAX + 1;
     assert_int_equal(ubc_ledger_batch_record_parse(file, bytes, &audit, &ops, &results), -EINVAL);
     assert_int_equal(ubc_ledger_batch_record_write(file, 10, &journal.audit[0], journal.ops[0],
