@@ -8,7 +8,7 @@
 #include "common/ubc_assert.h"
 
 #define PQ_LINE 64u
-#define PQ_WORDS (UBC_PQ_LEVELS_MAX / 64u)
+#define PQ_WORDS UBC_QOS_CLASSES /* one bitmap word (and line) per class */
 
 /* value and entry_ns are atomics (relaxed) so a sweep may peek at a head it
  * does not own yet; ownership itself is decided by the sequence number. */
@@ -232,8 +232,8 @@ pq_ring_nonempty(struct ubc_pq *pq, uint32_t level)
 static inline void
 pq_level_mark(struct ubc_pq *pq, uint32_t level)
 {
-    _Atomic uint64_t *word = &pq->words[level >> 6].bits;
-    uint64_t bit = 1ull << (level & 63u);
+    _Atomic uint64_t *word = &pq->words[level / pq->band_count].bits;
+    uint64_t bit = 1ull << (level % pq->band_count);
     if ((atomic_load_explicit(word, memory_order_seq_cst) & bit) == 0)
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
 }
@@ -241,8 +241,8 @@ pq_level_mark(struct ubc_pq *pq, uint32_t level)
 static inline void
 pq_level_clear(struct ubc_pq *pq, uint32_t level)
 {
-    _Atomic uint64_t *word = &pq->words[level >> 6].bits;
-    uint64_t bit = 1ull << (level & 63u);
+    _Atomic uint64_t *word = &pq->words[level / pq->band_count].bits;
+    uint64_t bit = 1ull << (level % pq->band_count);
     atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
     if (pq_ring_nonempty(pq, level))
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
@@ -275,16 +275,13 @@ int
 ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
 {
     UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
-    if (min_class >= UBC_QOS_CLASSES)
-        return 0;
-    uint32_t first_level = min_class * pq->band_count;
-    uint32_t word_count = (pq->level_count + 63u) / 64u;
-    for (uint32_t w = first_level >> 6; w < word_count; w++) {
+    /* Classes in order; within a class the lowest set bit is the best band.
+     * Separate words per class keep producers of one class from invalidating
+     * the line consumers read for another. */
+    for (uint32_t w = min_class; w < UBC_QOS_CLASSES; w++) {
         uint64_t bits = atomic_load_explicit(&pq->words[w].bits, memory_order_acquire);
-        if (w == first_level >> 6 && (first_level & 63u) != 0)
-            bits &= ~0ull << (first_level & 63u);
         while (bits != 0) {
-            uint32_t level = w * 64u + (uint32_t)__builtin_ctzll(bits);
+            uint32_t level = w * pq->band_count + (uint32_t)__builtin_ctzll(bits);
             uint64_t value;
             if (pq_ring_pop(pq, level, UINT64_MAX, &value)) {
                 pq_item_fill(pq, level, value, out);

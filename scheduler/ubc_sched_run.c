@@ -320,7 +320,11 @@ sched_unpark(struct ubc_sched *s, uint64_t now_ns)
         return;
     s->last_unpark_ns = now_ns;
     s->capacity_changed = 0;
+    /* Bounded per tick so a crowd of unplaceable jobs costs a steady
+     * trickle, not a latency spike; re-parked jobs go to the tail, so every
+     * parked job gets its turn. */
     uint32_t count = s->job_lists[JOB_LIST_PARKED].count;
+    count = count < s->config.place_budget ? count : s->config.place_budget;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t job_index = s->job_lists[JOB_LIST_PARKED].head;
         struct sched_job *job = &s->jobs[job_index];

@@ -277,7 +277,8 @@ synth_poll_jobs(struct ubc_synth *synth, uint64_t now_ns, struct ubc_msg *msgs, 
         synth->next_job_ns = now_ns;
     while (n < max && synth->next_job_ns <= now_ns) {
         ubc_synth_make_job(synth, &msgs[n]);
-        msgs[n].hdr.tsc = now_ns;
+        /* The scheduled arrival time: latency counts the wait for a poll. */
+        msgs[n].hdr.tsc = synth->next_job_ns;
         n++;
         /* exponential gaps: -ln(U) x mean */
         double u = ((double)(synth_next(synth) >> 11) + 1.0) / 9007199254740993.0;
