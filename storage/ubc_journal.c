@@ -469,6 +469,10 @@ segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
     }
     if (j->spare_state != SPARE_READY || j->spare_index != b->segment_index)
         return 0;
+    if (j->live_count == UBC_JOURNAL_SEGMENTS_MAX) {
+        journal_fail(j, E2BIG, "segment limit reached (a snapshot retires segments)");
+        return 0;
+    }
     if (j->segment_fd >= 0) {
         j->io.ops->file_register(j->io.ctx, slot_of(j->segment_index), -1);
         close(j->segment_fd); /* lint:allow once per segment roll */

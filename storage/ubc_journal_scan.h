@@ -23,7 +23,7 @@
 
 #include "storage/ubc_journal_format.h"
 
-#define UBC_JOURNAL_SEGMENTS_MAX 1024u
+#define UBC_JOURNAL_SEGMENTS_MAX 16384u /* 1 TiB of 64 MiB segments */
 #define UBC_JOURNAL_SNAPSHOTS_MAX 64u
 #define UBC_JOURNAL_MESSAGE_BYTES 384u
 
