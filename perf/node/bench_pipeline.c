@@ -1,0 +1,281 @@
+/* bench_pipeline.c: packets per second through the node's whole pipeline on
+ * one lcore (rx burst, classify, decode, net>sched ring, the scheduler, the
+ * sched>net ring, encode, tx burst), against an io-forward loop (testpmd's
+ * `io` forwarding: rx burst straight to tx burst) on the same port and the
+ * same lcore, measured alternately in the same run.
+ *
+ * The port is a DPDK ring port (rte_eth_from_rings): no kernel, no NIC. A
+ * generator on the same lcore keeps the rx ring fed with job-status queries
+ * from 1024 clients for 4096 known jobs (copying a prebuilt frame into a
+ * fresh mbuf) and drains the tx ring; it does exactly the same for the
+ * baseline, so the ratio compares the per-packet work of the two loops.
+ * Writes JSON Lines (common/ubc_bench.h). UBC_BENCH_QUICK=1 for a smoke run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "common/ubc_assert.h"
+#include "common/ubc_bench.h"
+#include "dataplane/ubc_net.h"
+#include "dataplane/wire/ubc_pkt.h"
+#include "dataplane/wire/ubc_wire.h"
+#include "node/ubc_node.h"
+#include "node/ubc_role_sched.h"
+
+#define BENCH_JOBS 4096u
+#define BENCH_CLIENTS 1024u
+#define BENCH_TEMPLATES 4096u
+#define BENCH_INFLIGHT 512u
+#define BENCH_BURST 32u
+
+struct bench_frame {
+    uint8_t bytes[128];
+    uint16_t length;
+};
+
+static struct ubc_node node;
+static struct ubc_role_sched sched_role;
+static struct bench_frame templates[BENCH_TEMPLATES];
+static struct rte_ring *rx_ring, *tx_ring;
+static int disk_ok;
+
+static void
+bench_links(void)
+{
+    for (int i = 0; i < UBC_LINK_COUNT; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "bench%d", i);
+        UBC_ASSERT(ubc_link_create(&node.links[i], name, 0, 1, 4096, 0, 0) == 0);
+    }
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        node.roles[role].role = role;
+        node.roles[role].node = &node;
+        node.roles[role].control.reply = rte_zmalloc("reply", UBC_CONTROL_REPLY_MAX, 64);
+    }
+}
+
+/* Jobs the queries ask about, submitted straight into the scheduler. */
+static void
+bench_jobs(void)
+{
+    UBC_ASSERT(ubc_role_sched_init(&node, &sched_role) == 0);
+    sched_role.disk_read_only = &disk_ok;
+    for (uint32_t j = 1; j <= BENCH_JOBS; j++) {
+        struct ubc_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.hdr.type = UBC_MSG_JOB_SUBMIT;
+        msg.hdr.peer = UBC_PEER_NONE;
+        msg.u.job_submit = (struct ubc_job_submit){ .job_id = j,
+                                                    .task_count = 1,
+                                                    .redundancy = 1,
+                                                    .qos_class = 3,
+                                                    .bid_per_task = 100,
+                                                    .demand = { .cpu_millis = 100 } };
+        memset(msg.u.job_submit.owner, 0xab, UBC_KEY_BYTES);
+        sched_role.out.count = 0;
+        UBC_ASSERT(ubc_sched_handle(sched_role.sched, &msg, 0, &sched_role.out) == UBC_OK);
+        sched_role.out.count = 0;
+    }
+}
+
+static void
+bench_templates(void)
+{
+    struct ubc_pkt_self self = { .ipv4_be = node.config.net_ipv4_be,
+                                 .udp_port_be = rte_cpu_to_be_16(7400) };
+    memcpy(self.mac, node.port.mac.addr_bytes, 6);
+    for (uint32_t i = 0; i < BENCH_TEMPLATES; i++) {
+        struct ubc_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.hdr.type = UBC_MSG_JOB_QUERY;
+        msg.hdr.seq = i;
+        msg.u.job_ref.job_id = 1 + i % BENCH_JOBS;
+        memset(msg.u.job_ref.owner, 0xab, UBC_KEY_BYTES);
+        uint32_t client = i % BENCH_CLIENTS;
+        struct ubc_pkt_peer peer = { .mac = { 0x02, 0, 0, 0, (uint8_t)(client >> 8),
+                                              (uint8_t)client },
+                                     .ipv4_be = rte_cpu_to_be_32(0xc6120100u + (client & 0xff)),
+                                     .udp_port_be = rte_cpu_to_be_16((uint16_t)(20000 + client)) };
+        struct ubc_wire_origin origin = { .sender_id = 1000 + client };
+        uint8_t *frame = templates[i].bytes;
+        size_t offset = ubc_pkt_udp_payload_offset(false), payload_len = 0;
+        UBC_ASSERT(ubc_wire_encode(&msg, &origin, frame + offset,
+                                   sizeof(templates[i].bytes) - offset,
+                                   &payload_len) == UBC_WIRE_OK);
+        /* Built as the client would send it: from the client, to the node. */
+        struct ubc_pkt_self client_self = { .ipv4_be = peer.ipv4_be,
+                                            .udp_port_be = peer.udp_port_be };
+        memcpy(client_self.mac, peer.mac, 6);
+        struct ubc_pkt_peer node_peer = { .ipv4_be = self.ipv4_be,
+                                          .udp_port_be = self.udp_port_be };
+        memcpy(node_peer.mac, self.mac, 6);
+        size_t length = ubc_pkt_udp_build(frame, sizeof(templates[i].bytes), &client_self,
+                                          &node_peer, false, 0, payload_len, 0);
+        UBC_ASSERT(length > 0);
+        templates[i].length = (uint16_t)length;
+    }
+}
+
+static struct rte_mempool *generator_pool;
+static uint32_t next_template;
+
+/* Drains what the loop under test sent and tops the rx ring up. Returns the
+ * frames that came out (the work completed). */
+static uint32_t
+bench_generate(void)
+{
+    struct rte_mbuf *frames[2 * BENCH_BURST];
+    uint32_t done = rte_ring_dequeue_burst(tx_ring, (void **)frames, 2 * BENCH_BURST, NULL);
+    if (done > 0)
+        rte_pktmbuf_free_bulk(frames, done);
+    uint32_t have = rte_ring_count(rx_ring);
+    uint32_t want = have < BENCH_INFLIGHT ? BENCH_INFLIGHT - have : 0;
+    want = want < BENCH_BURST ? want : BENCH_BURST;
+    if (want > 0 && rte_pktmbuf_alloc_bulk(generator_pool, frames, want) == 0) {
+        for (uint32_t i = 0; i < want; i++) {
+            const struct bench_frame *t = &templates[next_template++ % BENCH_TEMPLATES];
+            memcpy(rte_pktmbuf_mtod(frames[i], void *), t->bytes, t->length);
+            frames[i]->data_len = t->length;
+            frames[i]->pkt_len = t->length;
+        }
+        uint32_t in = rte_ring_enqueue_burst(rx_ring, (void **)frames, want, NULL);
+        if (in < want)
+            rte_pktmbuf_free_bulk(frames + in, want - in);
+    }
+    return done;
+}
+
+static void
+bench_subject_step(uint64_t now, uint64_t iteration)
+{
+    ubc_net_poll(&node.net, now);
+    ubc_role_sched_poll(&sched_role, now);
+    if ((iteration & 1023) == 0) {
+        ubc_net_housekeep(&node.net, now);
+        ubc_role_sched_housekeep(&sched_role, now);
+    }
+}
+
+static void
+bench_forward_step(void)
+{
+    struct rte_mbuf *frames[BENCH_BURST];
+    uint16_t n = rte_eth_rx_burst(node.port.port_id, 0, frames, BENCH_BURST);
+    uint16_t sent = rte_eth_tx_burst(node.port.port_id, 0, frames, n);
+    if (sent < n)
+        rte_pktmbuf_free_bulk(frames + sent, n - sent);
+}
+
+/* Runs one loop for `seconds`; returns frames out per second. */
+static double
+bench_run(int subject, double seconds)
+{
+    uint64_t hz = rte_get_tsc_hz(), start = rte_rdtsc();
+    uint64_t end = start + (uint64_t)(seconds * (double)hz), out = 0, iteration = 0;
+    uint64_t now = start;
+    while (now < end) {
+        out += bench_generate();
+        if (subject)
+            bench_subject_step(now, iteration);
+        else
+            bench_forward_step();
+        iteration++;
+        now = rte_rdtsc();
+    }
+    return (double)out / ((double)(now - start) / (double)hz);
+}
+
+static void
+bench_setup(void)
+{
+    char error[256];
+    ubc_config_defaults(&node.config);
+    UBC_ASSERT(ubc_config_finish(&node.config, error, sizeof(error)) == 0);
+    node.tsc_hz = rte_get_tsc_hz();
+    node.start_tsc = rte_rdtsc();
+    node.msg_pool = rte_mempool_create("bench_msgs", 16383, UBC_MSG_SIZE, 256, 0, NULL, NULL, NULL,
+                                       NULL, SOCKET_ID_ANY, 0);
+    generator_pool = rte_pktmbuf_pool_create("bench_gen", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                             SOCKET_ID_ANY);
+    rx_ring = rte_ring_create("bench_rx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    tx_ring = rte_ring_create("bench_tx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    UBC_ASSERT(node.msg_pool && generator_pool && rx_ring && tx_ring);
+    int port_id = rte_eth_from_rings("net_ring_bench", &rx_ring, 1, &tx_ring, 1, 0);
+    UBC_ASSERT(port_id >= 0);
+    char port_name[RTE_ETH_NAME_MAX_LEN];
+    UBC_ASSERT(rte_eth_dev_get_name_by_port((uint16_t)port_id, port_name) == 0);
+    struct ubc_net_port_config port_config = { .name = port_name,
+                                               .queues = 1,
+                                               .rx_desc = 1024,
+                                               .tx_desc = 1024,
+                                               .burst_size = BENCH_BURST,
+                                               .mbuf_cache = 256,
+                                               .lcore_count = 1 };
+    UBC_ASSERT(ubc_net_port_open(&node.port, &port_config, error, sizeof(error)) == 0);
+    bench_links();
+    struct ubc_net_config net_config = { .node_id = 1,
+                                         .ipv4_be = node.config.net_ipv4_be,
+                                         .udp_port = 7400,
+                                         .burst_size = BENCH_BURST,
+                                         .tx_drain_us = 100,
+                                         .tsc_hz = node.tsc_hz,
+                                         .peers_max = 4096,
+                                         .stopping = &node.stop };
+    UBC_ASSERT(ubc_net_init(&node.net, &net_config, &node.port, node.msg_pool,
+                            &node.links[UBC_LINK_NET_TO_SCHED],
+                            &node.links[UBC_LINK_SCHED_TO_NET]) == 0);
+    bench_jobs();
+    bench_templates();
+}
+
+int
+main(int argc, char **argv)
+{
+    (void)argc;
+    char *eal[] = { argv[0], "--no-huge",           "-m", "1024", "--no-pci", "--no-shconf", "-l",
+                    "0",     "--log-level=*:error", NULL };
+    if (rte_eal_init((int)UBC_ARRAY_SIZE(eal) - 1, eal) < 0) {
+        fprintf(stderr, "bench_pipeline: EAL init failed\n");
+        return 1;
+    }
+    bench_setup();
+    int quick = ubc_bench_quick();
+    uint32_t samples = quick ? 1 : 5;
+    double seconds = quick ? 0.2 : 1.0;
+    double subject[5], baseline[5];
+    bench_run(1, seconds / 4); /* warm the caches, the peer table and the pools */
+    for (uint32_t i = 0; i < samples; i++) {
+        baseline[i] = bench_run(0, seconds);
+        subject[i] = bench_run(1, seconds);
+    }
+    struct ubc_bench_result r = { .harness = "pipeline",
+                                  .metric = "packets_per_s",
+                                  .unit = "packets/s",
+                                  .baseline = "io_forward",
+                                  .samples = samples };
+    r.value = ubc_bench_median(subject, samples);
+    r.baseline_value = ubc_bench_median(baseline, samples);
+    ubc_bench_param_num(&r, "lcores", 1);
+    ubc_bench_param_num(&r, "burst", BENCH_BURST);
+    ubc_bench_param_num(&r, "clients", BENCH_CLIENTS);
+    ubc_bench_param_text(&r, "message", "job-query -> job-status");
+    ubc_bench_param_text(&r, "port", "net_ring");
+    int rc = ubc_bench_emit(&r);
+    struct ubc_net_queue_stats *q = &node.net.stats[0];
+    fprintf(stderr, "pipeline   rx %lu, replies %lu, overloaded %lu, no-msg %lu\n",
+            (unsigned long)q->rx_packets, (unsigned long)q->tx_by_type[UBC_MSG_JOB_STATUS],
+            (unsigned long)q->drops[UBC_NET_DROP_OVERLOADED],
+            (unsigned long)q->drops[UBC_NET_DROP_NO_MSG]);
+    rte_eal_cleanup();
+    return rc == 0 ? 0 : 1;
+}
