@@ -616,15 +616,20 @@ scan_verify(struct scan *s)
     return s->corrupt ? -1 : 0;
 }
 
-static void
+/* Replays one verified segment. Records are checked again (XXH3 only) in
+ * case the file changed since the verification pass: -EIO then. */
+static int
 replay_segment(struct scan *s, const struct ubc_journal_scan_segment *seg, const struct mapping *m)
 {
     const struct ubc_journal_scan_params *p = s->params;
     uint64_t position = UBC_JOURNAL_BLOCK_BYTES;
-    while (position < seg->end_offset) {
+    uint64_t end = seg->end_offset < m->size ? seg->end_offset : m->size;
+    if (end < seg->end_offset)
+        return -EIO;
+    while (position < end) {
         struct ubc_journal_record_header h;
-        memcpy(&h, m->bytes + position, sizeof(h));
-        UBC_ASSERT(h.magic == UBC_JOURNAL_RECORD_MAGIC); /* verified by scan_verify */
+        if (ubc_journal_record_verify(m->bytes + position, end - position, &h) != UBC_JOURNAL_OK)
+            return -EIO;
         if (h.type != UBC_JOURNAL_TYPE_COMMIT &&
             (!s->result->snapshot_found || h.sequence > s->result->snapshot_sequence)) {
             p->record_callback(p->ctx, h.sequence, h.type,
@@ -633,6 +638,7 @@ replay_segment(struct scan *s, const struct ubc_journal_scan_segment *seg, const
         }
         position += ubc_journal_record_footprint(h.length);
     }
+    return 0;
 }
 
 static int
@@ -657,8 +663,10 @@ scan_replay(struct scan *s)
         int rc = map_file(s->dir_fd, name, &m);
         if (rc != 0)
             return rc;
-        replay_segment(s, seg, &m);
+        rc = replay_segment(s, seg, &m);
         unmap_file(&m);
+        if (rc != 0)
+            return rc; /* the file changed under the scan */
     }
     return 0;
 }
