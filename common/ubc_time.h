@@ -26,4 +26,12 @@ ubc_time_realtime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Nanoseconds in `cycles` of a clock at `hz`; split so that cycles * 1e9
+ * cannot overflow (it would after ~6 s at 3 GHz). */
+static inline uint64_t
+ubc_time_cycles_to_ns(uint64_t cycles, uint64_t hz)
+{
+    return cycles / hz * 1000000000ull + cycles % hz * 1000000000ull / hz;
+}
+
 #endif /* UBC_TIME_H */

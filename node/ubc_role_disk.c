@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 
 #include "common/ubc_assert.h"
+#include "common/ubc_time.h"
 #include "node/ubc_log.h"
 
 #define DISK_URING_DEPTH 64u
@@ -17,9 +18,7 @@
 static uint64_t
 disk_now_ns(const struct ubc_role_disk *disk, uint64_t now_tsc)
 {
-    uint64_t cycles = now_tsc - disk->start_tsc;
-    return cycles / disk->tsc_hz * 1000000000ull +
-           cycles % disk->tsc_hz * 1000000000ull / disk->tsc_hz;
+    return ubc_time_cycles_to_ns(now_tsc - disk->start_tsc, disk->tsc_hz);
 }
 
 static struct ubc_link *

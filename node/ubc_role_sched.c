@@ -7,6 +7,7 @@
 #include <rte_malloc.h>
 
 #include "common/ubc_assert.h"
+#include "common/ubc_time.h"
 #include "node/ubc_role_disk.h"
 #include "node/ubc_roles.h"
 
@@ -15,10 +16,7 @@
 static uint64_t
 sched_now_ns(const struct ubc_role_sched *role, uint64_t now_tsc)
 {
-    uint64_t cycles = now_tsc - role->start_tsc;
-    /* Split to keep cycles * 1e9 from overflowing after ~5 s at 3 GHz. */
-    return cycles / role->tsc_hz * 1000000000ull +
-           cycles % role->tsc_hz * 1000000000ull / role->tsc_hz;
+    return ubc_time_cycles_to_ns(now_tsc - role->start_tsc, role->tsc_hz);
 }
 
 static struct ubc_link *
