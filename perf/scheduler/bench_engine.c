@@ -356,9 +356,11 @@ bench_failover(int argc, char **argv)
                                   .value = ubc_bench_median(cpu, samples),
                                   .unit = "us",
                                   .lower_is_better = 1,
-                                  .baseline = "scan_all_tasks",
-                                  .baseline_value = ubc_bench_median(scan, samples),
                                   .samples = samples };
+    /* No baseline ratio: scanning every task record (what a scheduler
+     * without per-provider task lists pays just to find the victims) does
+     * not re-place anything, so it is reported as a parameter only. */
+    ubc_bench_param_num(&c, "scan_all_tasks_us", ubc_bench_median(scan, samples));
     ubc_bench_param_num(&c, "running_tasks", tasks);
     ubc_bench_param_num(&c, "tasks_moved", (double)moved);
     ubc_bench_emit(&c);
