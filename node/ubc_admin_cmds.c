@@ -245,6 +245,10 @@ cmds_disk_json(struct ubc_node *node)
                   (json_int_t)d->backpressure, "replayed_records", (json_int_t)d->replayed_records,
                   "replayed_jobs", (json_int_t)d->replayed_jobs, "read_only_errno",
                   __atomic_load_n(&node->disk->read_only, __ATOMIC_ACQUIRE));
+    json_object_set_new(disk, "snapshots", json_integer((json_int_t)d->snapshots));
+    json_object_set_new(disk, "snapshot_sequence", json_integer((json_int_t)d->snapshot_sequence));
+    json_object_set_new(disk, "snapshot_failures", json_integer((json_int_t)d->snapshot_failures));
+    json_object_set_new(disk, "job_set_overflows", json_integer((json_int_t)d->job_set_overflows));
     struct ubc_control_request *answer;
     if (ubc_node_control_call(node, UBC_ROLE_DISK, 0, 0, NULL, 1000, &answer) == 0 &&
         answer->result == 0) {

@@ -118,6 +118,8 @@ static const struct config_key config_keys[] = {
       "longest a record waits for its group commit to start" },
     { "disk", "sync_dsync", TYPE_BOOL, OFF(disk_sync_dsync), 0, 1, "false",
       "O_DSYNC writes instead of a write followed by a linked fdatasync" },
+    { "disk", "snapshot_records", TYPE_U32, OFF(disk_snapshot_records), 0, 16777216, "100000",
+      "journal records between two snapshots of the unfinished jobs (bounds recovery; 0: never)" },
     { "disk", "repair", TYPE_BOOL, OFF(disk_repair), 0, 1, "false",
       "at start, truncate the journal at a corruption instead of refusing (loses what follows)" },
     { "ledger", "accounts_max", TYPE_U32, OFF(ledger_accounts_max), 16, 16777216, "65536",

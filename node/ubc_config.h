@@ -73,6 +73,7 @@ struct ubc_config {
     uint32_t disk_commit_interval_us;
     bool disk_sync_dsync;
     bool disk_repair;
+    uint32_t disk_snapshot_records;
 
     uint32_t ledger_accounts_max;
     uint32_t ledger_chain_id;

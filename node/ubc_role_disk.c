@@ -11,6 +11,7 @@
 
 #include "common/ubc_assert.h"
 #include "common/ubc_time.h"
+#include "node/ubc_job_set.h"
 #include "node/ubc_log.h"
 
 #define DISK_URING_DEPTH 64u
@@ -113,6 +114,9 @@ disk_append(struct ubc_role_disk *disk, struct ubc_msg *msg)
     }
     disk->stats.appended++;
     disk->outstanding++;
+    disk->records_since_snapshot++;
+    if (ubc_job_set_record(disk->jobs, msg->hdr.flags, msg->u.bytes, msg->hdr.len) != 0)
+        disk->stats.job_set_overflows++; /* the next snapshot would miss it: counted */
     return true;
 }
 
@@ -135,10 +139,37 @@ ubc_role_disk_poll(void *ctx, uint64_t now_tsc)
     return work + disk_flush_done(disk);
 }
 
+/* A snapshot of the unfinished jobs bounds recovery: segments before it are
+ * retired. It blocks the disk lcore for one flush and one file write, so it
+ * runs only every disk.snapshot_records records. */
+static void
+disk_snapshot(struct ubc_role_disk *disk)
+{
+    if (ubc_journal_flush(disk->journal, disk_durable, disk) != 0)
+        return; /* read-only: no snapshot */
+    size_t bytes = ubc_job_set_snapshot(disk->jobs, disk->snapshot_blob, disk->snapshot_cap);
+    UBC_ASSERT(bytes > 0); /* the blob is sized for the whole set */
+    uint64_t sequence = ubc_journal_durable_sequence(disk->journal);
+    int rc = ubc_journal_snapshot_write(disk->journal, sequence, disk->snapshot_blob, bytes);
+    if (rc != 0) {
+        disk->stats.snapshot_failures++;
+        UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu failed: %s", (unsigned long)sequence,
+                strerror(-rc));
+        return;
+    }
+    ubc_job_set_compact(disk->jobs);
+    disk->records_since_snapshot = 0;
+    disk->stats.snapshots++;
+    disk->stats.snapshot_sequence = sequence;
+}
+
 void
 ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_disk *disk = ctx;
+    if (disk->snapshot_records != 0 && disk->records_since_snapshot >= disk->snapshot_records &&
+        disk->read_only == 0)
+        disk_snapshot(disk);
     ubc_journal_poll(disk->journal, disk_now_ns(disk, now_tsc), disk_durable, disk);
     disk_flush_done(disk);
     ubc_node_control_serve(disk->state);
@@ -153,52 +184,25 @@ ubc_role_disk_drained(void *ctx)
            ubc_link_count(&disk->state->node->links[UBC_LINK_TO_DISK]) == 0;
 }
 
-/* Replay: the journal's job records, folded into the set of acknowledged
- * jobs that had not finished, which go back to the scheduler. */
-struct disk_replay {
-    struct ubc_job_submit *jobs; /* open addressing by job_id; job_id 0 = empty */
-    uint8_t *done;
-    uint32_t mask;
-    uint64_t records;
-    int overflow;
-};
-
-static uint32_t
-replay_slot(struct disk_replay *replay, uint64_t job_id)
+/* Recovery: the snapshot, then every record after it, fold into the set of
+ * unfinished acknowledged jobs. */
+static void
+replay_snapshot(void *ctx, uint64_t sequence, const void *blob, uint64_t blob_bytes)
 {
-    uint32_t slot = (uint32_t)((job_id * 0x9e3779b97f4a7c15ull) >> 32) & replay->mask;
-    for (uint32_t probe = 0; probe <= replay->mask; probe++, slot = (slot + 1) & replay->mask) {
-        if (replay->jobs[slot].job_id == job_id || replay->jobs[slot].job_id == 0)
-            return slot;
-    }
-    return UINT32_MAX;
+    struct ubc_role_disk *disk = ctx;
+    if (ubc_job_set_load(disk->jobs, blob, blob_bytes) != 0)
+        disk->replay_damaged = 1;
+    disk->stats.snapshot_sequence = sequence;
 }
 
 static void
 replay_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, uint32_t length)
 {
     (void)sequence;
-    struct disk_replay *replay = ctx;
-    replay->records++;
-    uint64_t job_id;
-    if (type == UBC_RECORD_JOB_SUBMIT && length == sizeof(struct ubc_job_submit))
-        memcpy(&job_id, payload, sizeof(job_id)); /* job_id is the first field */
-    else if (type == UBC_RECORD_JOB_DONE && length == sizeof(struct ubc_record_job_done))
-        memcpy(&job_id, payload, sizeof(job_id));
-    else
-        return; /* records of other roles */
-    uint32_t slot = replay_slot(replay, job_id);
-    if (slot == UINT32_MAX || job_id == 0) {
-        replay->overflow = 1;
-        return;
-    }
-    if (type == UBC_RECORD_JOB_SUBMIT) {
-        memcpy(&replay->jobs[slot], payload, sizeof(struct ubc_job_submit));
-        replay->done[slot] = 0;
-    } else {
-        replay->jobs[slot].job_id = job_id;
-        replay->done[slot] = 1;
-    }
+    struct ubc_role_disk *disk = ctx;
+    disk->stats.replayed_records++;
+    if (ubc_job_set_record(disk->jobs, type, payload, length) != 0)
+        disk->replay_damaged = 1;
 }
 
 /* The ledger keeps no journal of its own yet and restarts from genesis, so
@@ -226,34 +230,34 @@ replay_forward_escrow(struct ubc_role_sched *sched, struct ubc_role_disk *disk)
     }
 }
 
-/* Hands every acknowledged, unfinished job back to the scheduler, as if
+struct replay_context {
+    struct ubc_role_sched *sched;
+    struct ubc_role_disk *disk;
+    uint64_t count;
+};
+
+/* Hands one acknowledged, unfinished job back to the scheduler, as if
  * submitted now; its ACK was given before the crash and is not sent again. */
-static uint64_t
-replay_into_scheduler(struct disk_replay *replay, struct ubc_role_sched *sched,
-                      struct ubc_role_disk *disk)
+static void
+replay_job(void *ctx, const struct ubc_job_submit *job)
 {
-    uint64_t count = 0;
+    struct replay_context *replay = ctx;
+    struct ubc_role_sched *sched = replay->sched;
     struct ubc_msg msg;
-    for (uint32_t slot = 0; slot <= replay->mask; slot++) {
-        if (replay->jobs[slot].job_id == 0 || replay->done[slot])
-            continue;
-        memset(&msg, 0, sizeof(msg));
-        msg.hdr.type = UBC_MSG_JOB_SUBMIT;
-        msg.hdr.peer = UBC_PEER_NONE;
-        msg.u.job_submit = replay->jobs[slot];
-        sched->out.count = 0;
-        int rc = ubc_sched_handle(sched->sched, &msg, 0, &sched->out);
-        UBC_ASSERT(rc == UBC_OK); /* out is empty and large enough */
-        replay_forward_escrow(sched, disk);
-        sched->out.count = 0;
-        count++;
-    }
-    return count;
+    memset(&msg, 0, sizeof(msg));
+    msg.hdr.type = UBC_MSG_JOB_SUBMIT;
+    msg.hdr.peer = UBC_PEER_NONE;
+    msg.u.job_submit = *job;
+    sched->out.count = 0;
+    int rc = ubc_sched_handle(sched->sched, &msg, 0, &sched->out);
+    UBC_ASSERT(rc == UBC_OK); /* out is empty and large enough */
+    replay_forward_escrow(sched, replay->disk);
+    sched->out.count = 0;
+    replay->count++;
 }
 
 static int
-disk_open(struct ubc_node *node, struct ubc_role_disk *disk, struct disk_replay *replay,
-          char *error, size_t error_cap)
+disk_open(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_t error_cap)
 {
     char dir[UBC_CONFIG_PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s/journal", node->config.data_dir);
@@ -270,8 +274,9 @@ disk_open(struct ubc_node *node, struct ubc_role_disk *disk, struct disk_replay 
         .dir = dir,
         .io = ubc_journal_uring_io(&disk->uring),
         .flags = node->config.disk_repair ? UBC_JOURNAL_OPEN_REPAIR : 0,
+        .snapshot_callback = replay_snapshot,
         .record_callback = replay_record,
-        .replay_ctx = replay,
+        .replay_ctx = disk,
     };
     rc = ubc_journal_open(disk->journal, &open_params, &disk->recovery);
     if (rc != 0)
@@ -281,19 +286,6 @@ disk_open(struct ubc_node *node, struct ubc_role_disk *disk, struct disk_replay 
                                   "follows)"
                                 : "");
     return rc;
-}
-
-static int
-disk_replay_alloc(struct disk_replay *replay, uint32_t jobs_max)
-{
-    uint32_t slots = 1024;
-    while (slots < 2u * jobs_max)
-        slots <<= 1;
-    memset(replay, 0, sizeof(*replay));
-    replay->mask = slots - 1;
-    replay->jobs = rte_zmalloc("replay_jobs", (size_t)slots * sizeof(replay->jobs[0]), 64);
-    replay->done = rte_zmalloc("replay_done", slots, 64);
-    return replay->jobs && replay->done ? 0 : -ENOMEM;
 }
 
 static void
@@ -333,6 +325,18 @@ disk_alloc(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_
     }
     disk->journal = ubc_journal_join(ubc_journal_new(memory, &params));
     UBC_ASSERT(disk->journal != NULL);
+    /* Room for the jobs the scheduler may hold plus those submitted between
+     * two snapshots (finished ones linger until the snapshot compacts). */
+    uint32_t capacity = node->config.sched_max_jobs + node->config.disk_snapshot_records;
+    disk->jobs =
+        ubc_job_set_new(rte_zmalloc("disk_jobs", ubc_job_set_footprint(capacity), 64), capacity);
+    disk->snapshot_cap = sizeof(struct ubc_job_set_snapshot_header) +
+                         (size_t)capacity * sizeof(struct ubc_job_submit);
+    disk->snapshot_blob = rte_zmalloc("disk_snapshot", disk->snapshot_cap, 64);
+    if (disk->jobs == NULL || disk->snapshot_blob == NULL) {
+        snprintf(error, error_cap, "journal: cannot allocate the job set for %u jobs", capacity);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -357,30 +361,30 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
     disk->state = &node->roles[UBC_ROLE_DISK];
     disk->tsc_hz = node->tsc_hz;
     disk->start_tsc = node->start_tsc;
+    disk->snapshot_records = node->config.disk_snapshot_records;
     int rc = disk_alloc(node, disk, error, error_cap);
     if (rc != 0)
         return rc;
-    struct disk_replay replay;
-    rc = disk_replay_alloc(&replay, node->config.sched_max_jobs);
-    if (rc == 0)
-        rc = disk_open(node, disk, &replay, error, error_cap);
-    if (rc == 0 && replay.overflow) {
-        snprintf(error, error_cap, "journal: more jobs than sched.max_jobs to recover");
-        rc = -ENOSPC;
-    }
     disk->state->control_fn = disk_control;
     disk->state->control_ctx = disk;
+    rc = disk_open(node, disk, error, error_cap);
+    if (rc == 0 && disk->replay_damaged) {
+        snprintf(error, error_cap,
+                 "journal: the snapshot is damaged or holds more jobs than "
+                 "sched.max_jobs + disk.snapshot_records");
+        rc = -EUCLEAN;
+    }
     if (rc == 0) {
-        disk->stats.replayed_records = replay.records;
-        disk->stats.replayed_jobs = replay_into_scheduler(&replay, sched, disk);
+        struct replay_context replay = { .sched = sched, .disk = disk };
+        ubc_job_set_each_live(disk->jobs, replay_job, &replay);
+        disk->stats.replayed_jobs = replay.count;
         UBC_LOG(NOTICE, UBC_LOG_DISK,
-                "journal recovered: %lu records, %lu unfinished jobs "
+                "journal recovered: snapshot at %lu, %lu records after it, %lu unfinished jobs "
                 "back in the queue%s%s",
-                (unsigned long)replay.records, (unsigned long)disk->stats.replayed_jobs,
+                (unsigned long)disk->stats.snapshot_sequence,
+                (unsigned long)disk->stats.replayed_records, (unsigned long)replay.count,
                 disk->recovery.notes[0] ? "; " : "", disk->recovery.notes);
     }
-    rte_free(replay.jobs);
-    rte_free(replay.done);
     return rc;
 }
 
@@ -393,6 +397,10 @@ ubc_role_disk_fini(struct ubc_role_disk *disk)
         ubc_journal_uring_fini(&disk->uring);
     }
     rte_free(disk->done);
+    rte_free(disk->jobs);
+    rte_free(disk->snapshot_blob);
     disk->journal = NULL;
     disk->done = NULL;
+    disk->jobs = NULL;
+    disk->snapshot_blob = NULL;
 }

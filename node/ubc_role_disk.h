@@ -24,6 +24,8 @@
 #include "node/ubc_role_sched.h"
 #include "storage/ubc_journal.h"
 
+struct ubc_job_set;
+
 /* Journal record types written by the node. */
 enum ubc_record_type {
     UBC_RECORD_JOB_SUBMIT = UBC_MSG_JOB_SUBMIT, /* struct ubc_job_submit, before its ACK */
@@ -45,6 +47,10 @@ struct ubc_role_disk_stats {
     uint64_t replayed_records;
     uint64_t replayed_jobs;          /* acknowledged jobs handed back to the scheduler at start */
     uint64_t replay_escrows_dropped; /* escrow locks of recovered jobs the ring could not take */
+    uint64_t snapshots;
+    uint64_t snapshot_failures;
+    uint64_t snapshot_sequence; /* the newest snapshot covers the records up to it */
+    uint64_t job_set_overflows; /* jobs the set could not hold (see disk.snapshot_records) */
 };
 
 struct ubc_role_disk {
@@ -65,6 +71,12 @@ struct ubc_role_disk {
     char read_only_reason[160];
     struct ubc_role_disk_stats stats;
     struct ubc_journal_scan_result recovery;
+    struct ubc_job_set *jobs; /* unfinished acknowledged jobs, for snapshots */
+    uint8_t *snapshot_blob;
+    size_t snapshot_cap;
+    uint64_t records_since_snapshot;
+    uint64_t snapshot_records; /* 0: never */
+    int replay_damaged;
 };
 
 /* The disk role's answer to a control request (any command). */

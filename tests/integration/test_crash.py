@@ -29,7 +29,10 @@ def sh(*args, **kw):
 
 
 def start(data):
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data],
+    # Snapshots every 150 records, so that kills land before, during and after
+    # them and recovery starts from a snapshot as often as from the journal.
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, "--set",
+                             "disk.snapshot_records=150"],
                             stdout=open(os.path.join(data, "ubcd.log"), "a"),
                             stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
