@@ -81,7 +81,7 @@ enum ubc_wire_result {
  * ubc_msg_hdr, so the caller keeps them (the net role maps them to a peer).
  * Field order matters for speed: type and flags are not adjacent, so the
  * compiler cannot merge their two loads into one that spans two narrow
- * stores (a store-forwarding stall: decode took 13 ns instead of 9.6). */
+ * stores (a store-forwarding stall that cost a quarter of decode time). */
 struct ubc_wire_header {
     uint64_t sender_id;
     uint64_t session_id;
