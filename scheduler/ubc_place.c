@@ -65,6 +65,7 @@ place_walk_bucket(struct ubc_pool *pool, struct place_search *s, uint32_t bucket
         const struct ubc_provider *p = ubc_pool_get_const(pool, index);
         UBC_ASSERT(p->in_use && p->health == UBC_HEALTH_UP);
         s->examined++;
+        __builtin_prefetch(ubc_pool_get_const(pool, p->bucket_next)); /* overlap the next miss */
         enum ubc_place_reason why = place_check(s, p, index);
         if (why == UBC_PLACE_OK) {
             int64_t score = place_score(s, p);

@@ -33,23 +33,27 @@ enum ubc_health {
     UBC_HEALTH_DRAINING = 3,
 };
 
+/* The first cache line holds everything a placement decision reads, so a
+ * candidate costs one line; the rest is touched on reserve and by the
+ * engine. Records are 64-byte aligned. */
 struct ubc_provider {
-    uint64_t id;
-    uint64_t operator_id;
+    struct ubc_resources free;
+    struct ubc_resources capacity;
+    uint32_t bucket_next;
+    uint32_t reputation; /* 0..UBC_REPUTATION_ONE */
     uint64_t labels;
     uint64_t price_per_task;
+    uint64_t operator_id;
+    uint32_t bucket; /* UBC_POOL_NONE when not indexed */
+    uint8_t health;  /* enum ubc_health */
+    uint8_t in_use;
+    uint16_t region;
+    /* second line onward */
+    uint32_t bucket_prev;
+    uint32_t running_tasks;
+    uint64_t id;
     uint64_t stake;
     uint64_t last_heartbeat_ns;
-    struct ubc_resources capacity;
-    struct ubc_resources free;
-    uint32_t reputation; /* 0..UBC_REPUTATION_ONE */
-    uint32_t running_tasks;
-    uint16_t region;
-    uint8_t health; /* enum ubc_health */
-    uint8_t in_use;
-    uint32_t bucket; /* UBC_POOL_NONE when not indexed */
-    uint32_t bucket_prev;
-    uint32_t bucket_next;
     /* Owned by the lifecycle engine (ubc_sched.c): heartbeat order list,
      * the provider's task list, its reply route. */
     uint32_t watch_prev;
@@ -63,7 +67,9 @@ struct ubc_provider {
     uint8_t self_drained;
     uint8_t reserved;
     uint8_t account[UBC_KEY_BYTES];
-};
+} __attribute__((aligned(64)));
+
+UBC_STATIC_ASSERT(offsetof(struct ubc_provider, bucket_prev) == 64, "hot fields in line one");
 
 struct ubc_pool_params {
     uint32_t max_providers;
