@@ -16,31 +16,53 @@ static const enum ubc_link_id ledger_inputs[] = { UBC_LINK_SCHED_TO_LEDGER,
                                                   UBC_LINK_CONSENSUS_TO_LEDGER,
                                                   UBC_LINK_DISK_TO_LEDGER };
 
-/* A provider's account is opened on its first payment, by the node's
- * authority, so that settlement never fails for want of an account. */
-static uint32_t
-ledger_open_accounts(struct ubc_role_ledger *role, const struct ubc_ledger_op *in, uint32_t n)
+/* The scheduler waits for the outcome of each escrow lock before it
+ * acknowledges the job: those messages go back as LEDGER_RESULT; the others
+ * are done. A full ring keeps the answers here until the next poll. */
+static void
+ledger_answer_locks(struct ubc_role_ledger *role, struct ubc_msg **msgs, uint32_t n)
 {
-    uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *provider = in[i].args.u.escrow.provider;
-        struct ubc_ledger_account_info info;
-        bool opened = false;
-        for (uint32_t j = 0; j < count && in[i].kind == UBC_LEDGER_OP_ESCROW_RELEASE; j++)
-            opened = opened || (role->ops[j].kind == UBC_LEDGER_OP_CREATE_ACCOUNT &&
-                                memcmp(role->ops[j].account, provider, UBC_LEDGER_KEY_BYTES) == 0);
-        if (in[i].kind == UBC_LEDGER_OP_ESCROW_RELEASE && !opened &&
-            ubc_ledger_account_get(role->ledger, provider, &info) == -ENOENT) {
-            struct ubc_ledger_op *create = &role->ops[count++];
-            memset(create, 0, sizeof(*create));
-            create->kind = UBC_LEDGER_OP_CREATE_ACCOUNT;
-            memcpy(create->account, provider, UBC_LEDGER_KEY_BYTES);
-            ubc_ledger_mark_internal(create, 1);
-            role->accounts_opened++;
+        struct ubc_msg *msg = msgs[i];
+        uint32_t op = role->op_index[i];
+        if (op == UBC_LEDGER_MSG_NO_OP || msg->hdr.src_role != UBC_ROLE_SCHED ||
+            role->ops[op].kind != UBC_LEDGER_OP_ESCROW_LOCK) {
+            role->state->handled_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+            rte_mempool_put(role->state->node->msg_pool, msg);
+            continue;
         }
-        role->ops[count++] = in[i];
+        /* Input stops while answers wait, and a burst is smaller than the array. */
+        UBC_ASSERT(role->answers_count < UBC_ARRAY_SIZE(role->answers));
+        const struct ubc_ledger_op *lock = &role->ops[op];
+        uint16_t result = role->op_results[op];
+        /* An owner without an account has no funds: that is what the client hears. */
+        enum ubc_err error =
+            result == UBC_LEDGER_ERR_NO_ACCOUNT ? UBC_ERR_FUNDS : ubc_ledger_result_to_err(result);
+        struct ubc_reply reply = { .id = lock->args.u.escrow.job_id,
+                                   .error = (uint16_t)error,
+                                   .state = lock->kind,
+                                   .detail = result };
+        role->state->handled_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+        msg->hdr.type = UBC_MSG_LEDGER_RESULT;
+        msg->hdr.len = sizeof(reply);
+        msg->hdr.src_role = UBC_ROLE_LEDGER;
+        memset(&msg->u, 0, sizeof(reply));
+        msg->u.reply = reply;
+        role->answers[role->answers_count++] = msg;
     }
-    return count;
+}
+
+static uint32_t
+ledger_flush_answers(struct ubc_role_ledger *role)
+{
+    if (role->answers_count == 0)
+        return 0;
+    struct ubc_link *link = &role->state->node->links[UBC_LINK_LEDGER_TO_SCHED];
+    uint32_t sent = ubc_link_send_burst(link, role->answers, role->answers_count);
+    memmove(role->answers, role->answers + sent,
+            (role->answers_count - sent) * sizeof(role->answers[0]));
+    role->answers_count -= sent;
+    return sent;
 }
 
 /* One burst from one input: every message becomes an op (or is answered
@@ -50,12 +72,11 @@ static uint32_t
 ledger_apply_link(struct ubc_role_ledger *role, struct ubc_link *link)
 {
     struct ubc_msg *msgs[UBC_ROLE_LEDGER_BURST];
-    struct ubc_ledger_op in[UBC_ROLE_LEDGER_BURST];
     uint32_t n = ubc_link_recv_burst(link, msgs, UBC_ROLE_LEDGER_BURST);
     if (n == 0)
         return 0;
-    uint32_t count = ubc_ledger_msgs_to_ops(msgs, n, in, UBC_ROLE_LEDGER_BURST, role->op_index);
-    count = ledger_open_accounts(role, in, count);
+    uint32_t count =
+        ubc_ledger_msgs_to_ops(msgs, n, role->ops, UBC_ROLE_LEDGER_BURST, role->op_index);
     if (count > 0) {
         struct ubc_ledger_audit audit;
         int rc = ubc_ledger_apply_batch(role->ledger, role->ops, count, ++role->height,
@@ -68,7 +89,7 @@ ledger_apply_link(struct ubc_role_ledger *role, struct ubc_link *link)
             role->by_kind[role->ops[i].kind & 31]++;
         }
     }
-    ubc_roles_consume(role->state, msgs, n);
+    ledger_answer_locks(role, msgs, n);
     return n;
 }
 
@@ -77,9 +98,13 @@ ubc_role_ledger_poll(void *ctx, uint64_t now_tsc)
 {
     (void)now_tsc;
     struct ubc_role_ledger *role = ctx;
-    uint32_t work = 0;
-    for (uint32_t i = 0; i < UBC_ARRAY_SIZE(ledger_inputs); i++)
+    uint32_t work = ledger_flush_answers(role);
+    if (role->answers_count != 0)
+        return work; /* the scheduler must take its answers first */
+    for (uint32_t i = 0; i < UBC_ARRAY_SIZE(ledger_inputs); i++) {
         work += ledger_apply_link(role, &role->state->node->links[ledger_inputs[i]]);
+        work += ledger_flush_answers(role);
+    }
     return work;
 }
 
@@ -95,6 +120,8 @@ bool
 ubc_role_ledger_drained(void *ctx)
 {
     struct ubc_role_ledger *role = ctx;
+    if (role->answers_count != 0)
+        return false;
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(ledger_inputs); i++) {
         if (ubc_link_count(&role->state->node->links[ledger_inputs[i]]) != 0)
             return false;

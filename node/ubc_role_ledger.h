@@ -31,10 +31,11 @@ struct ubc_role_ledger {
     uint64_t batches;
     uint64_t results[UBC_LEDGER_RESULT_COUNT]; /* per result code, settlements included */
     uint64_t by_kind[32];                      /* applied ops per enum ubc_ledger_op_kind */
-    uint64_t accounts_opened;                  /* provider accounts opened on first payment */
-    struct ubc_ledger_op ops[2 * UBC_ROLE_LEDGER_BURST]; /* a burst, with account openings */
+    struct ubc_ledger_op ops[UBC_ROLE_LEDGER_BURST];
     uint32_t op_index[UBC_ROLE_LEDGER_BURST];
-    uint16_t op_results[2 * UBC_ROLE_LEDGER_BURST];
+    struct ubc_msg *answers[2 * UBC_ROLE_LEDGER_BURST]; /* escrow outcomes for the scheduler */
+    uint32_t answers_count;
+    uint16_t op_results[UBC_ROLE_LEDGER_BURST];
 };
 
 int ubc_role_ledger_init(struct ubc_node *node, struct ubc_role_ledger *role, char *error,

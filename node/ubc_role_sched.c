@@ -119,6 +119,29 @@ sched_reply_in_place(struct ubc_msg *msg, uint16_t type, uint64_t id, enum ubc_e
     msg->u.reply.error = (uint16_t)error;
 }
 
+/* Notes that a submitted job waits for its escrow, if the scheduler asked
+ * the ledger for one. A full table leaves the job to the journal alone. */
+static void
+sched_admission_open(struct ubc_role_sched *role, uint64_t job_id, uint32_t first_output)
+{
+    bool escrow = false;
+    for (uint32_t i = first_output; i < role->out.count && !escrow; i++) {
+        const struct ubc_msg *out = &role->out.msgs[i];
+        const struct ubc_settlement *settle = (const void *)out->u.bytes;
+        escrow = out->hdr.type == UBC_MSG_LEDGER_OP && settle->job_id == job_id &&
+                 settle->kind == UBC_SETTLE_ESCROW_LOCK;
+    }
+    if (!escrow)
+        return;
+    struct ubc_admission *entry = ubc_admission_upsert(role->admission, job_id);
+    if (entry == NULL) {
+        role->admission_full++;
+        return;
+    }
+    entry->escrow = UBC_ESCROW_UNKNOWN;
+    entry->durable = NULL;
+}
+
 /* An accepted job's ACK waits until its record is durable: the ACK among
  * the new outputs is withheld and the request itself goes to the journal;
  * it comes back as JOURNAL_DURABLE and becomes the ACK then. */
@@ -131,6 +154,7 @@ sched_defer_ack(struct ubc_role_sched *role, struct ubc_msg *msg, uint32_t first
             out->hdr.peer == msg->hdr.peer && out->u.reply.id == msg->u.job_submit.job_id) {
             out->hdr.type = UBC_MSG_NONE;
             role->acks_deferred++;
+            sched_admission_open(role, msg->u.job_submit.job_id, first_output);
             msg->hdr.type = UBC_MSG_JOURNAL_APPEND;
             msg->hdr.flags = UBC_RECORD_JOB_SUBMIT;
             msg->hdr.len = sizeof(struct ubc_job_submit);
@@ -167,8 +191,41 @@ sched_journal_done(struct ubc_role_sched *role, uint32_t first_output)
     }
 }
 
-/* The journal answered: the deferred ACK goes out (or, if the record can
- * never be durable, a refusal, and the job is withdrawn). */
+/* Answers a submission whose fate is known: ACK, or a refusal after which
+ * the job is withdrawn (its escrow refunded, its cancel answered to no one).
+ * msg is the request back from the journal; it becomes the answer. */
+static void
+sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err error, uint64_t now_ns)
+{
+    uint64_t job_id = msg->u.job_submit.job_id;
+    if (error == UBC_OK) {
+        sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
+        role->out.msgs[role->out.count++] = *msg;
+        role->acks_sent++;
+    } else {
+        struct ubc_msg cancel = { .hdr = { .type = UBC_MSG_JOB_CANCEL, .peer = UBC_PEER_NONE } };
+        cancel.u.job_ref.job_id = job_id;
+        memcpy(cancel.u.job_ref.owner, msg->u.job_submit.owner, UBC_KEY_BYTES);
+        sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, error);
+        role->out.msgs[role->out.count++] = *msg;
+        int rc = ubc_sched_handle(role->sched, &cancel, now_ns, &role->out);
+        UBC_ASSERT(rc == UBC_OK); /* the caller checked the room */
+        if (error == UBC_ERR_READ_ONLY)
+            role->refused_read_only++;
+        else
+            role->refused_escrow++;
+    }
+    ubc_roles_consume(role->state, &msg, 1);
+}
+
+static bool
+sched_answer_room(const struct ubc_role_sched *role)
+{
+    return role->out.count + 1 + ubc_sched_out_room_min(role->sched) <= role->out.capacity;
+}
+
+/* The journal answered. The ACK also waits for the escrow: if the ledger
+ * has not answered yet, the request waits in the admission table. */
 static bool
 sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
 {
@@ -177,24 +234,41 @@ sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_
         ubc_roles_consume(role->state, &msg, 1);
         return true;
     }
-    if (role->out.count + 1 + ubc_sched_out_room_min(role->sched) > role->out.capacity)
+    if (!sched_answer_room(role))
         return false;
-    uint64_t job_id = msg->u.job_submit.job_id;
-    if (msg->hdr.flags & UBC_DISK_FAILED) {
-        /* The refusal answers the submit first; then the job is withdrawn
-         * (its escrow refunded), its cancel answered to no one. */
-        struct ubc_msg cancel = { .hdr = { .type = UBC_MSG_JOB_CANCEL, .peer = UBC_PEER_NONE } };
-        cancel.u.job_ref.job_id = job_id;
-        memcpy(cancel.u.job_ref.owner, msg->u.job_submit.owner, UBC_KEY_BYTES);
-        sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, UBC_ERR_READ_ONLY);
-        role->out.msgs[role->out.count++] = *msg;
-        int rc = ubc_sched_handle(role->sched, &cancel, now_ns, &role->out);
-        UBC_ASSERT(rc == UBC_OK); /* room was checked */
-        role->refused_read_only++;
-    } else {
-        sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
-        role->out.msgs[role->out.count++] = *msg;
-        role->acks_sent++;
+    struct ubc_admission *entry = ubc_admission_find(role->admission, msg->u.job_submit.job_id);
+    enum ubc_err error = (msg->hdr.flags & UBC_DISK_FAILED) ? UBC_ERR_READ_ONLY : UBC_OK;
+    if (entry != NULL && error == UBC_OK && entry->escrow == UBC_ESCROW_UNKNOWN) {
+        entry->durable = msg;
+        return true;
+    }
+    if (entry != NULL) {
+        if (error == UBC_OK && entry->escrow == UBC_ESCROW_REFUSED)
+            error = (enum ubc_err)entry->escrow_error;
+        ubc_admission_remove(role->admission, entry);
+    }
+    sched_answer(role, msg, error, now_ns);
+    return true;
+}
+
+/* The ledger answered an escrow lock. */
+static bool
+sched_on_ledger_result(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
+{
+    if (!sched_answer_room(role))
+        return false;
+    const struct ubc_reply *reply = &msg->u.reply;
+    struct ubc_admission *entry =
+        reply->id != 0 ? ubc_admission_find(role->admission, reply->id) : NULL;
+    if (entry != NULL && entry->escrow == UBC_ESCROW_UNKNOWN) {
+        entry->escrow = reply->error == UBC_OK ? UBC_ESCROW_LOCKED : UBC_ESCROW_REFUSED;
+        entry->escrow_error = reply->error;
+        if (entry->durable != NULL) {
+            struct ubc_msg *request = entry->durable;
+            enum ubc_err error = (enum ubc_err)entry->escrow_error;
+            ubc_admission_remove(role->admission, entry);
+            sched_answer(role, request, error, now_ns);
+        }
     }
     ubc_roles_consume(role->state, &msg, 1);
     return true;
@@ -206,6 +280,8 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
 {
     if (msg->hdr.type == UBC_MSG_JOURNAL_DURABLE)
         return sched_on_durable(role, msg, now_ns);
+    if (msg->hdr.type == UBC_MSG_LEDGER_RESULT)
+        return sched_on_ledger_result(role, msg, now_ns);
     if (sched_room(role) < ubc_sched_out_room_min(role->sched) ||
         role->to_disk_count + 2 > UBC_ARRAY_SIZE(role->to_disk))
         return false;
@@ -287,7 +363,8 @@ ubc_role_sched_drained(void *ctx)
 {
     struct ubc_role_sched *role = ctx;
     struct ubc_node *node = role->state->node;
-    if (role->held_count != 0 || role->out.count != 0 || role->to_disk_count != 0)
+    if (role->held_count != 0 || role->out.count != 0 || role->to_disk_count != 0 ||
+        role->admission->used != 0)
         return false;
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
         if (ubc_link_count(&node->links[sched_inputs[i]]) != 0)
@@ -390,6 +467,12 @@ ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role)
                                         64, (int)rte_socket_id());
     if (memory == NULL || role->out.msgs == NULL)
         return -ENOMEM;
+    uint32_t waiting = node->config.ring_msg_pool_size;
+    role->admission = ubc_admission_new(
+        rte_zmalloc_socket("admission", ubc_admission_footprint(waiting), 64, (int)rte_socket_id()),
+        waiting);
+    if (role->admission == NULL)
+        return -ENOMEM;
     role->sched = ubc_sched_join(ubc_sched_new(memory, &config));
     if (role->sched == NULL)
         return -EINVAL;
@@ -405,6 +488,8 @@ ubc_role_sched_fini(struct ubc_role_sched *role)
     if (role->sched != NULL)
         rte_free(ubc_sched_delete(ubc_sched_leave(role->sched)));
     rte_free(role->out.msgs);
+    rte_free(role->admission);
+    role->admission = NULL;
     role->sched = NULL;
     role->out.msgs = NULL;
 }

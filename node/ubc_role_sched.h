@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "node/ubc_admission.h"
 #include "node/ubc_node.h"
 #include "scheduler/ubc_sched.h"
 
@@ -46,6 +47,9 @@ struct ubc_role_sched {
     uint64_t acks_deferred;    /* job ACKs that waited for their journal record */
     uint64_t acks_sent;
     uint64_t refused_read_only;
+    uint64_t refused_escrow;               /* the ledger refused the job's escrow (funds...) */
+    uint64_t admission_full;               /* jobs acknowledged without waiting for their escrow */
+    struct ubc_admission_table *admission; /* jobs waiting for journal and escrow */
     uint64_t done_records;
     uint64_t replies_unaddressed; /* outputs for no peer (replayed jobs) */
     uint64_t routed_net;

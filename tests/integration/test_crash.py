@@ -22,6 +22,10 @@ UBCD, UBCCTL, CLIENT = sys.argv[1:4]
 ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 5
 NS = f"ubc-crash-{os.getpid()}"
 NODE_IP = "198.18.0.2"
+# The clients' account, credited at genesis so that their jobs can be escrowed.
+OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
+         "ledger.genesis_balance=1000000000000"]
 
 
 def sh(*args, **kw):
@@ -31,7 +35,7 @@ def sh(*args, **kw):
 def start(data):
     # Snapshots every 150 records, so that kills land before, during and after
     # them and recovery starts from a snapshot as often as from the journal.
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, "--set",
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
                              "disk.snapshot_records=150"],
                             stdout=open(os.path.join(data, "ubcd.log"), "a"),
                             stderr=subprocess.STDOUT)
@@ -62,7 +66,8 @@ def one_round(data, round_number, acked, rng):
         return False
     first = 1 + round_number * 100000
     client = subprocess.Popen(["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400",
-                               "--json", "--timeout-ms", "300", "--retries", "0", "submit",
+                               "--json", "--owner", OWNER, "--timeout-ms", "300", "--retries",
+                               "0", "submit",
                                "--job", str(first), "--count", "400", "--rate", "400",
                                "--tasks", "1", "--redundancy", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -16,6 +16,9 @@ import time
 
 UBCD, UBCCTL, CLIENT = sys.argv[1:4]
 NS = f"ubc-full-{os.getpid()}"
+OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
+         "ledger.genesis_balance=1000000000000"]
 failures = []
 
 
@@ -31,7 +34,7 @@ def sh(*args):
 
 def submit(first, count):
     out = sh("ip", "netns", "exec", NS, CLIENT, "--node", "198.18.0.2:7400", "--json",
-             "--retries", "2", "--timeout-ms", "1000", "submit", "--job", str(first),
+             "--owner", OWNER, "--retries", "2", "--timeout-ms", "1000", "submit", "--job", str(first),
              "--count", str(count), "--rate", "4000", "--tasks", "1", "--redundancy", "1")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
@@ -39,7 +42,7 @@ def submit(first, count):
 def run(mount):
     data = os.path.join(mount, "node")
     os.mkdir(data)
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, "--set",
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
                              "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = os.path.join(data, "ubcd.sock")
@@ -62,7 +65,7 @@ def run(mount):
     status = json.loads(sh(UBCCTL, "--socket", sock, "--json", "status").stdout)
     check(any("read-only" in alarm for alarm in status["alarms"]), "status shows the alarm")
     jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
-    check(acked <= jobs, "every acknowledged job is still known")
+    check(acked <= jobs, f"every acknowledged job is still known ({len(acked)} acked, {len(jobs)} listed, {len(acked - jobs)} missing)")
     again = submit(900000, 1)
     check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
     sh(UBCCTL, "--socket", sock, "shutdown")

@@ -18,6 +18,10 @@ import time
 UBCD, UBCCTL, CLIENT = sys.argv[1], sys.argv[2], sys.argv[3]
 NS = f"ubc-itest-{os.getpid()}"
 NODE_IP, HOST_IP = "198.18.0.2", "198.18.0.1"
+# The clients' account, credited at genesis so that their jobs can be escrowed.
+OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
+         "ledger.genesis_balance=1000000000000"]
 failures = []
 
 
@@ -46,7 +50,7 @@ def ctl_json(sock, *args):
 
 def start_node(data, *extra):
     log = open(os.path.join(data, "ubcd.log"), "w")
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *extra],
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
     for _ in range(150):
@@ -94,7 +98,8 @@ def test_packets(sock):
 
 
 def client(*args, wait=True):
-    cmd = ["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "--json", *args]
+    cmd = ["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "--json", "--owner",
+           OWNER, *args]
     if wait:
         return sh(*cmd)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -123,6 +128,13 @@ def test_jobs_end_to_end(sock):
               "both providers registered and up")
         stats = ctl_json(sock, "sched-stats")
         check(stats["decisions"] >= 20, "the scheduler counts its placements")
+        poor = sh("ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "--json",
+                  "--owner", "0d" * 32, "--retries", "0", "submit", "--job", "700")
+        check(poor.returncode != 0 and '"funds"' in poor.stdout,
+              "a job whose owner cannot pay its escrow is refused: funds")
+        ledger = ctl_json(sock, "ledger", "supply")
+        check(ledger["conserved"] and ledger["scan_matches"] and ledger["escrowed"] == 0,
+              "the ledger's supply is conserved; the refused job holds no escrow")
         again = client("submit", "--job", "500", "--tasks", "2", "--redundancy", "2")
         check(again.returncode != 0 and "duplicate" in (again.stdout + again.stderr),
               "a second job with a known id is refused as a duplicate")
