@@ -403,6 +403,26 @@ cmds_register(struct ubc_node *node, const struct ubc_admin_command *table, size
     }
 }
 
+/* The file mode lets the socket's group in; the group is chosen here. */
+static int
+cmds_socket_group(struct ubc_node *node, char *error, size_t error_cap)
+{
+    const char *group = node->config.admin_socket_group;
+    uint32_t gid, count = 0;
+    if (group[0] == '\0')
+        return 0;
+    if (ubc_admin_parse_gids(group, &gid, 1, &count) != 0 || count != 1) {
+        snprintf(error, error_cap, "config: node.admin_socket_group = '%s': no such group", group);
+        return -EINVAL;
+    }
+    if (chown(node->config.admin_socket, (uid_t)-1, (gid_t)gid) != 0) {
+        snprintf(error, error_cap, "%s: cannot give it to group %s: %s", node->config.admin_socket,
+                 group, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 int
 ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
 {
@@ -434,6 +454,10 @@ ubc_admin_cmds_start(struct ubc_node *node, char *error, size_t error_cap)
     if (rc != 0) {
         snprintf(error, error_cap, "%s: %s", node->config.admin_socket,
                  rc == -EADDRINUSE ? "another node is listening there" : strerror(-rc));
+    } else {
+        rc = cmds_socket_group(node, error, error_cap);
+    }
+    if (rc != 0) {
         ubc_admin_destroy(admin_current);
         admin_current = NULL;
     }

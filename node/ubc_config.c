@@ -43,6 +43,9 @@ static const struct config_key config_keys[] = {
       "admin socket path; empty means <data_dir>/ubcd.sock" },
     { "node", "admin_socket_mode", TYPE_MODE, OFF(admin_socket_mode), 0, 0777, "0660",
       "file mode of the admin socket (octal)" },
+    { "node", "admin_socket_group", TYPE_TEXT, OFF(admin_socket_group), 0, 0, "",
+      "group (name or gid) that owns the admin socket, so its members can connect; empty: "
+      "the node's own group" },
     { "node", "admin_allowed_uids", TYPE_TEXT, OFF(admin_allowed_uids), 0, 0, "",
       "users allowed on the admin socket besides root and the node's own (comma list of uids or "
       "names)" },

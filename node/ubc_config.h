@@ -30,6 +30,7 @@ struct ubc_config {
     char data_dir[UBC_CONFIG_PATH_MAX];
     char admin_socket[UBC_CONFIG_PATH_MAX]; /* empty: <data_dir>/ubcd.sock */
     uint32_t admin_socket_mode;
+    char admin_socket_group[64];
     char admin_allowed_uids[UBC_CONFIG_TEXT_MAX];
     char admin_allowed_gids[UBC_CONFIG_TEXT_MAX];
     uint32_t shutdown_drain_ms;

@@ -216,6 +216,11 @@ def main():
         check(denied.returncode != 0 and "denied" in denied.stderr,
               "a peer not in the allowed lists is denied by its credentials")
         test_stop(proc, sock, "signal")
+        proc, sock = start_node(data, "--set", "node.admin_socket_group=65534", "--set",
+                                "node.admin_allowed_gids=65534")
+        member = ctl(sock, "status", user=65534)
+        check(member.returncode == 0, "a member of the socket's allowed group gets in")
+        test_stop(proc, sock, "shutdown")
     finally:
         sh("ip", "netns", "del", NS)
         shutil.rmtree(data, ignore_errors=True)
