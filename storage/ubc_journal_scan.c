@@ -363,6 +363,16 @@ scan_cut(struct scan *s, uint32_t i, uint64_t offset, uint64_t size)
     if (offset == 0) {
         rc = rc != 0 ? rc : remove_file(s->dir_fd, name);
         s->segment_files = i;
+        if (i > 0) {
+            /* The previous segment is the last now: whatever follows its
+             * data must be zeros, as at any end of the journal. */
+            const struct ubc_journal_scan_segment *previous = &s->work->segments[i - 1];
+            ubc_journal_segment_name(name, previous->segment_index);
+            if (previous->end_offset > 0 && previous->segment_bytes > previous->end_offset)
+                rc = rc != 0 ? rc
+                             : zero_range(s->dir_fd, name, previous->end_offset,
+                                          previous->segment_bytes);
+        }
     } else {
         rc = rc != 0 ? rc : zero_range(s->dir_fd, name, offset, size);
     }
@@ -381,8 +391,15 @@ scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset
     int last = i + 1 == s->segment_files;
     uint64_t evidence = last ? tail_scan(m, offset, window, &records_within) : 0;
     if (last && evidence == 0) {
+        /* A clean end is zeros to the end of the file. Torn writes can leave
+         * bytes that form no valid record: they are cleared too, or a batch
+         * written here later could end before them and, once this segment is
+         * no longer the last, they would read as corruption. */
+        if (why == NULL && records_within == 0 &&
+            ubc_journal_is_zero(m->bytes + offset, m->size - offset))
+            return;
         if (why == NULL && records_within == 0)
-            return; /* a clean end: zeros and nothing valid after them */
+            why = "bytes of a torn write, no valid record";
         s->result->torn_bytes += m->size - offset;
         s->result->torn_records += records_within;
         scan_note(s,

@@ -251,6 +251,15 @@ lose(struct powercut *pc, const struct pending_write *w, uint64_t *lost_writes)
     int fd = reopen_plain(pc->fds[w->slot], O_WRONLY);
     if (fd < 0)
         return; /* the file was closed since: a covered segment */
+    if (getenv("POWERCUT_DEBUG") != NULL) {
+        char link[64], target[512];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", pc->fds[w->slot]);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        printf("  lose: slot %u %s offset %" PRIu64 " bytes %u user_data %" PRIx64 " dice %" PRIu64
+               " done_event %" PRIu64 "\n",
+               w->slot, target, w->offset, w->bytes, w->user_data, dice, w->done_event);
+    }
     (*lost_writes)++;
     for (uint32_t at = 0; at < w->bytes; at += SECTOR_BYTES) {
         uint32_t bytes = w->bytes - at < SECTOR_BYTES ? w->bytes - at : SECTOR_BYTES;
