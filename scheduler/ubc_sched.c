@@ -856,8 +856,9 @@ sched_job_init(struct ubc_sched *s, uint32_t job_index, const struct ubc_msg *in
     job->escrow = js->bid_per_task * job->replicas_total;
     job->policy =
         js->policy != UBC_POLICY_DEFAULT ? js->policy : s->config.class_policy[js->qos_class];
-    if (js->deadline_ns != 0)
-        job->deadline_abs_ns = now_ns + js->deadline_ns;
+    if (js->deadline_ns != 0) /* saturate: a huge deadline must not wrap into the past */
+        job->deadline_abs_ns =
+            js->deadline_ns > UINT64_MAX - now_ns ? UINT64_MAX : now_ns + js->deadline_ns;
 }
 
 static void
