@@ -25,7 +25,9 @@
 #define THREADS 4u
 #define BANDS 4u
 #define LEVELS (UBC_QOS_CLASSES * BANDS)
-#define PER_THREAD 40000u
+/* Operations per thread; UBC_TEST_SCALE multiplies it (suite stress). */
+static uint32_t per_thread = 40000u;
+#define PER_THREAD per_thread
 
 /* value = producer (8 bits) | level (16 bits) | sequence (40 bits) */
 static inline uint64_t
@@ -293,7 +295,10 @@ test_history_linearizable(void **state)
 {
     (void)state;
     void *mem;
-    struct shared shared = { .pq = pq_make(4096, 0, &mem) };
+    uint32_t capacity = 4096;
+    while (capacity < per_thread / 4) /* all fill items of a level must fit */
+        capacity <<= 1;
+    struct shared shared = { .pq = pq_make(capacity, 0, &mem) };
     struct worker workers[THREADS];
     uint32_t log_max = PER_THREAD * THREADS;
     for (uint32_t i = 0; i < THREADS; i++)
@@ -370,6 +375,9 @@ test_aging_concurrent(void **state)
 int
 main(void)
 {
+    const char *scale = getenv("UBC_TEST_SCALE");
+    if (scale != NULL && atoi(scale) > 1 && atoi(scale) <= 1000)
+        per_thread *= (uint32_t)atoi(scale);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_stress),
         cmocka_unit_test(test_history_linearizable),
