@@ -39,6 +39,32 @@ hex_key(const uint8_t *key, char *out)
         sprintf(out + 2 * i, "%02x", key[i]);
 }
 
+/* Collects a whole listing page by page (each page is one mailbox round
+ * trip), rendering each entry with render; at most LIST_MAX entries. */
+#define LIST_MAX 1000000u
+
+static int
+sched_list_all(struct ubc_node *node, uint32_t command, uint32_t mask, size_t entry_size,
+               json_t *(*render)(const void *entry), json_t *list, char *error, size_t error_cap)
+{
+    uint32_t cursor = 0, total = 0;
+    while (cursor != UINT32_MAX && total < LIST_MAX) {
+        struct ubc_control_request *answer;
+        int rc =
+            sched_call(node, command, ((uint64_t)cursor << 32) | mask, &answer, error, error_cap);
+        if (rc != 0)
+            return rc;
+        uint32_t count = answer->reply_len / (uint32_t)entry_size;
+        for (uint32_t i = 0; i < count; i++)
+            json_array_append_new(list, render(answer->reply + (size_t)i * entry_size));
+        total += count;
+        if (answer->argument == cursor && count == 0)
+            break; /* no progress: never loop forever */
+        cursor = answer->argument;
+    }
+    return 0;
+}
+
 static json_t *
 job_json(const struct ubc_sched_job_summary *job)
 {
@@ -54,6 +80,12 @@ job_json(const struct ubc_sched_job_summary *job)
 }
 
 static json_t *
+job_entry_json(const void *entry)
+{
+    return job_json(entry);
+}
+
+static json_t *
 provider_json(const struct ubc_sched_provider_summary *p)
 {
     return json_pack("{s:I,s:I,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:I,s:I,s:b}", "provider",
@@ -65,6 +97,12 @@ provider_json(const struct ubc_sched_provider_summary *p)
                      (double)p->reputation / 65536.0, "price_per_task",
                      (json_int_t)p->price_per_task, "stake", (json_int_t)p->stake, "admin_drained",
                      p->admin_drained);
+}
+
+static json_t *
+provider_entry_json(const void *entry)
+{
+    return provider_json(entry);
 }
 
 /* Reads an unsigned id argument ("job", "provider") as number or string. */
@@ -114,22 +152,24 @@ cmd_jobs(void *ctx, const json_t *args, json_t **result, char *error, size_t err
                  "completed|validated|failed|cancelled");
         return -EINVAL;
     }
-    int rc = sched_call(node, has_id ? UBC_SCHED_COMMAND_JOB : UBC_SCHED_COMMAND_JOBS,
-                        has_id ? id : mask, &answer, error, error_cap);
+    if (!has_id) {
+        json_t *list = json_array();
+        int rc =
+            sched_list_all(node, UBC_SCHED_COMMAND_JOBS, mask, sizeof(struct ubc_sched_job_summary),
+                           job_entry_json, list, error, error_cap);
+        if (rc != 0) {
+            json_decref(list);
+            return rc;
+        }
+        *result = list;
+        return 0;
+    }
+    int rc = sched_call(node, UBC_SCHED_COMMAND_JOB, id, &answer, error, error_cap);
     if (rc == -ENOENT)
         snprintf(error, error_cap, "no job %" PRIu64, id);
     if (rc != 0)
         return rc;
-    const struct ubc_sched_job_summary *jobs = (const void *)answer->reply;
-    if (has_id) {
-        *result = job_json(&jobs[0]);
-        return 0;
-    }
-    json_t *list = json_array();
-    uint32_t count = answer->reply_len / (uint32_t)sizeof(jobs[0]);
-    for (uint32_t i = 0; i < count; i++)
-        json_array_append_new(list, job_json(&jobs[i]));
-    *result = list;
+    *result = job_json((const void *)answer->reply);
     return 0;
 }
 
@@ -145,22 +185,24 @@ cmd_providers(void *ctx, const json_t *args, json_t **result, char *error, size_
         snprintf(error, error_cap, "expected provider=ID or health=up|suspect|down|draining");
         return -EINVAL;
     }
-    int rc = sched_call(node, has_id ? UBC_SCHED_COMMAND_PROVIDER : UBC_SCHED_COMMAND_PROVIDERS,
-                        has_id ? id : mask, &answer, error, error_cap);
+    if (!has_id) {
+        json_t *list = json_array();
+        int rc = sched_list_all(node, UBC_SCHED_COMMAND_PROVIDERS, mask,
+                                sizeof(struct ubc_sched_provider_summary), provider_entry_json,
+                                list, error, error_cap);
+        if (rc != 0) {
+            json_decref(list);
+            return rc;
+        }
+        *result = list;
+        return 0;
+    }
+    int rc = sched_call(node, UBC_SCHED_COMMAND_PROVIDER, id, &answer, error, error_cap);
     if (rc == -ENOENT)
         snprintf(error, error_cap, "no provider %" PRIu64, id);
     if (rc != 0)
         return rc;
-    const struct ubc_sched_provider_summary *providers = (const void *)answer->reply;
-    if (has_id) {
-        *result = provider_json(&providers[0]);
-        return 0;
-    }
-    json_t *list = json_array();
-    uint32_t count = answer->reply_len / (uint32_t)sizeof(providers[0]);
-    for (uint32_t i = 0; i < count; i++)
-        json_array_append_new(list, provider_json(&providers[i]));
-    *result = list;
+    *result = provider_json((const void *)answer->reply);
     return 0;
 }
 

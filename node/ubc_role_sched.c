@@ -373,25 +373,28 @@ ubc_role_sched_drained(void *ctx)
     return true;
 }
 
+/* One page of a listing: argument_wide holds the filter mask (low 32 bits)
+ * and the cursor to start from (high 32); the next cursor goes back in
+ * req->argument (UINT32_MAX when the listing is complete). */
 static void
 sched_control_list(struct ubc_role_sched *role, struct ubc_control_request *req)
 {
-    uint32_t cursor = 0;
+    uint32_t mask = (uint32_t)req->argument_wide;
+    uint32_t cursor = (uint32_t)(req->argument_wide >> 32);
     if (req->command == UBC_SCHED_COMMAND_JOBS) {
-        struct ubc_sched_job_filter filter = { .state_mask = (uint32_t)req->argument_wide,
-                                               .qos_class = -1 };
+        struct ubc_sched_job_filter filter = { .state_mask = mask, .qos_class = -1 };
         uint32_t max = UBC_CONTROL_REPLY_MAX / sizeof(struct ubc_sched_job_summary);
         uint32_t n = ubc_sched_jobs_list(role->sched, &filter, &cursor,
                                          (struct ubc_sched_job_summary *)req->reply, max);
         req->reply_len = n * (uint32_t)sizeof(struct ubc_sched_job_summary);
     } else {
-        struct ubc_sched_provider_filter filter = { .health_mask = (uint32_t)req->argument_wide,
-                                                    .region = -1 };
+        struct ubc_sched_provider_filter filter = { .health_mask = mask, .region = -1 };
         uint32_t max = UBC_CONTROL_REPLY_MAX / sizeof(struct ubc_sched_provider_summary);
         uint32_t n = ubc_sched_providers_list(role->sched, &filter, &cursor,
                                               (struct ubc_sched_provider_summary *)req->reply, max);
         req->reply_len = n * (uint32_t)sizeof(struct ubc_sched_provider_summary);
     }
+    req->argument = cursor;
     req->result = 0;
 }
 

@@ -65,7 +65,8 @@ def run(mount):
     status = json.loads(sh(UBCCTL, "--socket", sock, "--json", "status").stdout)
     check(any("read-only" in alarm for alarm in status["alarms"]), "status shows the alarm")
     jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
-    check(acked <= jobs, f"every acknowledged job is still known ({len(acked)} acked, {len(jobs)} listed, {len(acked - jobs)} missing)")
+    check(acked <= jobs, f"every acknowledged job is still known ({len(acked)} acked, "
+          f"{len(jobs)} listed, {len(acked - jobs)} missing)")
     again = submit(900000, 1)
     check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
     sh(UBCCTL, "--socket", sock, "shutdown")
