@@ -121,6 +121,22 @@ net_refuse_in_place(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     rte_pktmbuf_free(frame);
 }
 
+/* Answers a request the node cannot take. A message of a reply type (ack,
+ * refusal, status, assignment) is never answered: two nodes cannot bounce
+ * refusals at each other, and a spoofed source cannot make the node a
+ * reflector. */
+static void
+net_refuse_request(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
+                   const struct ubc_pkt_info *info, const struct ubc_wire_header *header,
+                   enum ubc_err error)
+{
+    if (ubc_wire_type_is_reply(header->type)) {
+        rte_pktmbuf_free(frame);
+        return;
+    }
+    net_refuse_in_place(net, queue, frame, info, header, error, 0);
+}
+
 /* Which link a decoded message goes to; NULL when no role here takes it. */
 static struct ubc_link *
 net_route(struct ubc_net *net, uint16_t type)
@@ -161,7 +177,7 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
         memset(&entry->header, 0, sizeof(entry->header));
         if (ubc_wire_header_decode(payload, info->payload_len, &net->policy, &entry->header) ==
             UBC_WIRE_OK)
-            net_refuse_in_place(net, queue, frame, info, &entry->header, UBC_ERR_OVERLOADED, 0);
+            net_refuse_request(net, queue, frame, info, &entry->header, UBC_ERR_OVERLOADED);
         else
             rte_pktmbuf_free(frame);
         return;
@@ -178,7 +194,7 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
             net_refuse_in_place(net, queue, frame, info, &entry->header,
                                 ubc_wire_result_to_err(result), (uint32_t)result);
         else if (result == UBC_WIRE_OK)
-            net_refuse_in_place(net, queue, frame, info, &entry->header, UBC_ERR_UNKNOWN_TYPE, 0);
+            net_refuse_request(net, queue, frame, info, &entry->header, UBC_ERR_UNKNOWN_TYPE);
         else
             rte_pktmbuf_free(frame);
         return;

@@ -95,6 +95,27 @@ def test_packets(sock):
     check(q["refusals_sent"] == 1, "one refusal sent")
     port = ctl_json(sock, "status")["port"]
     check(port["rx_packets"] > 0 and port["tx_packets"] > 0, "status shows port counters")
+    test_malformed(sock)
+
+
+def test_malformed(sock):
+    """Every class of bad datagram is refused with its code and counted, a
+    reply-type message is never answered, and the node keeps serving."""
+    bad = sh("ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "malformed")
+    check(bad.returncode == 0, "ubc-client malformed: every decode failure refused with its code")
+    wire = queue0(sock)["drops"]["wire"]
+    check(sum(1 for count in wire.values() if count > 0) >= 8,
+          f"the node counts each class of bad datagram ({sum(wire.values())} in "
+          f"{sum(1 for c in wire.values() if c)} classes)")
+    probe = ("import socket,struct,sys\n"
+             "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.5)\n"
+             "h=struct.pack('<IBBHHHIQQQ',0x57434255,1,0,32,0,16,0,1,0,1)+bytes(16)\n"
+             "s.sendto(h,(sys.argv[1],7400))\n"
+             "try:\n  s.recvfrom(2048); print('answered')\n"
+             "except socket.timeout:\n  print('silent')\n")
+    out = sh("ip", "netns", "exec", NS, "python3", "-c", probe, NODE_IP)
+    check(out.stdout.strip() == "silent", "an ack sent to the node is not answered (no reflection)")
+    check(ctl(sock, "status").returncode == 0, "the node keeps serving after bad input")
 
 
 def client(*args, wait=True):
