@@ -274,6 +274,36 @@ sched_on_ledger_result(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_
     return true;
 }
 
+/* A client that did not hear its ACK sends the same submission again; the
+ * scheduler calls it a duplicate. For the same owner the answer is the one
+ * the first copy gets: an ACK if it was already given, nothing yet if it is
+ * still waiting for its journal record or escrow (that answer will come). */
+static void
+sched_idempotent_submit(struct ubc_role_sched *role, const struct ubc_msg *msg,
+                        uint32_t first_output)
+{
+    const struct ubc_job_submit *job = &msg->u.job_submit;
+    for (uint32_t i = first_output; i < role->out.count; i++) {
+        struct ubc_msg *out = &role->out.msgs[i];
+        if (out->hdr.type != UBC_MSG_REFUSAL || out->u.reply.error != UBC_ERR_DUPLICATE ||
+            out->u.reply.id != job->job_id)
+            continue;
+        struct ubc_sched_job_summary known;
+        if (ubc_sched_job_get(role->sched, job->job_id, &known) != UBC_OK ||
+            memcmp(known.owner, job->owner, UBC_KEY_BYTES) != 0 ||
+            known.state == UBC_JOB_CANCELLED || known.state == UBC_JOB_FAILED)
+            return; /* another owner's job, or one refused and withdrawn: a duplicate */
+        if (ubc_admission_find(role->admission, job->job_id) != NULL) {
+            out->hdr.type = UBC_MSG_NONE; /* the first copy's answer is on its way */
+        } else {
+            out->hdr.type = UBC_MSG_ACK;
+            out->u.reply.error = UBC_OK;
+        }
+        role->submits_repeated++;
+        return;
+    }
+}
+
 /* Hands one input to the scheduler; returns false when it must wait. */
 static bool
 sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
@@ -299,8 +329,10 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
         return false;
     UBC_ASSERT(rc == UBC_OK);
     sched_journal_done(role, first_output);
-    if (msg->hdr.type == UBC_MSG_JOB_SUBMIT)
+    if (msg->hdr.type == UBC_MSG_JOB_SUBMIT) {
+        sched_idempotent_submit(role, msg, first_output);
         sched_defer_ack(role, msg, first_output);
+    }
     if (msg->hdr.type == UBC_MSG_JOURNAL_APPEND) {
         role->state->handled_by_type[UBC_MSG_JOB_SUBMIT]++;
         sched_to_disk(role, msg);

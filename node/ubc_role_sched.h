@@ -47,8 +47,10 @@ struct ubc_role_sched {
     uint64_t acks_deferred;    /* job ACKs that waited for their journal record */
     uint64_t acks_sent;
     uint64_t refused_read_only;
-    uint64_t refused_escrow;               /* the ledger refused the job's escrow (funds...) */
-    uint64_t admission_full;               /* jobs acknowledged without waiting for their escrow */
+    uint64_t refused_escrow; /* the ledger refused the job's escrow (funds...) */
+    uint64_t admission_full;
+    uint64_t submits_repeated;
+        /* a client's retry of a job it already submitted */ /* jobs acknowledged without waiting for their escrow */
     struct ubc_admission_table *admission; /* jobs waiting for journal and escrow */
     uint64_t done_records;
     uint64_t replies_unaddressed; /* outputs for no peer (replayed jobs) */
