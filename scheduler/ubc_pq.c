@@ -178,6 +178,7 @@ pq_ring_push(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns)
     atomic_store_explicit(&slot->value, value, memory_order_relaxed);
     atomic_store_explicit(&slot->entry_ns, now_ns, memory_order_relaxed);
     atomic_store_explicit(&slot->sequence, pos + 1, memory_order_release);
+    __builtin_prefetch(&slots[(pos + 8u) & mask], 1); /* the level's next slots, for writing */
     return 1;
 }
 
@@ -212,6 +213,9 @@ pq_ring_pop(struct ubc_pq *pq, uint32_t level, uint64_t entry_limit_ns, uint64_t
     }
     *value = atomic_load_explicit(&slot->value, memory_order_relaxed);
     atomic_store_explicit(&slot->sequence, pos + mask + 1, memory_order_release);
+    /* Levels are consumed in order, but a prefilled level sits in DRAM and
+     * the hardware prefetcher loses the stream among the other levels. */
+    __builtin_prefetch(&slots[(pos + 8u) & mask]);
     return 1;
 }
 
