@@ -58,3 +58,22 @@ ubc_msg_type_name(uint16_t type)
         return "unknown";
     }
 }
+
+uint32_t
+ubc_msg_payload_bytes(uint16_t type)
+{
+    switch (type) {
+    case UBC_MSG_ACK:
+    case UBC_MSG_REFUSAL:
+    case UBC_MSG_JOB_STATUS:
+    case UBC_MSG_LEDGER_RESULT: return sizeof(struct ubc_reply);
+    case UBC_MSG_ASSIGNMENT: return sizeof(struct ubc_assignment);
+    case UBC_MSG_JOB_SUBMIT: return sizeof(struct ubc_job_submit);
+    case UBC_MSG_JOB_CANCEL:
+    case UBC_MSG_JOB_QUERY: return sizeof(struct ubc_job_ref);
+    case UBC_MSG_PROVIDER_REGISTER: return sizeof(struct ubc_provider_register);
+    case UBC_MSG_PROVIDER_HEARTBEAT: return sizeof(struct ubc_provider_heartbeat);
+    case UBC_MSG_TASK_RESULT: return sizeof(struct ubc_task_result);
+    default: return UBC_MSG_PAYLOAD_SIZE;
+    }
+}

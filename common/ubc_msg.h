@@ -219,6 +219,10 @@ enum ubc_role_id {
 };
 
 const char *ubc_err_name(enum ubc_err err);
+
+/* Payload bytes a message of this type uses (what a copy must carry); the
+ * whole payload for types whose content varies. */
+uint32_t ubc_msg_payload_bytes(uint16_t type);
 const char *ubc_msg_type_name(uint16_t type);
 
 #endif /* UBC_MSG_H */

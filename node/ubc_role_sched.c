@@ -60,7 +60,8 @@ sched_flush(struct ubc_role_sched *role)
         struct ubc_msg *msg;
         if (rte_mempool_get(node->msg_pool, (void **)&msg) != 0)
             break;
-        memcpy(msg, staged, sizeof(*msg));
+        /* The header and the payload the type uses: a reply is 48 bytes, not 256. */
+        memcpy(msg, staged, sizeof(msg->hdr) + ubc_msg_payload_bytes(staged->hdr.type));
         msg->hdr.src_role = UBC_ROLE_SCHED;
         if (ubc_link_send_burst(link, &msg, 1) != 1) {
             rte_mempool_put(node->msg_pool, msg);
