@@ -21,6 +21,7 @@ static const char *const drop_names[UBC_NET_DROP_COUNT] = {
     [UBC_NET_DROP_STALE_PEER] = "stale-peer",
     [UBC_NET_DROP_NO_MBUF] = "no-mbuf",
     [UBC_NET_DROP_ENCODE] = "encode",
+    [UBC_NET_DROP_REVOCATION] = "revocation-not-sent",
 };
 
 const char *
@@ -279,6 +280,11 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
                  struct rte_mbuf *frame)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
+    if (msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE)) {
+        stats->drops[UBC_NET_DROP_REVOCATION]++;
+        rte_pktmbuf_free(frame);
+        return;
+    }
     const struct ubc_peer *peer = ubc_peer_get(net->peers, msg->hdr.peer, msg->hdr.peer_gen);
     if (peer == NULL) {
         stats->drops[UBC_NET_DROP_STALE_PEER]++;

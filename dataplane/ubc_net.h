@@ -38,6 +38,7 @@ enum ubc_net_drop {
     UBC_NET_DROP_STALE_PEER,        /* a reply for a peer evicted since its request */
     UBC_NET_DROP_NO_MBUF,           /* no mbuf for an outgoing message */
     UBC_NET_DROP_ENCODE,            /* a role produced a message the codec refused */
+    UBC_NET_DROP_REVOCATION,        /* a withdrawn assignment: no wire form yet */
     UBC_NET_DROP_COUNT
 };
 

@@ -13,6 +13,8 @@
 
 #define SCHED_BURST 32u
 
+UBC_STATIC_ASSERT(UBC_SCHED_FLAG_REVOKE == UBC_MSG_FLAG_REVOKE, "one revocation flag");
+
 static uint64_t
 sched_now_ns(const struct ubc_role_sched *role, uint64_t now_tsc)
 {
@@ -360,6 +362,18 @@ sched_take_held(struct ubc_role_sched *role, uint64_t now_ns, uint32_t *work)
 static const enum ubc_link_id sched_inputs[] = { UBC_LINK_NET_TO_SCHED, UBC_LINK_LEDGER_TO_SCHED,
                                                  UBC_LINK_DISK_TO_SCHED };
 
+/* Timers, failover and placement. Placement needs more room in the staging
+ * array than one input does; without it the tick waits for the next call. */
+static void
+sched_tick(struct ubc_role_sched *role, uint64_t now_ns)
+{
+    uint32_t first_output = role->out.count;
+    if (sched_room(role) < ubc_sched_out_room_tick(role->sched) || role->to_disk_count >= 32)
+        return;
+    ubc_sched_tick(role->sched, now_ns, &role->out);
+    sched_journal_done(role, first_output);
+}
+
 uint32_t
 ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
 {
@@ -375,6 +389,12 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
         sched_take_held(role, now_ns, &work);
         work += sched_flush(role) + sched_flush_disk(role);
     }
+    /* New jobs and freed capacity are placed at once, not at the next
+     * housekeeping tick: submit-to-assign stays in microseconds. */
+    if (work > 0) {
+        sched_tick(role, now_ns);
+        work += sched_flush(role);
+    }
     return work;
 }
 
@@ -382,10 +402,7 @@ void
 ubc_role_sched_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_sched *role = ctx;
-    uint32_t first_output = role->out.count;
-    if (sched_room(role) >= ubc_sched_out_room_min(role->sched) && role->to_disk_count < 32)
-        ubc_sched_tick(role->sched, sched_now_ns(role, now_tsc), &role->out);
-    sched_journal_done(role, first_output);
+    sched_tick(role, sched_now_ns(role, now_tsc));
     sched_flush(role);
     sched_flush_disk(role);
     ubc_node_control_serve(role->state);
@@ -512,7 +529,7 @@ ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role)
     role->sched = ubc_sched_join(ubc_sched_new(memory, &config));
     if (role->sched == NULL)
         return -EINVAL;
-    UBC_ASSERT(ubc_sched_out_room_min(role->sched) <= role->out.capacity / 4);
+    UBC_ASSERT(ubc_sched_out_room_tick(role->sched) <= role->out.capacity / 2);
     role->state->control_fn = sched_control;
     role->state->control_ctx = role;
     return 0;

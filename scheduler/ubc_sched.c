@@ -1006,6 +1006,9 @@ sched_on_heartbeat(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_n
     sched_provider_refresh(s, index);
     if (p->tasks_unconfirmed > 0)
         sched_confirm_tasks(s, p);
+    /* The protocol answers every heartbeat: a provider that hears nothing
+     * knows the node lost it and registers again. */
+    sched_reply(out, in, UBC_MSG_ACK, hb->provider_id, UBC_OK, p->health, p->running_tasks);
 }
 
 /* A provider leaving on purpose: its unfinished replicas are requeued
@@ -1116,8 +1119,11 @@ sched_on_result(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
     if (slot == NULL || provider == UBC_POOL_NONE || slot->provider != provider ||
         r->status > UBC_TASK_FAILED) {
         s->stats.results_stale++;
+        /* Answered, so the provider stops retransmitting a result nobody waits for. */
+        sched_refuse(s, out, in, r->job_id, UBC_ERR_UNKNOWN_JOB);
         return;
     }
+    sched_reply(out, in, UBC_MSG_ACK, r->job_id, UBC_OK, job->state, job->replicas_done + 1u);
     if (r->status == UBC_TASK_FAILED) {
         sched_slot_unplace(s, slot);
         sched_job_requeue_slot_failure(s, job_index, now_ns, out);

@@ -172,12 +172,21 @@ test_lifecycle_validated(void **state)
         assert_int_equal(f->msgs[i].hdr.peer, a[i].provider_id);
     }
     assert_int_equal(job_state(f, 77), UBC_JOB_ASSIGNED);
+    f->out.count = 0;
     heartbeat(f, a[0].provider_id, 0);
     assert_int_equal(job_state(f, 77), UBC_JOB_RUNNING);
+    assert_int_equal(count_type(f, UBC_MSG_ACK, 0), 1); /* every heartbeat is answered */
     f->out.count = 0;
     for (int i = 0; i < 4; i++)
         result(f, &a[i], UBC_TASK_OK, 0xab);
     assert_int_equal(job_state(f, 77), UBC_JOB_VALIDATED);
+    assert_int_equal(count_type(f, UBC_MSG_ACK, 0), 4); /* every result is answered */
+    uint32_t acks_before = count_type(f, UBC_MSG_ACK, 0);
+    result(f, &a[0], UBC_TASK_OK, 0xab); /* a retransmission after validation */
+    assert_int_equal(count_type(f, UBC_MSG_ACK, 0), acks_before);
+    assert_int_equal(f->msgs[f->out.count - 1].hdr.type, UBC_MSG_REFUSAL);
+    assert_int_equal(f->msgs[f->out.count - 1].u.reply.error, UBC_ERR_UNKNOWN_JOB);
+    f->out.count--;
     uint64_t sums[4], prices = 0;
     settle_sums(f, sums);
     for (int i = 0; i < 4; i++)
