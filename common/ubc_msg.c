@@ -22,6 +22,7 @@ static const char *const err_names[UBC_ERR_COUNT] = {
     [UBC_ERR_CANCELLED] = "cancelled",
     [UBC_ERR_RETRIES] = "retries-exhausted",
     [UBC_ERR_INTERNAL] = "internal",
+    [UBC_ERR_MISMATCH] = "result-mismatch",
 };
 
 const char *

@@ -74,6 +74,7 @@ enum ubc_err {
     UBC_ERR_CANCELLED = 17,
     UBC_ERR_RETRIES = 18, /* the job used up its retries */
     UBC_ERR_INTERNAL = 19,
+    UBC_ERR_MISMATCH = 20, /* the replicas of a task reported different results */
     UBC_ERR_COUNT
 };
 

@@ -1087,7 +1087,7 @@ sched_job_complete(struct ubc_sched *s, uint32_t job_index, struct ubc_sched_out
         s->stats.validation_mismatches++;
     /* finish refunds what is left of the escrow and reports the status */
     sched_job_finish(s, job_index, agreed ? UBC_JOB_VALIDATED : UBC_JOB_FAILED,
-                     agreed ? UBC_OK : UBC_ERR_INTERNAL, out);
+                     agreed ? UBC_OK : UBC_ERR_MISMATCH, out);
 }
 
 static struct sched_slot *
