@@ -250,7 +250,7 @@ cmds_disk_json(struct ubc_node *node)
     json_object_set_new(disk, "snapshot_failures", json_integer((json_int_t)d->snapshot_failures));
     json_object_set_new(disk, "job_set_overflows", json_integer((json_int_t)d->job_set_overflows));
     struct ubc_control_request *answer;
-    if (ubc_node_control_call(node, UBC_ROLE_DISK, 0, 0, NULL, 1000, &answer) == 0 &&
+    if (ubc_node_control_call(node, UBC_ROLE_DISK, 0, 0, NULL, NULL, 0, 1000, &answer) == 0 &&
         answer->result == 0) {
         const struct ubc_role_disk_report *r = (const void *)answer->reply;
         json_object_set_new(

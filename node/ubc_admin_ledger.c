@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/ubc_assert.h"
 #include "node/ubc_admin_cmds.h"
@@ -71,10 +72,12 @@ summary_json(const struct ubc_role_ledger *role)
 }
 
 static int
-ledger_call(struct ubc_node *node, uint32_t command, const char *text,
-            struct ubc_control_request **answer, char *error, size_t error_cap)
+ledger_call(struct ubc_node *node, uint32_t command, const char *text, const void *payload,
+            uint32_t payload_len, struct ubc_control_request **answer, char *error,
+            size_t error_cap)
 {
-    int rc = ubc_node_control_call(node, UBC_ROLE_LEDGER, command, 0, text, 2000, answer);
+    int rc = ubc_node_control_call(node, UBC_ROLE_LEDGER, command, 0, text, payload, payload_len,
+                                   2000, answer);
     if (rc == -ETIMEDOUT || rc == -EBUSY)
         snprintf(error, error_cap, "the ledger role did not answer in 2000 ms");
     else if (rc == 0)
@@ -92,6 +95,73 @@ account_json(const struct ubc_ledger_account_info *a, const char *hex)
                      "multisig", (a->flags & UBC_LEDGER_ACCOUNT_MULTISIG) != 0);
 }
 
+/* The published summary (seqlock: any thread) says whether it is paused. */
+static int
+ledger_paused_now(const struct ubc_role_ledger *role)
+{
+    struct ubc_ledger_summary summary;
+    ubc_ledger_summary_read(role->ledger, &summary);
+    return summary.paused != 0;
+}
+
+/* `ledger submit op=HEX`: an operation signed by its account's key (or a
+ * multisig account's op followed by its cosignatures), as ubc-ledger-op
+ * prints it. The control thread is its verify stage; the ledger applies it
+ * with the same authorization as any operation. Pause and resume by the
+ * guardian go this way. */
+static int
+ledger_submit(struct ubc_node *node, const json_t *args, json_t **result, char *error,
+              size_t error_cap)
+{
+    const char *hex = json_string_value(json_object_get(args, "op"));
+    struct ubc_ledger_op ops[UBC_LEDGER_SUBMIT_OPS_MAX];
+    size_t bytes = 0;
+    if (hex == NULL ||
+        sodium_hex2bin((uint8_t *)ops, sizeof(ops), hex, strlen(hex), NULL, &bytes, NULL) != 0 ||
+        bytes == 0 || bytes % sizeof(ops[0]) != 0) {
+        snprintf(error, error_cap, "expected op=<448 hex digits per operation> (ubc-ledger-op)");
+        return -EINVAL;
+    }
+    uint32_t n = (uint32_t)(bytes / sizeof(ops[0]));
+    uint32_t bad = ubc_ledger_verify_batch(node->config.ledger_chain_id, ops, n);
+    struct ubc_control_request *answer;
+    int rc = ledger_call(node, UBC_LEDGER_COMMAND_SUBMIT, NULL, ops, (uint32_t)bytes, &answer,
+                         error, error_cap);
+    if (rc != 0)
+        return rc;
+    const uint16_t *results = (const void *)answer->reply;
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < n; i++)
+        json_array_append_new(list, json_string(ubc_ledger_result_name(results[i])));
+    *result = json_pack("{s:s,s:o,s:i,s:b}", "result", ubc_ledger_result_name(results[0]),
+                        "results", list, "bad_signatures", (json_int_t)bad, "paused",
+                        ledger_paused_now(node->ledger));
+    return 0;
+}
+
+static int
+ledger_proposals(struct ubc_node *node, json_t **result, char *error, size_t error_cap)
+{
+    struct ubc_control_request *answer;
+    int rc =
+        ledger_call(node, UBC_LEDGER_COMMAND_PROPOSALS, NULL, NULL, 0, &answer, error, error_cap);
+    if (rc != 0)
+        return rc;
+    const struct ubc_ledger_proposal_info *p = (const void *)answer->reply;
+    uint32_t count = answer->reply_len / (uint32_t)sizeof(*p);
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < count; i++)
+        json_array_append_new(
+            list,
+            json_pack("{s:I,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)p[i].id, "kind",
+                      p[i].kind, "state", p[i].state, "param", p[i].param, "value",
+                      (json_int_t)p[i].value, "votes_yes", (json_int_t)p[i].votes_yes, "votes_no",
+                      (json_int_t)p[i].votes_no, "start_height", (json_int_t)p[i].start_height,
+                      "voting_end_height", (json_int_t)p[i].voting_end_height));
+    *result = list;
+    return 0;
+}
+
 static int
 cmd_ledger(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
 {
@@ -103,14 +173,16 @@ cmd_ledger(void *ctx, const json_t *args, json_t **result, char *error, size_t e
         return 0;
     }
     if (strcmp(what, "supply") == 0) {
-        int rc = ledger_call(node, UBC_LEDGER_COMMAND_SUPPLY, NULL, &answer, error, error_cap);
+        int rc =
+            ledger_call(node, UBC_LEDGER_COMMAND_SUPPLY, NULL, NULL, 0, &answer, error, error_cap);
         if (rc == 0)
             *result = supply_json((const void *)answer->reply, 1);
         return rc;
     }
     if (strcmp(what, "account") == 0) {
         const char *hex = json_string_value(json_object_get(args, "account"));
-        int rc = hex ? ledger_call(node, UBC_LEDGER_COMMAND_ACCOUNT, hex, &answer, error, error_cap)
+        int rc = hex ? ledger_call(node, UBC_LEDGER_COMMAND_ACCOUNT, hex, NULL, 0, &answer, error,
+                                   error_cap)
                      : -EINVAL;
         if (rc == -EINVAL)
             snprintf(error, error_cap, "expected account=<64 hex digits>");
@@ -120,13 +192,20 @@ cmd_ledger(void *ctx, const json_t *args, json_t **result, char *error, size_t e
             *result = account_json((const void *)answer->reply, hex);
         return rc;
     }
-    snprintf(error, error_cap, "expected summary, supply or account account=HEX");
+    if (strcmp(what, "submit") == 0)
+        return ledger_submit(node, args, result, error, error_cap);
+    if (strcmp(what, "proposals") == 0)
+        return ledger_proposals(node, result, error, error_cap);
+    snprintf(error, error_cap,
+             "expected summary, supply, proposals, account account=HEX or "
+             "submit op=HEX");
     return -EINVAL;
 }
 
 static const struct ubc_admin_command ledger_commands[] = {
-    { "ledger", "[summary | supply | account account=HEX]",
-      "the token ledger: height, state hash, supply and its conservation, accounts, params",
+    { "ledger", "[summary | supply | proposals | account account=HEX | submit op=HEX]",
+      "the token ledger: height, state hash, supply and its conservation, accounts, params, "
+      "proposals; submit a signed operation (guardian pause/resume...)",
       cmd_ledger },
 };
 

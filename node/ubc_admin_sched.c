@@ -22,7 +22,7 @@ static int
 sched_call(struct ubc_node *node, uint32_t command, uint64_t argument,
            struct ubc_control_request **answer, char *error, size_t error_cap)
 {
-    int rc = ubc_node_control_call(node, UBC_ROLE_SCHED, command, argument, NULL,
+    int rc = ubc_node_control_call(node, UBC_ROLE_SCHED, command, argument, NULL, NULL, 0,
                                    SCHED_CONTROL_TIMEOUT_MS, answer);
     if (rc == -ETIMEDOUT || rc == -EBUSY)
         snprintf(error, error_cap, "the sched role did not answer in %u ms",

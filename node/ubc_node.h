@@ -95,9 +95,11 @@ extern struct ubc_node *ubc_node_current;
 
 /* Posts a request to a role and waits for its answer up to timeout_ms.
  * Called by the control thread only. Returns 0, -ETIMEDOUT or -EBUSY. */
+/* payload (may be NULL) is copied into the request's buffer (reply, with
+ * reply_len = payload_len) for the role to read before it answers there. */
 int ubc_node_control_call(struct ubc_node *node, uint32_t role, uint32_t command, uint64_t argument,
-                          const char *text, uint32_t timeout_ms,
-                          struct ubc_control_request **answer);
+                          const char *text, const void *payload, uint32_t payload_len,
+                          uint32_t timeout_ms, struct ubc_control_request **answer);
 
 /* Role side: answers a posted request, if any. Called from housekeeping. */
 void ubc_node_control_serve(struct ubc_role_state *state);

@@ -143,6 +143,32 @@ ledger_parse_key(const char *hex, uint8_t key[UBC_LEDGER_KEY_BYTES])
     return 0;
 }
 
+/* Applies operations an operator submitted (already through the verify
+ * stage on the control thread) as one batch at the next height, between two
+ * bursts of the ledger lcore. */
+static void
+ledger_control_submit(struct ubc_role_ledger *role, struct ubc_control_request *req)
+{
+    uint32_t n = req->reply_len / (uint32_t)sizeof(struct ubc_ledger_op);
+    if (n == 0 || n > UBC_LEDGER_SUBMIT_OPS_MAX ||
+        req->reply_len != n * (uint32_t)sizeof(struct ubc_ledger_op)) {
+        req->result = -EINVAL;
+        return;
+    }
+    struct ubc_ledger_op ops[UBC_LEDGER_SUBMIT_OPS_MAX];
+    uint16_t results[UBC_LEDGER_SUBMIT_OPS_MAX];
+    memcpy(ops, req->reply, req->reply_len);
+    struct ubc_ledger_audit audit;
+    int rc = ubc_ledger_apply_batch(role->ledger, ops, n, ++role->height, results, &audit);
+    UBC_ASSERT(rc == 0); /* n is small and heights only grow */
+    role->batches++;
+    for (uint32_t i = 0; i < n; i++)
+        role->results[results[i] < UBC_LEDGER_RESULT_COUNT ? results[i] : 0]++;
+    memcpy(req->reply, results, n * sizeof(results[0]));
+    req->reply_len = n * (uint32_t)sizeof(results[0]);
+    req->result = 0;
+}
+
 static void
 ledger_control(void *ctx, struct ubc_control_request *req)
 {
@@ -160,6 +186,14 @@ ledger_control(void *ctx, struct ubc_control_request *req)
     case UBC_LEDGER_COMMAND_SUPPLY:
         ubc_ledger_supply_get(role->ledger, (void *)req->reply);
         req->reply_len = sizeof(struct ubc_ledger_supply);
+        req->result = 0;
+        break;
+    case UBC_LEDGER_COMMAND_SUBMIT: ledger_control_submit(role, req); break;
+    case UBC_LEDGER_COMMAND_PROPOSALS:
+        req->reply_len = (uint32_t)sizeof(struct ubc_ledger_proposal_info) *
+                         ubc_ledger_proposals_get(role->ledger, (void *)req->reply,
+                                                  UBC_CONTROL_REPLY_MAX /
+                                                      sizeof(struct ubc_ledger_proposal_info));
         req->result = 0;
         break;
     default: req->result = -EOPNOTSUPP; break;

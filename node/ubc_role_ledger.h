@@ -18,10 +18,14 @@
 #include "node/ubc_node.h"
 
 #define UBC_ROLE_LEDGER_BURST 64u
+#define UBC_LEDGER_SUBMIT_OPS_MAX 17u /* an op and up to 16 cosignatures */
 
 enum ubc_ledger_command {
     UBC_LEDGER_COMMAND_ACCOUNT = 1, /* text: 64 hex digits; reply: struct ubc_ledger_account_info */
     UBC_LEDGER_COMMAND_SUPPLY,      /* reply: struct ubc_ledger_supply (with a full scan) */
+    UBC_LEDGER_COMMAND_SUBMIT,      /* payload: verified ops (an op and its cosigns);
+                                     * reply: one uint16_t result per op */
+    UBC_LEDGER_COMMAND_PROPOSALS,   /* reply: struct ubc_ledger_proposal_info[] */
 };
 
 struct ubc_role_ledger {

@@ -185,8 +185,7 @@ ubc_node_control_serve(struct ubc_role_state *state)
     if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) != UBC_CONTROL_POSTED)
         return;
     state->control_requests++;
-    req->reply_len = 0;
-    req->result = -EOPNOTSUPP;
+    req->result = -EOPNOTSUPP; /* reply_len holds the payload's length until fn answers */
     if (state->control_fn != NULL)
         state->control_fn(state->control_ctx, req);
     UBC_ASSERT(req->reply_len <= UBC_CONTROL_REPLY_MAX);
@@ -195,16 +194,22 @@ ubc_node_control_serve(struct ubc_role_state *state)
 
 int
 ubc_node_control_call(struct ubc_node *node, uint32_t role, uint32_t command, uint64_t argument,
-                      const char *text, uint32_t timeout_ms, struct ubc_control_request **answer)
+                      const char *text, const void *payload, uint32_t payload_len,
+                      uint32_t timeout_ms, struct ubc_control_request **answer)
 {
     UBC_ASSERT(role < UBC_ROLE_COUNT);
     struct ubc_control_request *req = &node->roles[role].control;
     uint32_t state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
     if (state == UBC_CONTROL_POSTED)
         return -EBUSY; /* a request that timed out earlier is still pending */
+    UBC_ASSERT(payload_len <= UBC_CONTROL_REPLY_MAX);
     req->command = command;
     req->argument_wide = argument;
     snprintf(req->text, sizeof(req->text), "%s", text ? text : "");
+    /* The role is not writing the buffer: no request of ours is posted. */
+    if (payload_len > 0)
+        memcpy(req->reply, payload, payload_len);
+    req->reply_len = payload_len;
     __atomic_store_n(&req->state, UBC_CONTROL_POSTED, __ATOMIC_RELEASE);
     struct timespec pause = { .tv_sec = 0, .tv_nsec = 200000 };
     for (uint32_t waited_us = 0; waited_us < timeout_ms * 1000u; waited_us += 200) {

@@ -2,7 +2,7 @@
 """Integration: ubcd on a net_tap port in a private network namespace, driven
 through ubcctl and real packets from the namespace's kernel stack.
 
-usage: test_node.py UBCD UBCCTL UBC_CLIENT   (exit 77 = skipped: needs root and ip)
+usage: test_node.py UBCD UBCCTL UBC_CLIENT UBC_LEDGER_OP   (77: skipped, needs root and ip)
 """
 import json
 import os
@@ -15,7 +15,8 @@ import sys
 import tempfile
 import time
 
-UBCD, UBCCTL, CLIENT = sys.argv[1], sys.argv[2], sys.argv[3]
+UBCD, UBCCTL, CLIENT, LEDGER_OP = sys.argv[1:5]
+GUARDIAN_ACCOUNT = "dd" * 32  # the node's guardian multisig account id
 NS = f"ubc-itest-{os.getpid()}"
 NODE_IP, HOST_IP = "198.18.0.2", "198.18.0.1"
 # The clients' account, credited at genesis so that their jobs can be escrowed.
@@ -48,9 +49,18 @@ def ctl_json(sock, *args):
     return json.loads(result.stdout)
 
 
+def guardian_keys():
+    out = sh(LEDGER_OP, "keygen").stdout.split()
+    return out[1], out[3]  # public, secret
+
+
+GUARDIAN_PUBLIC, GUARDIAN_SECRET = guardian_keys()
+
+
 def start_node(data, *extra):
     log = open(os.path.join(data, "ubcd.log"), "w")
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, *extra],
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
+                             f"ledger.guardian_key={GUARDIAN_PUBLIC}", *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
     for _ in range(150):
@@ -163,10 +173,34 @@ def test_jobs_end_to_end(sock):
                    "--owner", "0e" * 32, "--retries", "0", "submit", "--job", "500")
         check(other.returncode != 0 and "duplicate" in other.stdout,
               "another owner reusing a known job id is refused as a duplicate")
+        test_emergency_stop(sock)
     finally:
         for agent in agents:
             agent.kill()
             agent.wait()
+
+
+def guardian_op(kind, nonce, secret):
+    return sh(LEDGER_OP, "sign", "--kind", kind, "--account", GUARDIAN_ACCOUNT, "--nonce",
+              str(nonce), "--secret", secret).stdout.strip()
+
+
+def test_emergency_stop(sock):
+    """The guardian pauses the ledger with a signed operation: new jobs cannot be
+    escrowed and are refused; a stranger's signature is refused; resume."""
+    stranger = sh(LEDGER_OP, "keygen").stdout.split()[3]
+    forged = ctl_json(sock, "ledger", "submit", f"op={guardian_op('pause', 1, stranger)}")
+    check(forged["result"] == "unauthorized" and not forged["paused"],
+          "a pause signed by another key is refused")
+    paused = ctl_json(sock, "ledger", "submit", f"op={guardian_op('pause', 1, GUARDIAN_SECRET)}")
+    check(paused["result"] == "ok" and paused["paused"], "the guardian pauses the ledger")
+    refused = client("submit", "--job", "801", "--retries", "0")
+    check(refused.returncode != 0 and '"paused"' in refused.stdout,
+          "while paused, a new job is refused: paused")
+    resumed = ctl_json(sock, "ledger", "submit", f"op={guardian_op('resume', 2, GUARDIAN_SECRET)}")
+    check(resumed["result"] == "ok" and not resumed["paused"], "the guardian resumes it")
+    accepted = client("submit", "--job", "802")
+    check(accepted.returncode == 0, "after resume, jobs are accepted again")
 
 
 def test_admin(sock):
