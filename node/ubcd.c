@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,14 +197,42 @@ ubcd_eal_init(char **argv, int dashdash, struct ubc_config *config)
     return 0;
 }
 
+/* Creates the data directory and takes its lock for the life of the
+ * process: two nodes on one journal would corrupt it (the second would
+ * "repair" the tail the first is writing). The lock file names the holder. */
 static int
-ubcd_make_data_dir(const char *path)
+ubcd_take_data_dir(const char *path)
 {
     if (mkdir(path, 0750) != 0 && errno != EEXIST) {
         fprintf(stderr, "ubcd: data dir %s: %s\n", path, strerror(errno));
         return -1;
     }
-    return 0;
+    char lock_path[UBC_CONFIG_PATH_MAX + 16];
+    int written = snprintf(lock_path, sizeof(lock_path), "%s/ubcd.lock", path);
+    if (written < 0 || (size_t)written >= sizeof(lock_path)) {
+        fprintf(stderr, "ubcd: data dir %s: path too long\n", path);
+        return -1;
+    }
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "ubcd: %s: %s\n", lock_path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        fprintf(stderr, "ubcd: data dir %s is in use by another node (pid %s)\n", path,
+                holder[0] ? holder : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int length = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)length, 0) != length)
+        fprintf(stderr, "ubcd: warning: cannot write %s\n", lock_path);
+    return 0; /* fd stays open: the lock lasts as long as the process */
 }
 
 static int
@@ -242,7 +272,7 @@ main(int argc, char **argv)
         return 2;
     if (ubcd_informational(&options, &node->config))
         return 0;
-    if (ubcd_make_data_dir(node->config.data_dir) != 0)
+    if (ubcd_take_data_dir(node->config.data_dir) != 0)
         return 1;
     if (ubcd_eal_init(argv, dashdash, &node->config) != 0)
         return 1;

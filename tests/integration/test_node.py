@@ -203,6 +203,12 @@ def test_emergency_stop(sock):
     check(accepted.returncode == 0, "after resume, jobs are accepted again")
 
 
+def test_second_node(data):
+    second = sh("ip", "netns", "exec", NS, UBCD, "--data-dir", data)
+    check(second.returncode != 0 and "in use by another node" in second.stderr,
+          "a second node on the same data directory refuses to start")
+
+
 def test_admin(sock):
     status = ctl_json(sock, "status")
     check(status["state"] == "running", "status: running")
@@ -266,6 +272,7 @@ def main():
         test_config_errors(data)
         proc, sock = start_node(data)
         try:
+            test_second_node(data)
             test_admin(sock)
             test_packets(sock)
             test_jobs_end_to_end(sock)
