@@ -122,7 +122,9 @@ ubcctl_parse_options(int argc, char **argv, struct ubcctl_options *options)
     double number;
     int option;
     opterr = 0;
-    while ((option = getopt_long(argc, argv, "+s:jw:t:hV", long_options, NULL)) != -1) {
+    /* Options may follow the command too (`ubcctl status --json`): getopt
+     * moves them ahead; arguments (key=value, words) never start with '-'. */
+    while ((option = getopt_long(argc, argv, "s:jw:t:hV", long_options, NULL)) != -1) {
         switch (option) {
         case 's': options->socket_path = optarg; break;
         case 'j': options->json = true; break;

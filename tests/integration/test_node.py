@@ -210,6 +210,9 @@ def test_second_node(data):
 
 
 def test_admin(sock):
+    trailing = ctl(sock, "status", "--json")  # as the README writes it: options after the command
+    check(trailing.returncode == 0 and json.loads(trailing.stdout)["state"] == "running",
+          "ubcctl status --json (options after the command)")
     status = ctl_json(sock, "status")
     check(status["state"] == "running", "status: running")
     roles = {r["role"]: r["lcore"] for r in status["roles"]}
