@@ -15,6 +15,7 @@
 #include "control/ubc_admin.h"
 #include "node/ubc_log.h"
 #include "node/ubc_role_disk.h"
+#include "node/ubc_role_sched.h"
 #include "node/ubc_start.h"
 
 static struct ubc_admin *admin_current;
@@ -267,6 +268,20 @@ cmds_disk_json(struct ubc_node *node)
     return disk;
 }
 
+/* The sched role's bookkeeping of acknowledgements (single-writer counters). */
+static json_t *
+cmds_admission_json(const struct ubc_node *node)
+{
+    const struct ubc_role_sched *r = node->sched;
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred", (json_int_t)r->acks_deferred,
+        "acks_sent", (json_int_t)r->acks_sent, "refused_escrow", (json_int_t)r->refused_escrow,
+        "refused_read_only", (json_int_t)r->refused_read_only, "waiting",
+        (json_int_t)r->admission->used, "table_full", (json_int_t)r->admission_full,
+        "submits_repeated", (json_int_t)r->submits_repeated, "journal_done_records",
+        (json_int_t)r->done_records, "replies_unaddressed", (json_int_t)r->replies_unaddressed);
+}
+
 static int
 cmd_stats(void *ctx, const json_t *args, json_t **result, char *error, size_t error_cap)
 {
@@ -281,6 +296,7 @@ cmd_stats(void *ctx, const json_t *args, json_t **result, char *error, size_t er
                         (json_int_t)rte_mempool_in_use_count(node->msg_pool), "admin",
                         admin ? admin : json_null());
     json_object_set_new(*result, "disk", disk);
+    json_object_set_new(*result, "admission", cmds_admission_json(node));
     return *result ? 0 : -ENOMEM;
 }
 

@@ -72,12 +72,14 @@ struct ubc_role_state {
 
 struct ubc_role_disk;
 struct ubc_role_ledger;
+struct ubc_role_sched;
 
 struct ubc_node {
     struct ubc_config config;
     int stop; /* set by signals and the control thread, read by lcores (atomics) */
     struct ubc_role_disk *disk;
     struct ubc_role_ledger *ledger;
+    struct ubc_role_sched *sched;
     uint64_t start_tsc;
     uint64_t tsc_hz;
     uint64_t start_realtime_ns;

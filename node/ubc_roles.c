@@ -151,6 +151,7 @@ ubc_roles_init(struct ubc_node *node, char *error, size_t error_cap)
         if (state->control.reply == NULL)
             return -ENOMEM;
     }
+    node->sched = &sched_role;
     int rc = ubc_role_sched_init(node, &sched_role);
     if (rc != 0) {
         snprintf(error, error_cap, "sched role: config: sched.*: %s", strerror(-rc));
