@@ -14,7 +14,7 @@
 #include "common/ubc_loop.h"
 #include "common/ubc_time.h"
 
-struct fake_role {
+struct scripted_role {
     uint64_t calls;
     uint32_t work_per_call; /* what poll returns */
     uint64_t stop_after;    /* sets *stop after this many calls (0: never) */
@@ -24,10 +24,10 @@ struct fake_role {
 };
 
 static uint32_t
-fake_poll(void *ctx, uint64_t now_tsc)
+scripted_poll(void *ctx, uint64_t now_tsc)
 {
     (void)now_tsc;
-    struct fake_role *role = ctx;
+    struct scripted_role *role = ctx;
     role->calls++;
     if (role->stop_after != 0 && role->calls >= role->stop_after)
         __atomic_store_n(role->stop, 1, __ATOMIC_RELEASE);
@@ -37,16 +37,16 @@ fake_poll(void *ctx, uint64_t now_tsc)
 }
 
 static void
-fake_housekeep(void *ctx, uint64_t now_tsc)
+scripted_housekeep(void *ctx, uint64_t now_tsc)
 {
     (void)now_tsc;
-    ((struct fake_role *)ctx)->housekeeps++;
+    ((struct scripted_role *)ctx)->housekeeps++;
 }
 
 static bool
-fake_drained(void *ctx)
+scripted_drained(void *ctx)
 {
-    struct fake_role *role = ctx;
+    struct scripted_role *role = ctx;
     return role->calls >= role->drained_after;
 }
 
@@ -62,13 +62,13 @@ test_config(void)
 }
 
 static void
-add_fake(struct ubc_loop *loop, const char *name, struct fake_role *role)
+add_scripted(struct ubc_loop *loop, const char *name, struct scripted_role *role)
 {
     struct ubc_role_ops ops = { .name = name,
                                 .ctx = role,
-                                .poll = fake_poll,
-                                .housekeep = fake_housekeep,
-                                .drained = fake_drained };
+                                .poll = scripted_poll,
+                                .housekeep = scripted_housekeep,
+                                .drained = scripted_drained };
     assert_true(ubc_loop_add_role(loop, &ops) >= 0);
 }
 
@@ -82,10 +82,10 @@ test_busy_role_does_not_starve_neighbour(void **state)
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role busy = { .work_per_call = 32, .stop = &stop };
-    struct fake_role quiet = { .work_per_call = 0, .stop = &stop, .stop_after = 100000 };
-    add_fake(&loop, "busy", &busy);
-    add_fake(&loop, "quiet", &quiet);
+    struct scripted_role busy = { .work_per_call = 32, .stop = &stop };
+    struct scripted_role quiet = { .work_per_call = 0, .stop = &stop, .stop_after = 100000 };
+    add_scripted(&loop, "busy", &busy);
+    add_scripted(&loop, "quiet", &quiet);
     assert_int_equal(ubc_loop_run(&loop), 0);
     assert_int_equal(busy.calls, quiet.calls);
     assert_int_equal(loop.role_stats[0].polls, loop.role_stats[1].polls);
@@ -105,8 +105,8 @@ test_idle_backoff_doubles_to_bound(void **state)
     struct ubc_loop loop;
     struct ubc_loop_config config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role idle = { .work_per_call = 0, .stop = &stop, .stop_after = 40 };
-    add_fake(&loop, "idle", &idle);
+    struct scripted_role idle = { .work_per_call = 0, .stop = &stop, .stop_after = 40 };
+    add_scripted(&loop, "idle", &idle);
     assert_int_equal(ubc_loop_run(&loop), 0);
     uint64_t sleeps = loop.stats.sleeps;
     assert_true(sleeps >= 25); /* 40 polls - 10 spins - the stopping one(s) */
@@ -126,8 +126,8 @@ test_busy_poll_never_sleeps(void **state)
     struct ubc_loop_config config = test_config();
     config.busy_poll = true;
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role idle = { .work_per_call = 0, .stop = &stop, .stop_after = 5000 };
-    add_fake(&loop, "idle", &idle);
+    struct scripted_role idle = { .work_per_call = 0, .stop = &stop, .stop_after = 5000 };
+    add_scripted(&loop, "idle", &idle);
     assert_int_equal(ubc_loop_run(&loop), 0);
     assert_int_equal(loop.stats.sleeps, 0);
     assert_true(loop.stats.idle_iterations >= 4999);
@@ -142,8 +142,8 @@ test_housekeeping_period(void **state)
     struct ubc_loop_config config = test_config();
     config.tsc_hz = 1000000000ull; /* 1000 us at 1 GHz: 1e6 cycles */
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role role = { .stop = &stop };
-    add_fake(&loop, "role", &role);
+    struct scripted_role role = { .stop = &stop };
+    add_scripted(&loop, "role", &role);
     uint64_t next = 0;
     ubc_loop_iterate(&loop, 5, &next);
     assert_int_equal(role.housekeeps, 1);
@@ -165,16 +165,16 @@ test_drain_then_timeout(void **state)
     struct ubc_loop_config config = test_config();
     config.drain_ms = 10000; /* generous: a loaded machine wakes sleepers late */
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role role = { .stop = &stop, .stop_after = 10, .drained_after = 100 };
-    add_fake(&loop, "role", &role);
+    struct scripted_role role = { .stop = &stop, .stop_after = 10, .drained_after = 100 };
+    add_scripted(&loop, "role", &role);
     assert_int_equal(ubc_loop_run(&loop), 0);
     assert_true(role.calls >= 100);
 
     stop = 0;
     config.drain_ms = 50;
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role stuck = { .stop = &stop, .stop_after = 10, .drained_after = UINT64_MAX };
-    add_fake(&loop, "stuck", &stuck);
+    struct scripted_role stuck = { .stop = &stop, .stop_after = 10, .drained_after = UINT64_MAX };
+    add_scripted(&loop, "stuck", &stuck);
     assert_int_equal(ubc_loop_run(&loop), -ETIMEDOUT);
 }
 
@@ -194,10 +194,10 @@ test_config_check_and_capacity(void **state)
     struct ubc_loop loop;
     config = test_config();
     ubc_loop_init(&loop, &config, 0, &stop);
-    struct fake_role role = { .stop = &stop };
+    struct scripted_role role = { .stop = &stop };
     for (int i = 0; i < UBC_LOOP_ROLES_MAX; i++)
-        add_fake(&loop, "role", &role);
-    struct ubc_role_ops ops = { .name = "one-too-many", .ctx = &role, .poll = fake_poll };
+        add_scripted(&loop, "role", &role);
+    struct ubc_role_ops ops = { .name = "one-too-many", .ctx = &role, .poll = scripted_poll };
     assert_int_equal(ubc_loop_add_role(&loop, &ops), -ENOSPC);
 }
 
