@@ -138,6 +138,9 @@ static const struct config_key config_keys[] = {
     { "ledger", "guardian_key", TYPE_TEXT, OFF(ledger_guardian_key), 0, 0,
       "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
       "public key (64 hex digits) of the guardian that may pause and resume the ledger" },
+    { "ledger", "authority_key", TYPE_TEXT, OFF(ledger_authority_key), 0, 0, "",
+      "public key (64 hex digits) whose signature other replicas' escrow and settlement "
+      "operations carry; empty: only this node's own, unsigned, settlements" },
     { "rings", "link_size", TYPE_U32, OFF(ring_link_size), 64, 1048576, "4096",
       "slots per role-to-role ring (power of two)" },
     { "rings", "msg_pool_size", TYPE_U32, OFF(ring_msg_pool_size), 1024, 16777216, "65535",
@@ -407,6 +410,16 @@ config_fail(char *error, size_t error_cap, const char *key, const char *reason)
     return -1;
 }
 
+/* A public key in a config value: 64 hex digits (or empty where allowed). */
+static bool
+config_key_hex_valid(const char *text, bool may_be_empty)
+{
+    size_t length = strlen(text);
+    if (length == 0)
+        return may_be_empty;
+    return length == 64 && strspn(text, "0123456789abcdefABCDEF") == 64;
+}
+
 static bool
 config_log_level_valid(const char *level)
 {
@@ -436,6 +449,19 @@ ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap)
     if (inet_pton(AF_INET, config->net_ipv4, &address) != 1)
         return config_fail(error, error_cap, "net.ipv4", "not a dotted IPv4 address");
     config->net_ipv4_be = address.s_addr;
+    const struct {
+        const char *key;
+        const char *value;
+        bool may_be_empty;
+    } keys[] = {
+        { "ledger.genesis_account", config->ledger_genesis_account, true },
+        { "ledger.guardian_key", config->ledger_guardian_key, false },
+        { "ledger.authority_key", config->ledger_authority_key, true },
+    };
+    for (size_t i = 0; i < UBC_ARRAY_SIZE(keys); i++) {
+        if (!config_key_hex_valid(keys[i].value, keys[i].may_be_empty))
+            return config_fail(error, error_cap, keys[i].key, "expected 64 hex digits");
+    }
     if (!config_log_level_valid(config->log_level))
         return config_fail(error, error_cap, "log.level",
                            "expected emerg, alert, crit, err, "

@@ -82,6 +82,7 @@ struct ubc_config {
     char ledger_genesis_account[72];
     uint64_t ledger_genesis_balance;
     char ledger_guardian_key[72];
+    char ledger_authority_key[72];
 
     uint32_t ring_link_size;
     uint32_t ring_msg_pool_size;

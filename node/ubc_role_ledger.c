@@ -225,6 +225,11 @@ ledger_config(const struct ubc_config *node_config, struct ubc_ledger_config *co
         snprintf(error, error_cap, "config: ledger.guardian_key: expected 64 hex digits");
         return -EINVAL;
     }
+    if (node_config->ledger_authority_key[0] != '\0' &&
+        ledger_parse_key(node_config->ledger_authority_key, config->authority) != 0) {
+        snprintf(error, error_cap, "config: ledger.authority_key: expected 64 hex digits");
+        return -EINVAL;
+    }
     config->guardian_keys = (const uint8_t(*)[32])guardian_keys;
     config->guardian_key_count = 1;
     config->guardian_threshold = 1;

@@ -104,6 +104,8 @@ test_cross_key_checks(void **state)
     assert_non_null(strstr(error, "net.ipv4"));
     assert_int_equal(load(&config, "[poll]\nsleep_us_min = 500\nsleep_us_max = 100\n"), -1);
     assert_non_null(strstr(error, "poll.sleep_us_min"));
+    assert_int_equal(load(&config, "[ledger]\nguardian_key = 12ab\n"), -1);
+    assert_string_equal(error, "config: ledger.guardian_key: expected 64 hex digits");
     assert_int_equal(load(&config, "[log]\nlevel = loud\n"), -1);
     assert_non_null(strstr(error, "log.level"));
     assert_int_equal(load(&config, "[net]\nmbuf_count = 100\n"), -1);
