@@ -9,6 +9,7 @@
 #ifndef UBC_ASSERT_H
 #define UBC_ASSERT_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,5 +34,17 @@ ubc_assert_fail(const char *expr, const char *file, int line)
 #define UBC_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 #define UBC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Slots of an open-addressing table for `capacity` entries at a load factor
+ * of at most 1/2: the power of two >= 2 * capacity, and >= minimum.
+ * capacity must be below 2^30. */
+static inline uint32_t
+ubc_table_slots(uint32_t capacity, uint32_t minimum)
+{
+    uint32_t slots = minimum;
+    while (slots < 2u * capacity)
+        slots <<= 1;
+    return slots;
+}
 
 #endif /* UBC_ASSERT_H */

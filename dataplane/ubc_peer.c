@@ -16,10 +16,7 @@ ubc_peer_table_align(void)
 static uint32_t
 peer_slot_count(uint32_t peers_max)
 {
-    uint32_t slots = 16;
-    while (slots < 2u * peers_max) /* load factor at most 1/2 */
-        slots <<= 1;
-    return slots;
+    return ubc_table_slots(peers_max, 16);
 }
 
 size_t

@@ -8,10 +8,7 @@
 static uint32_t
 admission_slots(uint32_t capacity)
 {
-    uint32_t slots = 64;
-    while (slots < 2u * capacity)
-        slots <<= 1;
-    return slots;
+    return ubc_table_slots(capacity, 64);
 }
 
 size_t
