@@ -220,8 +220,9 @@ enum ubc_role_id {
     UBC_ROLE_LEDGER = 2,
     UBC_ROLE_CONSENSUS = 3,
     UBC_ROLE_DISK = 4,
-    UBC_ROLE_COUNT = 5,
-    UBC_ROLE_CONTROL = 6, /* the control thread: a producer, not an lcore role */
+    UBC_ROLE_VERIFY = 5, /* signature checks of client ledger ops, off the ledger's path */
+    UBC_ROLE_COUNT = 6,
+    UBC_ROLE_CONTROL = 7, /* the control thread: a producer, not an lcore role */
 };
 
 const char *ubc_err_name(enum ubc_err err);

@@ -65,6 +65,8 @@ static const struct config_key config_keys[] = {
       "lcore that runs the consensus role" },
     { "roles", "disk", TYPE_LCORE, ROLE_OFF(UBC_ROLE_DISK), 0, 1023, "0",
       "lcore that runs the disk role" },
+    { "roles", "verify", TYPE_LCORE, ROLE_OFF(UBC_ROLE_VERIFY), 0, 1023, "0",
+      "lcore that runs the verify role (Ed25519 checks of client ledger ops)" },
     { "poll", "busy", TYPE_BOOL, OFF(poll_busy), 0, 1, "false",
       "never sleep when idle (dedicated production cores)" },
     { "poll", "idle_spins", TYPE_U32, OFF(poll_idle_spins), 0, 10000000, "2000",
@@ -129,6 +131,10 @@ static const struct config_key config_keys[] = {
       "accounts the ledger holds" },
     { "ledger", "chain_id", TYPE_U32, OFF(ledger_chain_id), 1, UINT32_MAX, "1",
       "network id: separates signatures and hashes of different networks" },
+    { "ledger", "verify_burst", TYPE_U32, OFF(ledger_verify_burst), 1, 64, "8",
+      "client signatures the verify role checks per poll (about 50 us each)" },
+    { "ledger", "batch_ops", TYPE_U32, OFF(ledger_batch_ops), 1, 4096, "512",
+      "most operations the ledger applies and journals as one batch" },
     { "ledger", "burn_rate_bps", TYPE_U32, OFF(ledger_burn_rate_bps), 0, 10000, "500",
       "genesis value of the share of each escrow release that is burned (governance changes it)" },
     { "ledger", "genesis_account", TYPE_TEXT, OFF(ledger_genesis_account), 0, 0, "",
@@ -158,6 +164,7 @@ static const char *const role_names[UBC_ROLE_COUNT] = {
     [UBC_ROLE_NET] = "net",       [UBC_ROLE_SCHED] = "sched",
     [UBC_ROLE_LEDGER] = "ledger", [UBC_ROLE_CONSENSUS] = "consensus",
     [UBC_ROLE_DISK] = "disk",
+    [UBC_ROLE_VERIFY] = "verify",
 };
 
 const char *

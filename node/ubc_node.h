@@ -33,6 +33,8 @@ enum ubc_link_id {
     UBC_LINK_TO_DISK,
     UBC_LINK_DISK_TO_SCHED,
     UBC_LINK_DISK_TO_LEDGER,
+    UBC_LINK_NET_TO_VERIFY,    /* client ledger ops, whole groups per burst */
+    UBC_LINK_VERIFY_TO_LEDGER, /* the same messages, signatures checked */
     UBC_LINK_COUNT
 };
 

@@ -18,12 +18,14 @@
 #include "node/ubc_role_disk.h"
 #include "node/ubc_role_ledger.h"
 #include "node/ubc_role_sched.h"
+#include "node/ubc_role_verify.h"
 
 #define ROLE_BURST 32u
 
 static struct ubc_role_sched sched_role;
 static struct ubc_role_disk disk_role;
 static struct ubc_role_ledger ledger_role;
+static struct ubc_role_verify verify_role;
 
 void
 ubc_roles_consume(struct ubc_role_state *state, struct ubc_msg **msgs, uint32_t n)
@@ -136,6 +138,12 @@ ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
         ops->housekeep = ubc_role_disk_housekeep;
         ops->drained = ubc_role_disk_drained;
         break;
+    case UBC_ROLE_VERIFY:
+        ops->ctx = &verify_role;
+        ops->poll = ubc_role_verify_poll;
+        ops->housekeep = ubc_role_verify_housekeep;
+        ops->drained = ubc_role_verify_drained;
+        break;
     }
 }
 
@@ -161,6 +169,7 @@ ubc_roles_init(struct ubc_node *node, char *error, size_t error_cap)
     if (rc != 0)
         return rc;
     node->ledger = &ledger_role;
+    ubc_role_verify_init(node, &verify_role);
     rc = ubc_role_disk_init(node, &disk_role, &sched_role, error, error_cap);
     sched_role.disk_read_only = &disk_role.read_only;
     node->disk = &disk_role;

@@ -36,6 +36,9 @@ static const struct link_spec link_specs[UBC_LINK_COUNT] = {
     [UBC_LINK_TO_DISK] = { "any>disk", UBC_ROLE_COUNT, UBC_ROLE_DISK, 1 },
     [UBC_LINK_DISK_TO_SCHED] = { "disk>sched", UBC_ROLE_DISK, UBC_ROLE_SCHED, 0 },
     [UBC_LINK_DISK_TO_LEDGER] = { "disk>ledger", UBC_ROLE_DISK, UBC_ROLE_LEDGER, 0 },
+    /* Every net lcore may produce ledger ops. */
+    [UBC_LINK_NET_TO_VERIFY] = { "net>verify", UBC_ROLE_NET, UBC_ROLE_VERIFY, 1 },
+    [UBC_LINK_VERIFY_TO_LEDGER] = { "verify>ledger", UBC_ROLE_VERIFY, UBC_ROLE_LEDGER, 0 },
 };
 
 const char *
