@@ -2,12 +2,12 @@
 #include "storage/ubc_journal_format.h"
 
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "common/ubc_assert.h"
+#include "storage/ubc_blake3.h"
 
 UBC_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little endian");
 UBC_STATIC_ASSERT(sizeof(struct ubc_journal_record_header) == UBC_JOURNAL_RECORD_HEADER_BYTES,
@@ -18,7 +18,7 @@ UBC_STATIC_ASSERT(sizeof(struct ubc_journal_segment_header) == UBC_JOURNAL_SEGME
                   "segment header layout");
 UBC_STATIC_ASSERT(sizeof(struct ubc_journal_snapshot_header) == UBC_JOURNAL_SNAPSHOT_HEADER_BYTES,
                   "snapshot header layout");
-UBC_STATIC_ASSERT(crypto_generichash_BYTES == UBC_JOURNAL_CHAIN_BYTES, "BLAKE2b-256");
+UBC_STATIC_ASSERT(UBC_BLAKE3_OUT_BYTES == UBC_JOURNAL_CHAIN_BYTES, "BLAKE3-256");
 
 /* Bytes of the record header the checksum covers (all fields before it). */
 #define RECORD_CHECKED_BYTES 24u
@@ -199,12 +199,9 @@ void
 ubc_journal_chain_advance(uint8_t chain[UBC_JOURNAL_CHAIN_BYTES], const void *record,
                           uint32_t record_bytes)
 {
-    crypto_generichash_state state;
-    int rc = crypto_generichash_init(&state, NULL, 0, UBC_JOURNAL_CHAIN_BYTES);
-    rc |= crypto_generichash_update(&state, chain, UBC_JOURNAL_CHAIN_BYTES);
-    rc |= crypto_generichash_update(&state, record, record_bytes);
-    rc |= crypto_generichash_final(&state, chain, UBC_JOURNAL_CHAIN_BYTES);
-    UBC_ASSERT(rc == 0);
+    uint8_t next[UBC_JOURNAL_CHAIN_BYTES];
+    ubc_blake3_keyed(chain, record, record_bytes, next);
+    memcpy(chain, next, sizeof(next));
 }
 
 static int

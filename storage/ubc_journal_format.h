@@ -1,7 +1,7 @@
 /* ubc_journal_format.h: the journal's on-disk format (docs/storage-format.md).
  *
  * Contract: pure functions that encode and verify segment headers, records,
- * batch commit records and snapshot headers, and advance the BLAKE2b chain.
+ * batch commit records and snapshot headers, and advance the BLAKE3 chain.
  * They touch only the memory the caller passes; any thread may call them; they
  * never allocate. The journal (ubc_journal.c), its recovery scan and the
  * ubc-journal tool share them, so there is one definition of the format.
@@ -14,9 +14,10 @@
  *                      one commit record whose payload runs to the next block
  *                      boundary, so every batch starts on a block boundary
  *   after the last     zeros
- * The chain links every record: for batch b, chain(b) = BLAKE2b-256(
- * chain(b-1) || the bytes of its records, from the batch's first byte to its
- * commit record), chain before the first batch ever = 32 zero bytes. Commit
+ * The chain links every record: for batch b, chain(b) = BLAKE3 keyed_hash
+ * with key chain(b-1) of the bytes of its records, from the batch's first
+ * byte to its commit record; chain before the first batch ever = 32 zero
+ * bytes. Commit
  * records carry chain(b); segment headers carry the chain before their first
  * batch; snapshots carry the chain at the batch end they cover.
  */
@@ -28,7 +29,9 @@
 
 #define UBC_JOURNAL_BLOCK_BYTES 4096u
 #define UBC_JOURNAL_CHAIN_BYTES 32u
-#define UBC_JOURNAL_VERSION 1u
+/* 2: the chain is BLAKE3 keyed by the previous link (1 was BLAKE2b over
+ * previous link || batch; a version-1 directory is refused as unsupported). */
+#define UBC_JOURNAL_VERSION 2u
 
 #define UBC_JOURNAL_SEGMENT_MAGIC 0x53434255u  /* "UBCS" */
 #define UBC_JOURNAL_RECORD_MAGIC 0x52434255u   /* "UBCR" */
@@ -142,7 +145,7 @@ void ubc_journal_snapshot_header_encode(void *dst, const struct ubc_journal_snap
 enum ubc_journal_verdict ubc_journal_snapshot_header_verify(const void *src,
                                                             struct ubc_journal_snapshot_header *h);
 
-/* chain = BLAKE2b-256(chain || bytes): one batch's records. */
+/* chain = BLAKE3 keyed_hash(key = chain, bytes): one batch's records. */
 void ubc_journal_chain_advance(uint8_t chain[UBC_JOURNAL_CHAIN_BYTES], const void *record,
                                uint32_t record_bytes);
 

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include "common/ubc_assert.h"
@@ -694,11 +693,6 @@ ubc_journal_scan(const struct ubc_journal_scan_params *params, struct ubc_journa
 {
     memset(result, 0, sizeof(*result));
     memset(work, 0, sizeof(*work));
-    if (sodium_init() < 0) {
-        result->status = -ENOSYS;
-        snprintf(result->message, sizeof(result->message), "libsodium failed to initialise");
-        return result->status;
-    }
     struct scan s = { .params = params, .work = work, .result = result, .expected_sequence = 1 };
     s.dir_fd = open(params->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.dir_fd < 0) {

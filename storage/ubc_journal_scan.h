@@ -1,7 +1,7 @@
 /* ubc_journal_scan.h: recovery: verify a journal directory and replay it.
  *
  * Contract: ubc_journal_scan() reads every segment of a journal directory,
- * verifies each record's checksum, the sequence numbers and the BLAKE2b chain
+ * verifies each record's checksum, the sequence numbers and the BLAKE3 chain
  * end to end, picks the newest valid snapshot, and classifies what it finds:
  *   - a torn tail (an invalid or missing batch at the end of the last
  *     segment, with no valid record more than window_bytes past it) is

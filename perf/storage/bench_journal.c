@@ -23,7 +23,10 @@
 
 #include "common/ubc_bench.h"
 #include "common/ubc_time.h"
+#include "storage/ubc_blake3.h"
 #include "storage/ubc_journal.h"
+
+#include <sodium.h>
 
 #define SAMPLES_MAX 16
 #define RECORD_PAYLOAD_BYTES 128u
@@ -291,6 +294,39 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
     return 0;
 }
 
+/* MB/s of one chain link over a batch-sized buffer: BLAKE3 keyed (the
+ * journal's chain since format 2) against libsodium's BLAKE2b-256 (format 1),
+ * on this core, in this run: the CPU ceiling of a cryptographic chain. */
+static void
+hash_baseline(const struct bench_config *c)
+{
+    uint8_t *data = aligned_alloc(4096, c->batch_bytes);
+    uint8_t chain[32] = { 0 };
+    if (data == NULL || sodium_init() < 0) {
+        free(data);
+        return;
+    }
+    for (uint32_t i = 0; i < c->batch_bytes; i++)
+        data[i] = (uint8_t)(i * 131u);
+    uint32_t rounds = ubc_bench_quick() ? 20 : 400;
+    double blake3[SAMPLES_MAX], blake2b[SAMPLES_MAX];
+    for (uint32_t s = 0; s < c->samples; s++) {
+        uint64_t start = ubc_time_monotonic_ns();
+        for (uint32_t r = 0; r < rounds; r++)
+            ubc_blake3_keyed(chain, data, c->batch_bytes, chain);
+        uint64_t middle = ubc_time_monotonic_ns();
+        for (uint32_t r = 0; r < rounds; r++)
+            crypto_generichash(chain, 32, data, c->batch_bytes, chain, 32);
+        uint64_t end = ubc_time_monotonic_ns();
+        double bytes = (double)rounds * c->batch_bytes;
+        blake3[s] = bytes / (double)(middle - start) * 1e3;
+        blake2b[s] = bytes / (double)(end - middle) * 1e3;
+    }
+    free(data);
+    emit(c, "hash_only", "chain_hash_mb_per_s", "MB/s", ubc_bench_median(blake3, c->samples),
+         "blake2b_256", ubc_bench_median(blake2b, c->samples));
+}
+
 int
 main(void)
 {
@@ -326,6 +362,7 @@ main(void)
         return 77;
     }
     ubc_journal_uring_fini(&probe);
+    hash_baseline(&c);
     int failed = run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     /* Small segments: every sample rolls segments and pays for preparing

@@ -277,11 +277,11 @@ test_wrong_version(void **state)
     struct ubc_journal_params p = test_params_small();
     build_journal(dir, &p, RECORDS);
     segment_path(path, sizeof(path), dir, 1);
-    uint16_t version = 2;
+    uint16_t version = UBC_JOURNAL_VERSION + 1;
     file_poke(path, 4, &version, sizeof(version)); /* segment header version */
     expect_refused(dir, &p, "unsupported version");
     segment_path(path, sizeof(path), dir, 1);
-    version = 1;
+    version = UBC_JOURNAL_VERSION;
     file_poke(path, 4, &version, sizeof(version));
     file_poke(path, UBC_JOURNAL_BLOCK_BYTES + 4, &(uint16_t){ 7 }, 2); /* first record */
     expect_refused(dir, &p,
