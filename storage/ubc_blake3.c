@@ -153,11 +153,12 @@ chunk_cv(const uint32_t key[8], const uint8_t *in, size_t bytes, uint64_t counte
  * 16x16 transpose (32-bit, then 64-bit unpacks, then 128-bit lane shuffles),
  * about twice as fast here as 16 gathers. */
 __attribute__((target("avx512f"))) static inline void
-load_transposed(const uint8_t *p, uint32_t stride_bytes, __m512i m[16])
+load_transposed(const uint8_t *p, uint32_t stride_bytes, uint32_t lanes, __m512i m[16])
 {
     __m512i row[16], pair[16];
-    for (int i = 0; i < 16; i++)
-        row[i] = _mm512_loadu_si512((const void *)(p + (size_t)i * stride_bytes));
+    /* Unused lanes repeat lane 0: never read past the caller's input. */
+    for (uint32_t i = 0; i < 16; i++)
+        row[i] = _mm512_loadu_si512((const void *)(p + (size_t)(i < lanes ? i : 0) * stride_bytes));
     for (int i = 0; i < 16; i += 2) {
         pair[i] = _mm512_unpacklo_epi32(row[i], row[i + 1]);
         pair[i + 1] = _mm512_unpackhi_epi32(row[i], row[i + 1]);
@@ -183,13 +184,14 @@ load_transposed(const uint8_t *p, uint32_t stride_bytes, __m512i m[16])
     }
 }
 
-/* 16 nodes at once, lane i reading blocks at base + i * stride_bytes: chunks
- * (blocks = 16, counters counter + i) or parents (blocks = 1, counter 0).
- * Writes 16 chaining values (8 words each) to out. */
+/* Up to 16 nodes at once, lane i < lanes reading blocks at base + i *
+ * stride_bytes: chunks (blocks = 16, counters counter + i) or parents
+ * (blocks = 1, counter 0). Writes 16 chaining values (8 words each) to out;
+ * those of lanes >= lanes are garbage. */
 __attribute__((target("avx512f"))) static void
-hash16_avx512(const uint32_t key[8], const uint8_t *base, uint32_t stride_bytes, uint32_t blocks,
-              uint64_t counter, int increment, uint32_t flags, uint32_t flags_start,
-              uint32_t flags_end, uint32_t out[LANES * 8])
+hash16_avx512(const uint32_t key[8], const uint8_t *base, uint32_t stride_bytes, uint32_t lanes,
+              uint32_t blocks, uint64_t counter, int increment, uint32_t flags,
+              uint32_t flags_start, uint32_t flags_end, uint32_t out[LANES * 8])
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i h[8];
@@ -206,7 +208,7 @@ hash16_avx512(const uint32_t key[8], const uint8_t *base, uint32_t stride_bytes,
     }
     for (uint32_t b = 0; b < blocks; b++) {
         __m512i m[16];
-        load_transposed(base + (size_t)b * BLOCK_BYTES, stride_bytes, m);
+        load_transposed(base + (size_t)b * BLOCK_BYTES, stride_bytes, lanes, m);
         uint32_t block_flags =
             flags | (b == 0 ? flags_start : 0) | (b + 1 == blocks ? flags_end : 0);
         __m512i v[16] = { h[0],
@@ -254,10 +256,15 @@ chunk_cvs(const uint32_t key[8], const uint8_t *in, size_t bytes, uint64_t count
 {
     size_t full = bytes / CHUNK_BYTES;
     size_t done = 0;
-    for (; simd && full - done >= LANES; done += LANES)
-        hash16_avx512(key, in + done * CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES / BLOCK_BYTES,
-                      counter + done, 1, FLAG_KEYED, FLAG_CHUNK_START, FLAG_CHUNK_END,
-                      cvs + done * 8);
+    uint32_t out[LANES * 8];
+    /* Two or more chunks left: one SIMD pass beats compressing them one by one. */
+    while (simd && full - done >= 2) {
+        uint32_t lanes = full - done >= LANES ? LANES : (uint32_t)(full - done);
+        hash16_avx512(key, in + done * CHUNK_BYTES, CHUNK_BYTES, lanes, CHUNK_BYTES / BLOCK_BYTES,
+                      counter + done, 1, FLAG_KEYED, FLAG_CHUNK_START, FLAG_CHUNK_END, out);
+        memcpy(cvs + done * 8, out, (size_t)lanes * 32);
+        done += lanes;
+    }
     for (; done < full; done++)
         chunk_cv(key, in + done * CHUNK_BYTES, CHUNK_BYTES, counter + done, 0, cvs + done * 8);
     if (bytes % CHUNK_BYTES != 0) {
@@ -275,11 +282,13 @@ parents(const uint32_t key[8], uint32_t *cvs, size_t n, int simd)
     size_t pairs = n / 2;
     size_t done = 0;
     uint32_t out[LANES * 8];
-    for (; simd && pairs - done >= LANES; done += LANES) {
+    while (simd && pairs - done >= 2) {
+        uint32_t lanes = pairs - done >= LANES ? LANES : (uint32_t)(pairs - done);
         /* Reads cvs[2 * done ..], writes cvs[done ..]: never ahead of the reads. */
-        hash16_avx512(key, (const uint8_t *)(cvs + done * 16), 2 * 32, 1, 0, 0,
+        hash16_avx512(key, (const uint8_t *)(cvs + done * 16), 2 * 32, lanes, 1, 0, 0,
                       FLAG_KEYED | FLAG_PARENT, 0, 0, out);
-        memcpy(cvs + done * 8, out, sizeof(out));
+        memcpy(cvs + done * 8, out, (size_t)lanes * 32);
+        done += lanes;
     }
     for (; done < pairs; done++)
         compress(key, (const uint8_t *)(cvs + done * 16), 0, BLOCK_BYTES, FLAG_KEYED | FLAG_PARENT,
