@@ -343,6 +343,26 @@ int64_t ubc_ledger_batch_record_write(void *buf, size_t cap, const struct ubc_le
 int ubc_ledger_batch_record_parse(const void *buf, size_t bytes, struct ubc_ledger_audit *audit,
                                   const struct ubc_ledger_op **ops, const uint16_t **results);
 
+/* The genesis record: the first record of a ledger journal, so that an auditor rebuilds the
+ * ledger from the journal alone (ubc-journal audit) and a node refuses a journal made under
+ * another genesis. It holds the whole struct ubc_ledger_config, its guardian keys and genesis
+ * entries, little endian, behind a magic and a version. */
+#define UBC_LEDGER_GENESIS_MAGIC 0x314e4547474c4255ull /* "UBLGGEN1" */
+#define UBC_LEDGER_GENESIS_ENTRIES_MAX 1024u
+struct ubc_ledger_genesis_storage {
+    uint8_t guardian_keys[UBC_LEDGER_MULTISIG_KEYS_LIMIT][UBC_LEDGER_KEY_BYTES];
+    struct ubc_ledger_genesis_entry entries[UBC_LEDGER_GENESIS_ENTRIES_MAX];
+};
+size_t ubc_ledger_genesis_record_bytes(const struct ubc_ledger_config *config);
+/* Returns the size written, -ENOSPC (cap too small) or -EINVAL (too many keys or entries). */
+int64_t ubc_ledger_genesis_record_write(void *buf, size_t cap,
+                                        const struct ubc_ledger_config *config);
+/* Validates a record read back (untrusted) into *config, whose key and entry pointers then point
+ * into *storage. 0 or -EINVAL. */
+int ubc_ledger_genesis_record_parse(const void *buf, size_t bytes,
+                                    struct ubc_ledger_config *config,
+                                    struct ubc_ledger_genesis_storage *storage);
+
 /* For ubc-journal: parses one journaled batch record and replays it (ubc_ledger_replay_batch).
  * Feed the records of a journal in order to a ledger made by ubc_ledger_new from the genesis
  * config. Returns 0 (matches), 1 (the first divergence: stop and report the batch index),
@@ -361,6 +381,9 @@ void ubc_ledger_checkpoint_digest(const struct ubc_ledger *ledger,
 int ubc_ledger_account_get(const struct ubc_ledger *ledger, const uint8_t *key,
                            struct ubc_ledger_account_info *out); /* 0 or -ENOENT */
 void ubc_ledger_supply_get(const struct ubc_ledger *ledger, struct ubc_ledger_supply *out);
+/* The escrow an owner holds for a job: 0 (amount left in *amount, may be NULL) or -ENOENT. */
+int ubc_ledger_escrow_get(const struct ubc_ledger *ledger, const uint8_t *owner, uint64_t job_id,
+                          uint64_t *amount);
 uint64_t ubc_ledger_param_get(const struct ubc_ledger *ledger, enum ubc_ledger_param param);
 uint32_t ubc_ledger_proposals_get(const struct ubc_ledger *ledger,
                                   struct ubc_ledger_proposal_info *out, uint32_t out_max);

@@ -229,3 +229,18 @@ ubc_ledger_result_to_err(uint16_t result)
     default: return UBC_ERR_MALFORMED;
     }
 }
+
+int
+ubc_ledger_escrow_get(const struct ubc_ledger *ledger, const uint8_t *owner, uint64_t job_id,
+                      uint64_t *amount)
+{
+    uint32_t owner_index = ubc_ledger_account_find(ledger, owner);
+    if (owner_index == UBC_LEDGER_NO_INDEX)
+        return -ENOENT;
+    uint32_t slot = ubc_ledger_escrow_find(ledger, owner_index, job_id);
+    if (slot == UBC_LEDGER_NO_INDEX)
+        return -ENOENT;
+    if (amount != NULL)
+        *amount = ubc_ledger_escrows(ledger)[slot].amount;
+    return 0;
+}

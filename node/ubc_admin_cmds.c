@@ -135,19 +135,29 @@ cmds_role_stats_json(const struct ubc_node *node)
 }
 
 static json_t *
+cmds_ring_json(const struct ubc_link *link)
+{
+    struct ubc_link_stats stats;
+    ubc_link_stats_read(link, &stats);
+    return json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "ring", link->name, "depth",
+                     (json_int_t)ubc_link_count(link), "capacity",
+                     (json_int_t)rte_ring_get_capacity(link->ring), "enqueued",
+                     (json_int_t)stats.enqueued, "dequeued", (json_int_t)stats.dequeued, "full",
+                     (json_int_t)stats.full, "full_events", (json_int_t)stats.full_events);
+}
+
+static json_t *
 cmds_rings_json(const struct ubc_node *node)
 {
     json_t *rings = json_array();
-    for (int i = 0; i < UBC_LINK_COUNT; i++) {
-        struct ubc_link_stats stats;
-        ubc_link_stats_read(&node->links[i], &stats);
-        json_array_append_new(
-            rings,
-            json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "ring", node->links[i].name, "depth",
-                      (json_int_t)ubc_link_count(&node->links[i]), "capacity",
-                      (json_int_t)rte_ring_get_capacity(node->links[i].ring), "enqueued",
-                      (json_int_t)stats.enqueued, "dequeued", (json_int_t)stats.dequeued, "full",
-                      (json_int_t)stats.full, "full_events", (json_int_t)stats.full_events));
+    for (int i = 0; i < UBC_LINK_COUNT; i++)
+        json_array_append_new(rings, cmds_ring_json(&node->links[i]));
+    /* The links toward net instances beyond those in the table. */
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        for (uint32_t i = 0; i < UBC_NET_INSTANCES_MAX; i++) {
+            if (node->net_reply_links[role][i].ring != NULL)
+                json_array_append_new(rings, cmds_ring_json(&node->net_reply_links[role][i]));
+        }
     }
     return rings;
 }
@@ -178,6 +188,41 @@ cmds_queue_json(const struct ubc_net_queue_stats *q, uint16_t queue)
                      cmds_by_type_json(q->tx_by_type));
 }
 
+static uint64_t
+cmds_net_peers(const struct ubc_node *node)
+{
+    uint64_t peers = 0;
+    for (uint32_t i = 0; i < node->net_count; i++)
+        peers += node->net[i].peers->used;
+    return peers;
+}
+
+/* One entry per net instance: its lcore, its queues, its peers, and its
+ * counters summed over its queues. */
+static json_t *
+cmds_net_instances_json(const struct ubc_node *node)
+{
+    json_t *instances = json_array();
+    for (uint32_t i = 0; i < node->net_count; i++) {
+        const struct ubc_net *net = &node->net[i];
+        json_t *queues = json_array();
+        uint64_t rx = 0, tx = 0, refusals = 0;
+        for (uint16_t k = 0; k < net->config.queue_count; k++) {
+            const struct ubc_net_queue_stats *q = &net->stats[net->config.queues[k]];
+            json_array_append_new(queues, json_integer(net->config.queues[k]));
+            rx += q->rx_packets, tx += q->tx_packets, refusals += q->refusals_sent;
+        }
+        json_array_append_new(
+            instances,
+            json_pack("{s:i,s:i,s:o,s:i,s:i,s:i,s:i,s:i}", "instance", (json_int_t)i, "lcore",
+                      (json_int_t)node->config.net_instance_lcore[i], "queues", queues, "peers",
+                      (json_int_t)net->peers->used, "peer_evictions",
+                      (json_int_t)net->peers->evictions, "rx_packets", (json_int_t)rx,
+                      "tx_packets", (json_int_t)tx, "refusals_sent", (json_int_t)refusals));
+    }
+    return instances;
+}
+
 static json_t *
 cmds_ports_json(const struct ubc_node *node)
 {
@@ -190,8 +235,13 @@ cmds_ports_json(const struct ubc_node *node)
     char mac[RTE_ETHER_ADDR_FMT_SIZE];
     rte_ether_format_addr(mac, sizeof(mac), &port->mac);
     json_t *queues = json_array();
-    for (uint16_t q = 0; q < port->queues; q++)
-        json_array_append_new(queues, cmds_queue_json(&node->net.stats[q], q));
+    for (uint16_t q = 0; q < port->queues && node->net_count > 0; q++) {
+        /* Queue q belongs to instance q mod net_count (ubc_start.c). */
+        uint32_t instance = q % node->net_count;
+        json_t *queue = cmds_queue_json(&node->net[instance].stats[q], q);
+        json_object_set_new(queue, "instance", json_integer((json_int_t)instance));
+        json_array_append_new(queues, queue);
+    }
     json_t *one =
         json_pack("{s:s,s:i,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "name",
                   port->name, "port_id", (json_int_t)port->port_id, "driver", port->driver, "mac",
@@ -203,7 +253,10 @@ cmds_ports_json(const struct ubc_node *node)
                   "rx_missed", (json_int_t)eth.imissed, "rx_errors", (json_int_t)eth.ierrors,
                   "rx_no_mbuf", (json_int_t)eth.rx_nombuf, "queues", queues);
     json_object_set_new(one, "tx_errors", json_integer((json_int_t)eth.oerrors));
-    json_object_set_new(one, "peers", json_integer((json_int_t)node->net.peers->used));
+    json_object_set_new(one, "peers", json_integer((json_int_t)cmds_net_peers(node)));
+    json_object_set_new(one, "rss_hash", json_integer((json_int_t)port->rss_hf));
+    json_object_set_new(one, "queues_asked", json_integer((json_int_t)port->queues_asked));
+    json_object_set_new(one, "net_instances", cmds_net_instances_json(node));
     json_t *ports = json_array();
     json_array_append_new(ports, one);
     return ports;
@@ -274,12 +327,12 @@ cmds_admission_json(const struct ubc_node *node)
 {
     const struct ubc_role_sched *r = node->sched;
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred", (json_int_t)r->acks_deferred,
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred", (json_int_t)r->acks_deferred,
         "acks_sent", (json_int_t)r->acks_sent, "refused_escrow", (json_int_t)r->refused_escrow,
         "refused_read_only", (json_int_t)r->refused_read_only, "waiting",
         (json_int_t)r->admission->used, "table_full", (json_int_t)r->admission_full,
-        "submits_repeated", (json_int_t)r->submits_repeated, "journal_done_records",
-        (json_int_t)r->done_records, "replies_unaddressed", (json_int_t)r->replies_unaddressed);
+        "submits_repeated", (json_int_t)r->submits_repeated, "replies_unaddressed",
+        (json_int_t)r->replies_unaddressed);
 }
 
 static int

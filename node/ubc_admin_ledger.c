@@ -55,9 +55,9 @@ summary_json(const struct ubc_role_ledger *role)
                                         .scan_matches = 1 };
     json_t *results = json_object();
     for (uint32_t r = 0; r < UBC_LEDGER_RESULT_COUNT; r++) {
-        if (role->results[r] != 0)
+        if (role->stats.results[r] != 0)
             json_object_set_new(results, ubc_ledger_result_name((uint16_t)r),
-                                json_integer((json_int_t)role->results[r]));
+                                json_integer((json_int_t)role->stats.results[r]));
     }
     char hash[40];
     snprintf(hash, sizeof(hash), "%016llx%016llx", (unsigned long long)s.state_hash[0],

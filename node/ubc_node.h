@@ -67,6 +67,7 @@ struct ubc_role_state {
     struct ubc_node *node;
     uint64_t handled_by_type[UBC_MSG_TYPE_MAX + 1];
     uint64_t control_requests;
+    int control_deferred; /* the posted request is being answered later */
     struct ubc_control_request control;
     ubc_control_fn control_fn;
     void *control_ctx;
@@ -88,7 +89,12 @@ struct ubc_node {
     struct rte_mempool *msg_pool;
     struct ubc_link links[UBC_LINK_COUNT];
     struct ubc_net_port port;
-    struct ubc_net net;
+    /* Net role instances (net.instances), each on its own queues; replies
+     * reach the instance that owns a peer through links_to_net. */
+    uint32_t net_count;
+    struct ubc_net net[UBC_NET_INSTANCES_MAX];
+    struct ubc_link *links_to_net[UBC_ROLE_COUNT][UBC_NET_INSTANCES_MAX]; /* NULL: none */
+    struct ubc_link net_reply_links[UBC_ROLE_COUNT][UBC_NET_INSTANCES_MAX]; /* storage */
     struct ubc_role_state roles[UBC_ROLE_COUNT];
     struct ubc_loop loops[RTE_MAX_LCORE];
     bool lcore_used[RTE_MAX_LCORE];
@@ -96,6 +102,20 @@ struct ubc_node {
 };
 
 extern struct ubc_node *ubc_node_current;
+
+/* The link a role sends a message for a peer on (a reply, an assignment, a
+ * ledger result): the one toward the net instance that owns the peer handle
+ * (hdr.peer), from that role. NULL when the handle is none/invalid or the
+ * role has no link to net (only sched, ledger, consensus and verify do).
+ * Each link has one producer role, so it is SP/SC. Any lcore may call it. */
+static inline struct ubc_link *
+ubc_node_link_to_net(struct ubc_node *node, enum ubc_role_id from, uint32_t peer)
+{
+    uint32_t instance = ubc_net_peer_instance(peer);
+    if ((uint32_t)from >= UBC_ROLE_COUNT || instance >= node->net_count)
+        return NULL;
+    return node->links_to_net[from][instance];
+}
 
 /* Posts a request to a role and waits for its answer up to timeout_ms.
  * Called by the control thread only. Returns 0, -ETIMEDOUT or -EBUSY. */
@@ -105,7 +125,12 @@ int ubc_node_control_call(struct ubc_node *node, uint32_t role, uint32_t command
                           const char *text, const void *payload, uint32_t payload_len,
                           uint32_t timeout_ms, struct ubc_control_request **answer);
 
-/* Role side: answers a posted request, if any. Called from housekeeping. */
+/* Role side: answers a posted request, if any. Called from housekeeping.
+ * A handler that can answer only later (after a journal write) sets
+ * req->result to UBC_CONTROL_DEFERRED and calls ubc_node_control_complete
+ * once it wrote the answer; the request stays posted until then. */
+#define UBC_CONTROL_DEFERRED 1
 void ubc_node_control_serve(struct ubc_role_state *state);
+void ubc_node_control_complete(struct ubc_role_state *state);
 
 #endif /* UBC_NODE_H */

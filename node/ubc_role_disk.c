@@ -11,7 +11,9 @@
 
 #include "common/ubc_assert.h"
 #include "common/ubc_time.h"
+#include "ledger/ubc_ledger.h"
 #include "node/ubc_job_set.h"
+#include "node/ubc_role_ledger.h"
 #include "node/ubc_log.h"
 
 #define DISK_URING_DEPTH 64u
@@ -79,31 +81,70 @@ disk_flush_done(struct ubc_role_disk *disk)
     return moved;
 }
 
+/* Either journal failing stops new work: a job needs both its record and its escrow. */
 static void
 disk_note_read_only(struct ubc_role_disk *disk)
 {
-    int read_only = ubc_journal_read_only(disk->journal);
-    if (read_only == 0 || disk->read_only != 0)
+    if (disk->read_only != 0)
         return;
-    snprintf(disk->read_only_reason, sizeof(disk->read_only_reason), "%s",
-             ubc_journal_read_only_reason(disk->journal));
+    struct ubc_journal *failed = disk->journal;
+    int read_only = ubc_journal_read_only(failed);
+    if (read_only == 0) {
+        failed = disk->ledger_journal;
+        read_only = ubc_journal_read_only(failed);
+    }
+    if (read_only == 0)
+        return;
+    snprintf(disk->read_only_reason, sizeof(disk->read_only_reason), "%s%s",
+             failed == disk->ledger_journal ? "ledger journal: " : "",
+             ubc_journal_read_only_reason(failed));
     __atomic_store_n(&disk->read_only, read_only, __ATOMIC_RELEASE);
     UBC_LOG(ERR, UBC_LOG_DISK, "journal is read-only: %s; new work is refused",
             disk->read_only_reason);
+}
+
+static bool
+disk_is_ledger_record(uint16_t type)
+{
+    return type >= UBC_RECORD_LEDGER_FIRST && type <= UBC_RECORD_LEDGER_LAST;
+}
+
+/* Where an append's record is: in the message, or (ledger batches) in the producer's buffer. */
+static int
+disk_record_of(const struct ubc_msg *msg, const void **payload, uint32_t *length)
+{
+    if (!disk_is_ledger_record(msg->hdr.flags)) {
+        *payload = msg->u.bytes;
+        *length = msg->hdr.len;
+        return msg->hdr.len <= UBC_MSG_PAYLOAD_SIZE ? 0 : -1;
+    }
+    struct ubc_record_external external;
+    if (msg->hdr.len != sizeof(external))
+        return -1;
+    memcpy(&external, msg->u.bytes, sizeof(external));
+    if (external.data == NULL || external.bytes == 0 || external.bytes > UINT32_MAX)
+        return -1;
+    *payload = external.data;
+    *length = (uint32_t)external.bytes;
+    return 0;
 }
 
 /* Appends one record; false when the journal is out of buffers (retry). */
 static bool
 disk_append(struct ubc_role_disk *disk, struct ubc_msg *msg)
 {
-    if (msg->hdr.type != UBC_MSG_JOURNAL_APPEND || msg->hdr.len > UBC_MSG_PAYLOAD_SIZE) {
+    const void *payload;
+    uint32_t length;
+    if (msg->hdr.type != UBC_MSG_JOURNAL_APPEND || disk_record_of(msg, &payload, &length) != 0) {
         UBC_LOG(ERR, UBC_LOG_DISK, "dropped a message of type %u on the journal ring",
                 msg->hdr.type);
         rte_mempool_put(disk->state->node->msg_pool, msg);
         return true;
     }
-    int64_t sequence = ubc_journal_append(disk->journal, msg->hdr.flags, msg->u.bytes, msg->hdr.len,
-                                          (uint64_t)(uintptr_t)msg);
+    bool ledger = disk_is_ledger_record(msg->hdr.flags);
+    struct ubc_journal *journal = ledger ? disk->ledger_journal : disk->journal;
+    int64_t sequence =
+        ubc_journal_append(journal, msg->hdr.flags, payload, length, (uint64_t)(uintptr_t)msg);
     if (sequence == -UBC_ERR_OVERLOADED) {
         disk->stats.backpressure++;
         return false;
@@ -112,12 +153,24 @@ disk_append(struct ubc_role_disk *disk, struct ubc_msg *msg)
         disk_finish(disk, msg, (int)sequence);
         return true;
     }
-    disk->stats.appended++;
     disk->outstanding++;
+    if (ledger) {
+        disk->stats.ledger_appended++;
+        return true;
+    }
+    disk->stats.appended++;
     disk->records_since_snapshot++;
     if (ubc_job_set_record(disk->jobs, msg->hdr.flags, msg->u.bytes, msg->hdr.len) != 0)
         disk->stats.job_set_overflows++; /* the next snapshot would miss it: counted */
     return true;
+}
+
+static uint32_t
+disk_poll_journals(struct ubc_role_disk *disk, uint64_t now_tsc)
+{
+    uint64_t now_ns = disk_now_ns(disk, now_tsc);
+    return ubc_journal_poll(disk->journal, now_ns, disk_durable, disk) +
+           ubc_journal_poll(disk->ledger_journal, now_ns, disk_durable, disk);
 }
 
 uint32_t
@@ -134,7 +187,7 @@ ubc_role_disk_poll(void *ctx, uint64_t now_tsc)
         while (disk->held_next < disk->held_count && disk_append(disk, disk->held[disk->held_next]))
             disk->held_next++, work++;
     }
-    work += ubc_journal_poll(disk->journal, disk_now_ns(disk, now_tsc), disk_durable, disk);
+    work += disk_poll_journals(disk, now_tsc);
     disk_note_read_only(disk);
     return work + disk_flush_done(disk);
 }
@@ -170,7 +223,7 @@ ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc)
     if (disk->snapshot_records != 0 && disk->records_since_snapshot >= disk->snapshot_records &&
         disk->read_only == 0)
         disk_snapshot(disk);
-    ubc_journal_poll(disk->journal, disk_now_ns(disk, now_tsc), disk_durable, disk);
+    disk_poll_journals(disk, now_tsc);
     disk_flush_done(disk);
     ubc_node_control_serve(disk->state);
 }
@@ -205,9 +258,9 @@ replay_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, 
         disk->replay_damaged = 1;
 }
 
-/* The ledger keeps no journal of its own yet and restarts from genesis, so
- * the escrow of a recovered job is locked again: its lock goes to the ledger
- * ring now (before any lcore runs); a second ACK is not sent. */
+/* A recovered job's escrow lock goes to the ledger ring now (before any
+ * lcore runs) only when the ledger journal holds no lock for it: the job
+ * was journaled but never acknowledged (its ACK waits for the escrow). */
 static void
 replay_forward_escrow(struct ubc_role_sched *sched, struct ubc_role_disk *disk)
 {
@@ -237,12 +290,23 @@ struct replay_context {
 };
 
 /* Hands one acknowledged, unfinished job back to the scheduler, as if
- * submitted now; its ACK was given before the crash and is not sent again. */
+ * submitted now; its ACK was given before the crash and is not sent again.
+ * A job whose escrow the ledger already closed is over (its JOB_DONE record
+ * follows the ledger's and was lost): it is finished, not run again. */
 static void
 replay_job(void *ctx, const struct ubc_job_submit *job)
 {
     struct replay_context *replay = ctx;
     struct ubc_role_sched *sched = replay->sched;
+    struct ubc_role_disk *disk = replay->disk;
+    uint8_t escrow = ubc_job_set_escrow_get(disk->jobs, job->job_id);
+    if (escrow == UBC_JOB_ESCROW_CLOSED) {
+        ubc_job_set_finish(disk->jobs, job->job_id);
+        disk->stats.recovered_settled++;
+        return;
+    }
+    const struct ubc_ledger *ledger = sched->state->node->ledger->ledger;
+    bool locked = ubc_ledger_escrow_get(ledger, job->owner, job->job_id, NULL) == 0;
     struct ubc_msg msg;
     memset(&msg, 0, sizeof(msg));
     msg.hdr.type = UBC_MSG_JOB_SUBMIT;
@@ -251,37 +315,123 @@ replay_job(void *ctx, const struct ubc_job_submit *job)
     sched->out.count = 0;
     int rc = ubc_sched_handle(sched->sched, &msg, 0, &sched->out);
     UBC_ASSERT(rc == UBC_OK); /* out is empty and large enough */
-    replay_forward_escrow(sched, replay->disk);
+    if (locked)
+        disk->stats.recovered_escrows_kept++;
+    else
+        replay_forward_escrow(sched, disk);
     sched->out.count = 0;
     replay->count++;
 }
 
+/* Ledger journal replay: the genesis record must match this node's, then
+ * every batch is applied again and must reproduce its journaled results and
+ * state hash. What each batch did to escrows is noted on the live jobs. */
+static void
+replay_ledger_fail(struct ubc_role_disk *disk, uint64_t sequence, const char *what)
+{
+    if (disk->ledger_replay_error[0] == '\0')
+        snprintf(disk->ledger_replay_error, sizeof(disk->ledger_replay_error),
+                 "ledger journal record %lu: %s", (unsigned long)sequence, what);
+}
+
+static void
+replay_ledger_genesis(struct ubc_role_disk *disk, uint64_t sequence, const void *payload,
+                      uint32_t length)
+{
+    const struct ubc_role_ledger *ledger = disk->state->node->ledger;
+    if (disk->ledger_genesis_seen)
+        replay_ledger_fail(disk, sequence, "a second genesis record");
+    else if (length != ledger->genesis_bytes || memcmp(payload, ledger->genesis, length) != 0)
+        replay_ledger_fail(disk, sequence,
+                           "made under another genesis (ledger.* config changed since the "
+                           "journal began: restore it, or start from an empty data directory)");
+    disk->ledger_genesis_seen = 1;
+}
+
+static void
+replay_ledger_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload,
+                     uint32_t length)
+{
+    struct ubc_role_disk *disk = ctx;
+    struct ubc_role_ledger *role = disk->state->node->ledger;
+    if (disk->ledger_replay_error[0] != '\0')
+        return;
+    if (type == UBC_RECORD_LEDGER_GENESIS) {
+        replay_ledger_genesis(disk, sequence, payload, length);
+        return;
+    }
+    if (type != UBC_RECORD_LEDGER_BATCH || !disk->ledger_genesis_seen ||
+        length > disk->ledger_record_max) {
+        replay_ledger_fail(disk, sequence, "not a batch after the genesis record, or too large");
+        return;
+    }
+    memcpy(disk->ledger_scratch, payload, length); /* the parser wants 8-byte alignment */
+    struct ubc_ledger_audit audit;
+    int rc = ubc_ledger_replay(role->ledger, disk->ledger_scratch, length, disk->ledger_results,
+                               &audit);
+    if (rc != 0) {
+        replay_ledger_fail(disk, sequence,
+                           rc == 1 ? "replaying it gives other results or another state hash "
+                                     "(the ledger code or the journal changed)"
+                                   : "a malformed batch");
+        return;
+    }
+    const struct ubc_ledger_op *ops;
+    const uint16_t *results;
+    rc = ubc_ledger_batch_record_parse(disk->ledger_scratch, length, &audit, &ops, &results);
+    UBC_ASSERT(rc == 0); /* replay parsed it already */
+    for (uint32_t i = 0; i < audit.op_count; i++) {
+        if (results[i] != UBC_LEDGER_OK)
+            continue;
+        uint64_t job_id = ops[i].args.u.escrow.job_id;
+        if (ops[i].kind == UBC_LEDGER_OP_ESCROW_LOCK)
+            ubc_job_set_escrow_note(disk->jobs, job_id, UBC_JOB_ESCROW_LOCKED);
+        else if (ops[i].kind == UBC_LEDGER_OP_ESCROW_REFUND ||
+                 (ops[i].kind == UBC_LEDGER_OP_ESCROW_RELEASE &&
+                  (ops[i].flags & UBC_LEDGER_FLAG_RELEASE_FINAL)))
+            ubc_job_set_escrow_note(disk->jobs, job_id, UBC_JOB_ESCROW_CLOSED);
+    }
+    disk->stats.ledger_replayed_batches++;
+    disk->stats.ledger_replayed_ops += audit.op_count;
+    role->height = audit.height;
+}
+
+struct disk_journal_spec {
+    const char *name; /* the directory under the data directory */
+    struct ubc_journal *journal;
+    struct ubc_journal_uring *uring;
+    struct ubc_journal_scan_result *recovery;
+    ubc_journal_snapshot_fn snapshot_callback;
+    ubc_journal_record_fn record_callback;
+};
+
 static int
-disk_open(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_t error_cap)
+disk_open(struct ubc_node *node, struct ubc_role_disk *disk, const struct disk_journal_spec *spec,
+          char *error, size_t error_cap)
 {
     char dir[UBC_CONFIG_PATH_MAX + 16];
-    snprintf(dir, sizeof(dir), "%s/journal", node->config.data_dir);
+    snprintf(dir, sizeof(dir), "%s/%s", node->config.data_dir, spec->name);
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         snprintf(error, error_cap, "journal directory %s: %s", dir, strerror(errno));
         return -errno;
     }
-    int rc = ubc_journal_uring_init(&disk->uring, DISK_URING_DEPTH);
+    int rc = ubc_journal_uring_init(spec->uring, DISK_URING_DEPTH);
     if (rc != 0) {
         snprintf(error, error_cap, "io_uring: %s", strerror(-rc));
         return rc;
     }
     struct ubc_journal_open_params open_params = {
         .dir = dir,
-        .io = ubc_journal_uring_io(&disk->uring),
+        .io = ubc_journal_uring_io(spec->uring),
         .flags = node->config.disk_repair ? UBC_JOURNAL_OPEN_REPAIR : 0,
-        .snapshot_callback = replay_snapshot,
-        .record_callback = replay_record,
+        .snapshot_callback = spec->snapshot_callback,
+        .record_callback = spec->record_callback,
         .replay_ctx = disk,
     };
-    rc = ubc_journal_open(disk->journal, &open_params, &disk->recovery);
+    rc = ubc_journal_open(spec->journal, &open_params, spec->recovery);
     if (rc != 0)
         snprintf(error, error_cap, "journal %s: %s%s", dir,
-                 disk->recovery.message[0] ? disk->recovery.message : strerror(-rc),
+                 spec->recovery->message[0] ? spec->recovery->message : strerror(-rc),
                  rc == -EUCLEAN ? " (ubcd --set disk.repair=true truncates there, losing what "
                                   "follows)"
                                 : "");
@@ -301,30 +451,80 @@ disk_params_from_config(const struct ubc_config *config, struct ubc_journal_para
     };
 }
 
+/* The ledger journal takes whole batches: its records are as large as
+ * ledger.batch_ops operations, and a group commit holds at least one. */
+static void
+disk_ledger_params(const struct ubc_config *config, uint64_t record_max,
+                   struct ubc_journal_params *params)
+{
+    disk_params_from_config(config, params);
+    params->payload_bytes_max = (uint32_t)record_max;
+    uint64_t batch = ((record_max + 2 * 4096 + 4095) / 4096) * 4096;
+    if (batch > params->batch_bytes_max)
+        params->batch_bytes_max = (uint32_t)batch;
+    while (params->segment_bytes < 4ull * params->batch_bytes_max)
+        params->segment_bytes *= 2;
+}
+
+static struct ubc_journal *
+disk_journal_alloc(const struct ubc_journal_params *params, char *error, size_t error_cap)
+{
+    uint64_t footprint = ubc_journal_footprint(params);
+    if (footprint == 0) {
+        snprintf(error, error_cap,
+                 "config: disk.*: the journal refuses these sizes (batch_kib "
+                 "a multiple of 4, segment_mib larger than a batch)");
+        return NULL;
+    }
+    void *memory = rte_zmalloc("journal", footprint, ubc_journal_align());
+    if (memory == NULL) {
+        snprintf(error, error_cap, "journal: cannot allocate %lu bytes", (unsigned long)footprint);
+        return NULL;
+    }
+    struct ubc_journal *journal = ubc_journal_join(ubc_journal_new(memory, params));
+    UBC_ASSERT(journal != NULL);
+    return journal;
+}
+
+static int
+disk_alloc_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *error,
+                  size_t error_cap)
+{
+    disk->ledger_record_max = ubc_ledger_batch_record_bytes(node->config.ledger_batch_ops);
+    if (disk->ledger_record_max < node->ledger->genesis_bytes)
+        disk->ledger_record_max = node->ledger->genesis_bytes;
+    struct ubc_journal_params params;
+    disk_ledger_params(&node->config, disk->ledger_record_max, &params);
+    disk->ledger_journal = disk_journal_alloc(&params, error, error_cap);
+    disk->ledger_scratch = rte_zmalloc("ledger_replay", disk->ledger_record_max, 64);
+    disk->ledger_results =
+        rte_zmalloc("ledger_results", UBC_LEDGER_BATCH_MAX * sizeof(uint16_t), 64);
+    if (disk->ledger_journal == NULL)
+        return -EINVAL;
+    if (disk->ledger_scratch == NULL || disk->ledger_results == NULL) {
+        snprintf(error, error_cap, "ledger journal: cannot allocate replay buffers");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int
 disk_alloc(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_t error_cap)
 {
     struct ubc_journal_params params;
     disk_params_from_config(&node->config, &params);
-    uint64_t footprint = ubc_journal_footprint(&params);
-    if (footprint == 0) {
-        snprintf(error, error_cap,
-                 "config: disk.*: the journal refuses these sizes (batch_kib "
-                 "a multiple of 4, segment_mib larger than a batch)");
+    disk->journal = disk_journal_alloc(&params, error, error_cap);
+    if (disk->journal == NULL)
         return -EINVAL;
-    }
-    void *memory = rte_zmalloc("journal", footprint, ubc_journal_align());
     uint32_t done_slots = 1;
     while (done_slots < node->config.ring_msg_pool_size + 1)
         done_slots <<= 1;
     disk->done = rte_zmalloc("disk_done", done_slots * sizeof(disk->done[0]), 64);
     disk->done_mask = done_slots - 1;
-    if (memory == NULL || disk->done == NULL) {
-        snprintf(error, error_cap, "journal: cannot allocate %lu bytes", (unsigned long)footprint);
+    if (disk->done == NULL) {
+        snprintf(error, error_cap, "journal: cannot allocate the done queue");
         return -ENOMEM;
     }
-    disk->journal = ubc_journal_join(ubc_journal_new(memory, &params));
-    UBC_ASSERT(disk->journal != NULL);
     /* Room for the jobs the scheduler may hold plus those submitted between
      * two snapshots (finished ones linger until the snapshot compacts). */
     uint32_t capacity = node->config.sched_max_jobs + node->config.disk_snapshot_records;
@@ -337,7 +537,47 @@ disk_alloc(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_
         snprintf(error, error_cap, "journal: cannot allocate the job set for %u jobs", capacity);
         return -ENOMEM;
     }
-    return 0;
+    return disk_alloc_ledger(node, disk, error, error_cap);
+}
+
+static void
+disk_flush_ignore(void *ctx, uint64_t cookie, uint64_t sequence, int status)
+{
+    (void)ctx, (void)cookie, (void)sequence, (void)status;
+}
+
+/* A new ledger journal begins with the genesis it was made under. */
+static int
+disk_ledger_begin(struct ubc_role_disk *disk, char *error, size_t error_cap)
+{
+    const struct ubc_role_ledger *ledger = disk->state->node->ledger;
+    int64_t sequence = ubc_journal_append(disk->ledger_journal, UBC_RECORD_LEDGER_GENESIS,
+                                          ledger->genesis, ledger->genesis_bytes, 0);
+    int rc = sequence < 0 ? (int)sequence
+                          : ubc_journal_flush(disk->ledger_journal, disk_flush_ignore, NULL);
+    if (rc != 0)
+        snprintf(error, error_cap, "ledger journal: cannot write the genesis record (%d)", rc);
+    return rc == 0 ? 0 : -EIO;
+}
+
+static int
+disk_recover_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *error,
+                    size_t error_cap)
+{
+    struct disk_journal_spec spec = { "ledger",
+                                      disk->ledger_journal,
+                                      &disk->ledger_uring,
+                                      &disk->ledger_recovery,
+                                      NULL,
+                                      replay_ledger_record };
+    int rc = disk_open(node, disk, &spec, error, error_cap);
+    if (rc == 0 && disk->ledger_replay_error[0] != '\0') {
+        snprintf(error, error_cap, "%s", disk->ledger_replay_error);
+        return -EUCLEAN;
+    }
+    if (rc == 0 && !disk->ledger_genesis_seen)
+        rc = disk_ledger_begin(disk, error, error_cap);
+    return rc;
 }
 
 /* The control thread's view of the journal, copied on the disk lcore. */
@@ -347,6 +587,7 @@ disk_control(void *ctx, struct ubc_control_request *req)
     struct ubc_role_disk *disk = ctx;
     struct ubc_role_disk_report *report = (struct ubc_role_disk_report *)req->reply;
     ubc_journal_stats_get(disk->journal, &report->journal);
+    ubc_journal_stats_get(disk->ledger_journal, &report->ledger_journal);
     report->durable_sequence = ubc_journal_durable_sequence(disk->journal);
     report->next_sequence = ubc_journal_next_sequence(disk->journal);
     req->reply_len = sizeof(*report);
@@ -362,30 +603,42 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
     disk->tsc_hz = node->tsc_hz;
     disk->start_tsc = node->start_tsc;
     disk->snapshot_records = node->config.disk_snapshot_records;
+    UBC_ASSERT(node->ledger != NULL && node->ledger->ledger != NULL); /* ledger init ran first */
     int rc = disk_alloc(node, disk, error, error_cap);
     if (rc != 0)
         return rc;
     disk->state->control_fn = disk_control;
     disk->state->control_ctx = disk;
-    rc = disk_open(node, disk, error, error_cap);
+    struct disk_journal_spec spec = {
+        "journal", disk->journal, &disk->uring, &disk->recovery, replay_snapshot, replay_record
+    };
+    rc = disk_open(node, disk, &spec, error, error_cap);
     if (rc == 0 && disk->replay_damaged) {
         snprintf(error, error_cap,
                  "journal: the snapshot is damaged or holds more jobs than "
                  "sched.max_jobs + disk.snapshot_records");
         rc = -EUCLEAN;
     }
-    if (rc == 0) {
-        struct replay_context replay = { .sched = sched, .disk = disk };
-        ubc_job_set_each_live(disk->jobs, replay_job, &replay);
-        disk->stats.replayed_jobs = replay.count;
-        UBC_LOG(NOTICE, UBC_LOG_DISK,
-                "journal recovered: snapshot at %lu, %lu records after it, %lu unfinished jobs "
-                "back in the queue%s%s",
-                (unsigned long)disk->stats.snapshot_sequence,
-                (unsigned long)disk->stats.replayed_records, (unsigned long)replay.count,
-                disk->recovery.notes[0] ? "; " : "", disk->recovery.notes);
-    }
-    return rc;
+    if (rc == 0)
+        rc = disk_recover_ledger(node, disk, error, error_cap);
+    if (rc != 0)
+        return rc;
+    struct replay_context replay = { .sched = sched, .disk = disk };
+    ubc_job_set_each_live(disk->jobs, replay_job, &replay);
+    disk->stats.replayed_jobs = replay.count;
+    UBC_LOG(NOTICE, UBC_LOG_DISK,
+            "journal recovered: snapshot at %lu, %lu records after it, %lu unfinished jobs back "
+            "in the queue (%lu escrows kept), %lu found settled; ledger: %lu batches (%lu ops) "
+            "replayed to height %lu, every state hash matching%s%s",
+            (unsigned long)disk->stats.snapshot_sequence,
+            (unsigned long)disk->stats.replayed_records, (unsigned long)replay.count,
+            (unsigned long)disk->stats.recovered_escrows_kept,
+            (unsigned long)disk->stats.recovered_settled,
+            (unsigned long)disk->stats.ledger_replayed_batches,
+            (unsigned long)disk->stats.ledger_replayed_ops,
+            (unsigned long)ubc_ledger_height(node->ledger->ledger),
+            disk->recovery.notes[0] ? "; " : "", disk->recovery.notes);
+    return 0;
 }
 
 void
@@ -396,11 +649,21 @@ ubc_role_disk_fini(struct ubc_role_disk *disk)
         rte_free(ubc_journal_delete(ubc_journal_leave(disk->journal)));
         ubc_journal_uring_fini(&disk->uring);
     }
+    if (disk->ledger_journal != NULL) {
+        ubc_journal_close(disk->ledger_journal);
+        rte_free(ubc_journal_delete(ubc_journal_leave(disk->ledger_journal)));
+        ubc_journal_uring_fini(&disk->ledger_uring);
+    }
     rte_free(disk->done);
     rte_free(disk->jobs);
     rte_free(disk->snapshot_blob);
+    rte_free(disk->ledger_scratch);
+    rte_free(disk->ledger_results);
     disk->journal = NULL;
+    disk->ledger_journal = NULL;
     disk->done = NULL;
     disk->jobs = NULL;
     disk->snapshot_blob = NULL;
+    disk->ledger_scratch = NULL;
+    disk->ledger_results = NULL;
 }

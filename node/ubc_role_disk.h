@@ -10,10 +10,18 @@
  * record type, with UBC_DISK_FAILED set when the journal went read-only and
  * the record will never be durable. A producer acknowledges nothing to the outside before that.
  *
- * ubc_role_disk_init() runs on the main thread at start-up: it opens and
- * recovers the journal (blocking), replays it into the scheduler, and
- * refuses to start on corruption (naming file and offset) unless
- * disk.repair is set. poll/housekeep/drained run on the disk lcore only.
+ * Two journals: <data>/journal holds the jobs (retired behind snapshots),
+ * <data>/ledger holds the ledger's batches from its genesis record on (the
+ * audit trail: never retired). Record types 0x02xx go to the ledger journal;
+ * their payload is a struct ubc_record_external naming the producer's buffer.
+ *
+ * ubc_role_disk_init() runs on the main thread at start-up, after the
+ * ledger role's init: it opens and recovers both journals (blocking),
+ * replays the ledger's batches into the ledger (checking every state hash),
+ * hands the unfinished acknowledged jobs back to the scheduler (with their
+ * escrows as the ledger journal left them), and refuses to start on
+ * corruption (naming file and offset) or divergence unless disk.repair is
+ * set. poll/housekeep/drained run on the disk lcore only.
  */
 #ifndef UBC_ROLE_DISK_H
 #define UBC_ROLE_DISK_H
@@ -30,6 +38,19 @@ struct ubc_job_set;
 enum ubc_record_type {
     UBC_RECORD_JOB_SUBMIT = UBC_MSG_JOB_SUBMIT, /* struct ubc_job_submit, before its ACK */
     UBC_RECORD_JOB_DONE = 0x0101,               /* struct ubc_record_job_done */
+    UBC_RECORD_LEDGER_GENESIS = 0x0201, /* ledger journal, first record: the genesis config */
+    UBC_RECORD_LEDGER_BATCH = 0x0202,   /* ledger journal: one applied batch, ops and results */
+};
+
+#define UBC_RECORD_LEDGER_FIRST 0x0200u
+#define UBC_RECORD_LEDGER_LAST 0x02ffu
+
+/* Payload of an append whose record lives in the producer's buffer (too
+ * large for a message): the producer leaves the buffer alone until the
+ * message comes back durable. */
+struct ubc_record_external {
+    const void *data;
+    uint64_t bytes;
 };
 
 struct ubc_record_job_done {
@@ -51,6 +72,11 @@ struct ubc_role_disk_stats {
     uint64_t snapshot_failures;
     uint64_t snapshot_sequence; /* the newest snapshot covers the records up to it */
     uint64_t job_set_overflows; /* jobs the set could not hold (see disk.snapshot_records) */
+    uint64_t ledger_appended;
+    uint64_t ledger_replayed_batches; /* at start, each one's state hash checked */
+    uint64_t ledger_replayed_ops;
+    uint64_t recovered_settled;      /* journaled jobs whose escrow the ledger had closed */
+    uint64_t recovered_escrows_kept; /* recovered jobs whose escrow was durable: not locked again */
 };
 
 struct ubc_role_disk {
@@ -77,11 +103,21 @@ struct ubc_role_disk {
     uint64_t records_since_snapshot;
     uint64_t snapshot_records; /* 0: never */
     int replay_damaged;
+    /* The ledger journal. */
+    struct ubc_journal *ledger_journal;
+    struct ubc_journal_uring ledger_uring;
+    struct ubc_journal_scan_result ledger_recovery;
+    uint8_t *ledger_scratch; /* an aligned copy of a record being replayed */
+    uint16_t *ledger_results;
+    uint64_t ledger_record_max;
+    int ledger_genesis_seen;
+    char ledger_replay_error[256];
 };
 
 /* The disk role's answer to a control request (any command). */
 struct ubc_role_disk_report {
     struct ubc_journal_stats journal;
+    struct ubc_journal_stats ledger_journal;
     uint64_t durable_sequence;
     uint64_t next_sequence;
 };

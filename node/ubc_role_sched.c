@@ -21,15 +21,20 @@ sched_now_ns(const struct ubc_role_sched *role, uint64_t now_tsc)
     return ubc_time_cycles_to_ns(now_tsc - role->start_tsc, role->tsc_hz);
 }
 
+/* The link an output goes on: replies and assignments toward the net
+ * instance that owns the peer, ledger ops toward the ledger. */
 static struct ubc_link *
-sched_output_link(struct ubc_role_sched *role, uint16_t type)
+sched_output_link(struct ubc_role_sched *role, const struct ubc_msg *msg, bool *to_net)
 {
     struct ubc_node *node = role->state->node;
-    switch (type) {
+    *to_net = false;
+    switch (msg->hdr.type) {
     case UBC_MSG_ACK:
     case UBC_MSG_REFUSAL:
     case UBC_MSG_JOB_STATUS:
-    case UBC_MSG_ASSIGNMENT: return &node->links[UBC_LINK_SCHED_TO_NET];
+    case UBC_MSG_ASSIGNMENT:
+        *to_net = true;
+        return ubc_node_link_to_net(node, UBC_ROLE_SCHED, msg->hdr.peer);
     case UBC_MSG_LEDGER_OP: return &node->links[UBC_LINK_SCHED_TO_LEDGER];
     default: return NULL;
     }
@@ -44,18 +49,17 @@ sched_flush(struct ubc_role_sched *role)
     uint32_t moved = 0;
     while (role->out_sent < role->out.count) {
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent];
-        struct ubc_link *link = sched_output_link(role, staged->hdr.type);
         if (staged->hdr.type == UBC_MSG_NONE) { /* an ACK that waits for the journal */
             role->out_sent++;
             continue;
         }
+        bool to_net;
+        struct ubc_link *link = sched_output_link(role, staged, &to_net);
         if (link == NULL) {
-            role->unrouted++;
-            role->out_sent++;
-            continue;
-        }
-        if (link == &node->links[UBC_LINK_SCHED_TO_NET] && staged->hdr.peer == UBC_PEER_NONE) {
-            role->replies_unaddressed++;
+            if (to_net)
+                role->replies_unaddressed++;
+            else
+                role->unrouted++;
             role->out_sent++;
             continue;
         }
@@ -69,7 +73,7 @@ sched_flush(struct ubc_role_sched *role)
             rte_mempool_put(node->msg_pool, msg);
             break;
         }
-        if (link == &node->links[UBC_LINK_SCHED_TO_NET])
+        if (to_net)
             role->routed_net++;
         else
             role->routed_ledger++;
@@ -164,33 +168,6 @@ sched_defer_ack(struct ubc_role_sched *role, struct ubc_msg *msg, uint32_t first
             msg->hdr.src_role = UBC_ROLE_SCHED;
             return;
         }
-    }
-}
-
-/* A finished job (its escrow refunded) is journaled so that a restart does
- * not run it again. Best effort: without a message the job would only be
- * recovered once more, and that is counted. */
-static void
-sched_journal_done(struct ubc_role_sched *role, uint32_t first_output)
-{
-    for (uint32_t i = first_output; i < role->out.count; i++) {
-        const struct ubc_msg *out = &role->out.msgs[i];
-        if (out->hdr.type != UBC_MSG_LEDGER_OP)
-            continue;
-        const struct ubc_settlement *settle = (const void *)out->u.bytes;
-        struct ubc_msg *record;
-        if (settle->kind != UBC_SETTLE_REFUND || role->to_disk_count >= 64 ||
-            rte_mempool_get(role->state->node->msg_pool, (void **)&record) != 0)
-            continue;
-        memset(record, 0, sizeof(record->hdr) + sizeof(struct ubc_record_job_done));
-        record->hdr.type = UBC_MSG_JOURNAL_APPEND;
-        record->hdr.flags = UBC_RECORD_JOB_DONE;
-        record->hdr.len = sizeof(struct ubc_record_job_done);
-        record->hdr.src_role = UBC_ROLE_SCHED;
-        record->hdr.peer = UBC_PEER_NONE;
-        ((struct ubc_record_job_done *)record->u.bytes)->job_id = settle->job_id;
-        sched_to_disk(role, record);
-        role->done_records++;
     }
 }
 
@@ -331,7 +308,6 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
     if (rc == UBC_ERR_OVERLOADED)
         return false;
     UBC_ASSERT(rc == UBC_OK);
-    sched_journal_done(role, first_output);
     if (msg->hdr.type == UBC_MSG_JOB_SUBMIT) {
         sched_idempotent_submit(role, msg, first_output);
         sched_defer_ack(role, msg, first_output);
@@ -367,11 +343,9 @@ static const enum ubc_link_id sched_inputs[] = { UBC_LINK_NET_TO_SCHED, UBC_LINK
 static void
 sched_tick(struct ubc_role_sched *role, uint64_t now_ns)
 {
-    uint32_t first_output = role->out.count;
-    if (sched_room(role) < ubc_sched_out_room_tick(role->sched) || role->to_disk_count >= 32)
+    if (sched_room(role) < ubc_sched_out_room_tick(role->sched))
         return;
     ubc_sched_tick(role->sched, now_ns, &role->out);
-    sched_journal_done(role, first_output);
 }
 
 uint32_t

@@ -89,7 +89,7 @@ static void
 net_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_state *state = ctx;
-    ubc_net_housekeep(&state->node->net, now_tsc);
+    ubc_net_housekeep(&state->node->net[0], now_tsc);
     ubc_node_control_serve(state);
 }
 
@@ -97,14 +97,14 @@ static uint32_t
 net_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_state *state = ctx;
-    return ubc_net_poll(&state->node->net, now_tsc);
+    return ubc_net_poll(&state->node->net[0], now_tsc);
 }
 
 static bool
 net_drained(void *ctx)
 {
     struct ubc_role_state *state = ctx;
-    return ubc_net_drained(&state->node->net);
+    return ubc_net_drained(&state->node->net[0]);
 }
 
 void
@@ -192,13 +192,26 @@ void
 ubc_node_control_serve(struct ubc_role_state *state)
 {
     struct ubc_control_request *req = &state->control;
-    if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) != UBC_CONTROL_POSTED)
+    if (state->control_deferred ||
+        __atomic_load_n(&req->state, __ATOMIC_ACQUIRE) != UBC_CONTROL_POSTED)
         return;
     state->control_requests++;
     req->result = -EOPNOTSUPP; /* reply_len holds the payload's length until fn answers */
     if (state->control_fn != NULL)
         state->control_fn(state->control_ctx, req);
-    UBC_ASSERT(req->reply_len <= UBC_CONTROL_REPLY_MAX);
+    if (req->result == UBC_CONTROL_DEFERRED) {
+        state->control_deferred = 1; /* not served again until completed */
+        return;
+    }
+    ubc_node_control_complete(state);
+}
+
+void
+ubc_node_control_complete(struct ubc_role_state *state)
+{
+    struct ubc_control_request *req = &state->control;
+    UBC_ASSERT(req->reply_len <= UBC_CONTROL_REPLY_MAX && req->result != UBC_CONTROL_DEFERRED);
+    state->control_deferred = 0;
     __atomic_store_n(&req->state, UBC_CONTROL_DONE, __ATOMIC_RELEASE);
 }
 

@@ -216,9 +216,10 @@ def test_admin(sock):
     status = ctl_json(sock, "status")
     check(status["state"] == "running", "status: running")
     roles = {r["role"]: r["lcore"] for r in status["roles"]}
-    check(set(roles) == {"net", "sched", "ledger", "consensus", "disk"}, "status: five roles")
+    check(set(roles) == {"net", "sched", "ledger", "consensus", "disk", "verify"}, "status: six roles")
     stats = ctl_json(sock, "stats")
-    check(len(stats["rings"]) == 10 and stats["ports"][0]["rx_packets"] > 0,
+    check({"net>verify", "verify>ledger", "disk>ledger"} <= {r["ring"] for r in stats["rings"]}
+          and stats["ports"][0]["rx_packets"] > 0,
           "stats: rings and non-zero port counters")
     check(all(l["iterations"] > 0 for l in stats["lcores"]), "stats: every lcore loops")
     levels = ctl_json(sock, "log-level", "module=net", "level=debug")
@@ -245,6 +246,34 @@ def test_config_errors(data):
           "an unknown key names the file and line")
     rc = sh(UBCD, "--print-config")
     check(rc.returncode == 0 and "[net]" in rc.stdout, "--print-config prints the config")
+
+
+def test_net_instances(data):
+    """Two net instances on two lcores, each owning one of the tap's two
+    queues: requests from several client ports spread over both queues, and
+    each instance answers the peers that arrived on its queue."""
+    proc, sock = start_node(data, "--set", "net.instances=2", "--set", "net.rx_queues=2",
+                            "--set", "roles.net_lcores=1,0")
+    try:
+        sh("ip", "-n", NS, "addr", "add", f"{HOST_IP}/24", "dev", "ubc0")
+        sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+        sh("ip", "netns", "exec", NS, "ping", "-c", "1", "-W", "2", NODE_IP)
+        for job in range(16):  # one process, one source port each
+            client("status", "--job", str(900000 + job))
+        port = ctl_json(sock, "ports")[0]
+        instances = port["net_instances"]
+        check(len(instances) == 2 and [i["queues"] for i in instances] == [[0], [1]],
+              "two net instances, one queue each")
+        queries = [q["rx_by_type"].get("job-query", 0) for q in port["queues"]]
+        answers = [q["tx_by_type"].get("refusal", 0) for q in port["queues"]]
+        check(sum(queries) == 16 and min(queries) > 0,
+              f"both queues see client traffic (job queries per queue: {queries})")
+        check(answers == queries, f"each instance answers its own peers ({answers})")
+        lcores = {entry["lcore"]: entry["roles"] for entry in ctl_json(sock, "lcores")}
+        check("net1" in lcores.get(0, []) and "net" in lcores.get(1, []),
+              "the second net instance runs on its own lcore")
+    finally:
+        test_stop(proc, sock, "shutdown")
 
 
 def test_stop(proc, sock, how):
@@ -281,6 +310,7 @@ def main():
             test_jobs_end_to_end(sock)
         finally:
             test_stop(proc, sock, "shutdown")
+        test_net_instances(data)
         proc, sock = start_node(data, "--set", "node.admin_socket_mode=0666")
         denied = ctl(sock, "status", user=65534)
         check(denied.returncode != 0 and "peer credentials not allowed" in denied.stderr,
