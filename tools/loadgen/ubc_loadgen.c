@@ -806,15 +806,18 @@ static void
 ping_flood(struct loadgen *g)
 {
     uint64_t end = rte_rdtsc() + tsc_from_ns(g, (uint64_t)(g->o.duration_s * 1e9));
-    uint64_t stall = 0;
-    g->run_start_tsc = rte_rdtsc();
+    uint64_t last_rx = rte_rdtsc();
+    g->run_start_tsc = last_rx;
     while (rte_rdtsc() < end && !stop_requested) {
         for (uint32_t n = 0; n < g->o.burst && g->pings_in_flight < g->o.ping_window; n++)
             send_ping(g);
         tx_flush(g);
-        if (rx_poll(g) == 0 && ++stall > 1000000) {
-            g->pings_in_flight = 0; /* lost echoes: refill the window */
-            stall = 0;
+        uint64_t now_tsc = rte_rdtsc();
+        if (rx_poll(g) > 0)
+            last_rx = now_tsc;
+        else if (now_tsc - last_rx > g->hz / 10) {
+            g->pings_in_flight = 0; /* 100 ms of silence: the echoes were lost, refill */
+            last_rx = now_tsc;
         }
     }
     g->run_end_tsc = rte_rdtsc();
@@ -828,9 +831,8 @@ providers_register(struct loadgen *g)
         for (uint32_t p = 0; p < g->o.providers; p++) {
             if (g->registered[p] == 0)
                 provider_register(g, p, rte_rdtsc());
-            if (g->tx_count > 0 && (p % g->o.burst) == 0)
-                while (rx_poll(g) > 0) {
-                }
+            if ((p + 1) % g->o.burst == 0)
+                rx_poll(g); /* take the acks before the rx ring overflows */
         }
         tx_flush(g);
         uint64_t retry = rte_rdtsc() + g->hz / 5;
@@ -857,7 +859,8 @@ all_answered(const struct loadgen *g)
     return g->in_flight == 0 && g->task_head == g->task_tail &&
            g->c.assignments + g->c.tasks_overflow >= expected &&
            g->c.results_acked + g->c.results_refused + g->c.lost[UBC_MSG_TASK_RESULT] >=
-               g->c.results_sent;
+               g->c.results_sent &&
+           g->c.jobs_completed + g->c.jobs_failed >= g->c.acked;
 }
 
 static uint64_t
@@ -998,6 +1001,9 @@ emit_all(const struct loadgen *g)
     emit(g, "lost", (double)c->lost_total, "count", 1, NULL, 0);
     emit(g, "jobs_unassigned", (double)c->jobs_unassigned, "count", 1, NULL, 0);
     emit(g, "late_sends", (double)c->late_sends, "count", 1, NULL, 0);
+    emit(g, "tx_frames", (double)c->tx_frames, "count", 0, NULL, 0);
+    emit(g, "tx_dropped", (double)c->tx_dropped, "count", 1, NULL, 0);
+    emit(g, "rx_frames", (double)c->rx_frames, "count", 0, NULL, 0);
     char metric[64];
     for (uint32_t e = 1; e <= UBC_ERR_COUNT; e++) {
         if (c->refusals[e] == 0)
@@ -1587,9 +1593,11 @@ loadgen_report(const struct loadgen *g)
     if (g->o.json)
         emit_all(g);
     if (g->o.ping_window > 0)
-        fprintf(human, "ubc-loadgen: echo flood %.0f packets/s (%" PRIu64 " echoes in %.2f s)\n",
-                2.0 * (double)g->c.pings_received / run_seconds(g), g->c.pings_received,
-                run_seconds(g));
+        fprintf(human,
+                "ubc-loadgen: echo flood %.0f packets/s (%" PRIu64 " sent, %" PRIu64
+                " answered in %.2f s)\n",
+                2.0 * (double)g->c.pings_received / run_seconds(g), g->c.pings_sent,
+                g->c.pings_received, run_seconds(g));
     else
         print_summary(g, human);
     if (g->o.ping_window > 0)
