@@ -38,26 +38,19 @@ net_tx_error_callback(struct rte_mbuf **unsent, uint16_t count, void *userdata)
     rte_pktmbuf_free_bulk(unsent, count);
 }
 
-int
-ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ubc_net_port *port,
-             struct rte_mempool *msg_pool, struct ubc_link *to_sched, struct ubc_link *from_sched)
+static int
+net_init_queues(struct ubc_net *net, const struct ubc_net_config *config,
+                const struct ubc_net_port *port)
 {
-    UBC_ASSERT(net != NULL && config != NULL && port != NULL && msg_pool != NULL);
-    UBC_ASSERT(port->queues <= UBC_NET_QUEUES_MAX && config->burst_size <= UBC_NET_BURST_MAX);
-    memset(net, 0, sizeof(*net));
-    net->config = *config;
-    net->port = port;
-    net->msg_pool = msg_pool;
-    net->to_sched = to_sched;
-    net->from_sched = from_sched;
-    size_t footprint = ubc_peer_table_footprint(config->peers_max);
-    if (footprint == 0)
-        return -EINVAL;
-    void *memory = rte_zmalloc_socket("peers", footprint, ubc_peer_table_align(), port->socket_id);
-    net->peers = ubc_peer_table_new(memory, config->peers_max);
-    if (net->peers == NULL)
-        return -ENOMEM;
-    for (uint16_t q = 0; q < port->queues; q++) {
+    if (net->config.queue_count == 0) {
+        net->config.queue_count = port->queues;
+        for (uint16_t q = 0; q < port->queues; q++)
+            net->config.queues[q] = q;
+    }
+    for (uint16_t i = 0; i < net->config.queue_count; i++) {
+        uint16_t q = net->config.queues[i];
+        if (q >= port->queues)
+            return -EINVAL;
         net->tx_buffer[q] = rte_zmalloc_socket(
             "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(config->burst_size), 64, port->socket_id);
         if (net->tx_buffer[q] == NULL)
@@ -66,11 +59,50 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
         rte_eth_tx_buffer_set_err_callback(net->tx_buffer[q], net_tx_error_callback,
                                            &net->stats[q]);
     }
+    return 0;
+}
+
+int
+ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ubc_net_port *port,
+             struct rte_mempool *msg_pool, struct ubc_link *to_sched, struct ubc_link *from_sched)
+{
+    UBC_ASSERT(net != NULL && config != NULL && port != NULL && msg_pool != NULL);
+    UBC_ASSERT(port->queues <= UBC_NET_QUEUES_MAX && config->burst_size <= UBC_NET_BURST_MAX);
+    UBC_ASSERT(config->instance < UBC_NET_INSTANCES_MAX);
+    UBC_ASSERT(config->queue_count <= UBC_NET_QUEUES_MAX);
+    memset(net, 0, sizeof(*net));
+    net->config = *config;
+    net->port = port;
+    net->msg_pool = msg_pool;
+    net->to_sched = to_sched;
+    net->from_sched = from_sched;
+    net->inputs[net->input_count++] = from_sched;
+    size_t footprint = ubc_peer_table_footprint(config->peers_max);
+    if (footprint == 0)
+        return -EINVAL;
+    void *memory = rte_zmalloc_socket("peers", footprint, ubc_peer_table_align(), port->socket_id);
+    net->peers = ubc_peer_table_new(memory, config->peers_max);
+    if (net->peers == NULL)
+        return -ENOMEM;
+    UBC_ASSERT(net->peers->slot_count - 1 <= UBC_NET_PEER_SLOT_MASK);
+    int rc = net_init_queues(net, config, port);
+    if (rc != 0)
+        return rc;
     memcpy(net->self.mac, port->mac.addr_bytes, sizeof(net->self.mac));
     net->self.ipv4_be = config->ipv4_be;
     net->self.udp_port_be = rte_cpu_to_be_16(config->udp_port);
     net->origin.sender_id = config->node_id;
     net->tx_drain_tsc = config->tsc_hz * config->tx_drain_us / 1000000;
+    return 0;
+}
+
+int
+ubc_net_add_input(struct ubc_net *net, struct ubc_link *link)
+{
+    UBC_ASSERT(link != NULL);
+    if (net->input_count >= UBC_NET_INPUTS_MAX)
+        return -ENOSPC;
+    net->inputs[net->input_count++] = link;
     return 0;
 }
 
@@ -203,8 +235,9 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     stats->rx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
     msg->hdr.src_role = UBC_ROLE_NET;
     msg->hdr.tsc = now_tsc;
-    msg->hdr.peer = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
+    uint32_t slot = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
                                     info->source.mac, now_tsc, &msg->hdr.peer_gen);
+    msg->hdr.peer = (net->config.instance << UBC_NET_PEER_INSTANCE_SHIFT) | slot;
     entry->msg = msg;
     entry->frame = frame;
     entry->info = *info;
@@ -285,7 +318,9 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
         rte_pktmbuf_free(frame);
         return;
     }
-    const struct ubc_peer *peer = ubc_peer_get(net->peers, msg->hdr.peer, msg->hdr.peer_gen);
+    const struct ubc_peer *peer = NULL;
+    if (ubc_net_peer_instance(msg->hdr.peer) == net->config.instance)
+        peer = ubc_peer_get(net->peers, msg->hdr.peer & UBC_NET_PEER_SLOT_MASK, msg->hdr.peer_gen);
     if (peer == NULL) {
         stats->drops[UBC_NET_DROP_STALE_PEER]++;
         rte_pktmbuf_free(frame);
@@ -310,24 +345,34 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
     net_tx_frame(net, queue, frame, length);
 }
 
-/* Sends the replies other roles queued for peers (acks, refusals,
- * assignments) in one burst. */
+/* Sends the replies one role queued for peers (acks, refusals, assignments,
+ * ledger results) in one burst, on the instance's first queue. */
 static uint32_t
-net_tx_replies(struct ubc_net *net)
+net_tx_replies_from(struct ubc_net *net, struct ubc_link *link)
 {
     struct ubc_msg *msgs[UBC_NET_BURST_MAX];
     struct rte_mbuf *frames[UBC_NET_BURST_MAX];
-    uint32_t n = ubc_link_recv_burst(net->from_sched, msgs, net->config.burst_size);
+    uint32_t n = ubc_link_recv_burst(link, msgs, net->config.burst_size);
     if (n == 0)
         return 0;
+    uint16_t queue = net->config.queues[0];
     if (rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames, n) != 0) {
-        net->stats[0].drops[UBC_NET_DROP_NO_MBUF] += n;
+        net->stats[queue].drops[UBC_NET_DROP_NO_MBUF] += n;
     } else {
         for (uint32_t i = 0; i < n; i++)
-            net_send_message(net, 0, msgs[i], frames[i]);
+            net_send_message(net, queue, msgs[i], frames[i]);
     }
     rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
     return n;
+}
+
+static uint32_t
+net_tx_replies(struct ubc_net *net)
+{
+    uint32_t work = 0;
+    for (uint32_t i = 0; i < net->input_count; i++)
+        work += net_tx_replies_from(net, net->inputs[i]);
+    return work;
 }
 
 static uint32_t
@@ -355,7 +400,8 @@ net_rx_queue(struct ubc_net *net, uint16_t queue, uint64_t now_tsc)
 static void
 net_drain_tx(struct ubc_net *net)
 {
-    for (uint16_t q = 0; q < net->port->queues; q++) {
+    for (uint16_t i = 0; i < net->config.queue_count; i++) {
+        uint16_t q = net->config.queues[i];
         uint16_t sent = rte_eth_tx_buffer_flush(net->port->port_id, q, net->tx_buffer[q]);
         net->stats[q].tx_packets += sent;
     }
@@ -368,8 +414,8 @@ ubc_net_poll(void *ctx, uint64_t now_tsc)
     uint32_t work = net_tx_replies(net);
     /* Stopping: no new work comes in, replies still go out. */
     if (!__atomic_load_n(net->config.stopping, __ATOMIC_ACQUIRE)) {
-        for (uint16_t q = 0; q < net->port->queues; q++)
-            work += net_rx_queue(net, q, now_tsc);
+        for (uint16_t i = 0; i < net->config.queue_count; i++)
+            work += net_rx_queue(net, net->config.queues[i], now_tsc);
     }
     if (now_tsc >= net->next_drain_tsc) {
         net_drain_tx(net);
@@ -391,5 +437,9 @@ ubc_net_drained(void *ctx)
 {
     struct ubc_net *net = ctx;
     net_drain_tx(net);
-    return ubc_link_count(net->from_sched) == 0;
+    for (uint32_t i = 0; i < net->input_count; i++) {
+        if (ubc_link_count(net->inputs[i]) != 0)
+            return false;
+    }
+    return true;
 }

@@ -2,12 +2,22 @@
  * messages to the roles' rings; replies and assignments back out in tx
  * bursts.
  *
- * Contract: ubc_net_init() runs on the main thread at start-up (it allocates
- * the peer table and tx buffers on the port's NUMA socket); afterwards only
- * the lcore that runs the net role calls ubc_net_poll() and
+ * Contract: a node runs 1..UBC_NET_INSTANCES_MAX instances of the net role,
+ * each a struct ubc_net that owns a disjoint set of the port's rx/tx queues
+ * (RSS spreads flows over the queues, so a peer always arrives on the same
+ * queue and therefore at the same instance), its own peer table and its own
+ * input links. ubc_net_init() runs on the main thread at start-up (it
+ * allocates the peer table and tx buffers on the port's NUMA socket);
+ * afterwards only the lcore that runs the instance calls ubc_net_poll() and
  * ubc_net_housekeep(). No allocation, lock or system call on that path:
  * rx/tx bursts and ring bursts only. The counters are written by that lcore
  * and read by the control thread (each an aligned 64-bit word).
+ *
+ * Peer handles: hdr.peer of a message from an instance carries the instance
+ * in its top 4 bits (ubc_net_peer_instance) and the slot of the instance's
+ * peer table below, so a role answering later finds the instance to send the
+ * reply through (ubc_node_link_to_net in node/ubc_node.h). Roles treat the
+ * handle as opaque.
  */
 #ifndef UBC_NET_H
 #define UBC_NET_H
@@ -27,6 +37,18 @@
 
 #define UBC_NET_QUEUES_MAX 16
 #define UBC_NET_BURST_MAX 256
+#define UBC_NET_INSTANCES_MAX 8
+#define UBC_NET_INPUTS_MAX 8 /* links other roles answer this instance on */
+#define UBC_NET_PEER_INSTANCE_SHIFT 28u
+#define UBC_NET_PEER_SLOT_MASK ((1u << UBC_NET_PEER_INSTANCE_SHIFT) - 1u)
+
+/* The net instance a peer handle belongs to; UBC_PEER_NONE gives 15, which
+ * is never an instance. */
+static inline uint32_t
+ubc_net_peer_instance(uint32_t peer)
+{
+    return peer >> UBC_NET_PEER_INSTANCE_SHIFT;
+}
 
 /* Why a frame or a message went no further, beyond the frame's own faults
  * (enum ubc_pkt_drop) and the datagram's (enum ubc_wire_result). */
@@ -67,15 +89,24 @@ struct ubc_net_config {
     uint64_t tsc_hz;
     uint32_t peers_max;
     const int *stopping; /* non-zero: stop taking new packets */
+    uint32_t instance;   /* 0..UBC_NET_INSTANCES_MAX-1: goes into peer handles */
+    /* The port queues this instance polls and sends on; replies leave by
+     * queues[0]. queue_count 0: every queue of the port. */
+    uint16_t queue_count;
+    uint16_t queues[UBC_NET_QUEUES_MAX];
 };
 
 struct ubc_net {
     struct ubc_net_config config;
     struct ubc_net_port *port;
     struct rte_mempool *msg_pool;
-    /* Links out of the net role (to sched, ledger, consensus) and in. */
+    /* Links out of the net role (to sched, verify) and in (replies from
+     * every role that answers peers: inputs[0] is from_sched). */
     struct ubc_link *to_sched;
     struct ubc_link *from_sched;
+    struct ubc_link *to_verify; /* NULL: ledger operations are refused no-route */
+    struct ubc_link *inputs[UBC_NET_INPUTS_MAX];
+    uint32_t input_count;
     struct ubc_peer_table *peers;
     struct ubc_pkt_self self;
     struct ubc_wire_policy policy;
@@ -87,11 +118,15 @@ struct ubc_net {
     struct ubc_net_queue_stats stats[UBC_NET_QUEUES_MAX];
 };
 
-/* Returns 0 or a negative errno. */
+/* Returns 0 or a negative errno. from_sched becomes the first input. */
 int ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config,
                  struct ubc_net_port *port, struct rte_mempool *msg_pool, struct ubc_link *to_sched,
                  struct ubc_link *from_sched);
 void ubc_net_fini(struct ubc_net *net);
+
+/* Start-up only: another link whose messages (replies for peers) this
+ * instance encodes and sends. Returns 0 or -ENOSPC. */
+int ubc_net_add_input(struct ubc_net *net, struct ubc_link *link);
 
 /* Run-loop callbacks (common/ubc_loop.h). */
 uint32_t ubc_net_poll(void *net, uint64_t now_tsc);

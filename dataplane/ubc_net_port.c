@@ -66,19 +66,24 @@ port_configure(struct ubc_net_port *port, const struct ubc_net_port_config *conf
 {
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
-    if (config->queues > 1) {
+    port->queues_asked = config->queues;
+    if (port->queues > 1) {
+        port->rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+        if (port->rss_hf == 0)
+            port->queues = 1; /* no way to spread flows: one queue, the caller logs it */
+    }
+    if (port->queues > 1) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        conf.rx_adv_conf.rss_conf.rss_hf =
-            (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+        conf.rx_adv_conf.rss_conf.rss_hf = port->rss_hf;
     }
     if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
-    if (config->queues > info->max_rx_queues || config->queues > info->max_tx_queues) {
+    if (port->queues > info->max_rx_queues || port->queues > info->max_tx_queues) {
         snprintf(error, error_cap, "net.rx_queues = %u: port %s supports %u rx / %u tx queues",
                  config->queues, port->name, info->max_rx_queues, info->max_tx_queues);
         return -EINVAL;
     }
-    int rc = rte_eth_dev_configure(port->port_id, config->queues, config->queues, &conf);
+    int rc = rte_eth_dev_configure(port->port_id, port->queues, port->queues, &conf);
     if (rc != 0) {
         snprintf(error, error_cap, "port %s: configure failed: %s", port->name, rte_strerror(-rc));
         return rc;

@@ -5,7 +5,10 @@
  * or a virtual device; a vdev EAL was not given is hot-plugged from the
  * devargs), creates its mbuf pool on the port's NUMA socket with a size
  * computed from descriptors, bursts and caches, sets up rx_queues rx and tx
- * queues (RSS across them when more than one), and starts it. The net role
+ * queues (RSS on IP and UDP across them when more than one), and starts it.
+ * A port whose device offers no RSS on IP/UDP (dev_info's
+ * flow_type_rss_offloads) gets one queue: queues < queues_asked tells the
+ * caller to say so. The net role
  * then owns the queues; the control thread may read link and stats at any
  * time (ethdev stats reads are safe next to the datapath). close() runs
  * after every lcore has returned.
@@ -43,6 +46,8 @@ struct ubc_net_port {
     char name[64];
     char driver[32];
     bool started;
+    uint16_t queues_asked; /* what the config asked; queues is what the port got */
+    uint64_t rss_hf;       /* the RSS hash functions in use; 0: no RSS (one queue) */
 };
 
 /* The mbuf count formula: every descriptor can hold an mbuf, every queue

@@ -56,7 +56,10 @@ static const struct config_key config_keys[] = {
     { "log", "level", TYPE_TEXT, OFF(log_level), 0, 0, "info",
       "emerg, alert, crit, err, warning, notice, info or debug" },
     { "roles", "net", TYPE_LCORE, ROLE_OFF(UBC_ROLE_NET), 0, 1023, "1",
-      "lcore that runs the net role" },
+      "lcore that runs the net role (its first instance when roles.net_lcores is empty)" },
+    { "roles", "net_lcores", TYPE_TEXT, OFF(role_net_lcores), 0, 0, "",
+      "comma list of lcores, one per net instance (net.instances entries, an lcore may repeat); "
+      "empty: every instance on roles.net" },
     { "roles", "sched", TYPE_LCORE, ROLE_OFF(UBC_ROLE_SCHED), 0, 1023, "1",
       "lcore that runs the sched role" },
     { "roles", "ledger", TYPE_LCORE, ROLE_OFF(UBC_ROLE_LEDGER), 0, 1023, "0",
@@ -94,7 +97,10 @@ static const struct config_key config_keys[] = {
     { "net", "promiscuous", TYPE_BOOL, OFF(net_promiscuous), 0, 1, "true",
       "accept frames for any MAC (virtual ports)" },
     { "net", "peers_max", TYPE_U32, OFF(net_peers_max), 16, 16777216, "65536",
-      "clients and providers the node can answer at once" },
+      "clients and providers the node can answer at once (per net instance)" },
+    { "net", "instances", TYPE_U32, OFF(net_instances), 1, 8, "1",
+      "net role instances; instance i polls the rx/tx queues q with q mod instances = i, so "
+      "rx_queues must be at least this (RSS spreads peers over the queues)" },
     { "sched", "max_jobs", TYPE_U32, OFF(sched_max_jobs), 16, 16777216, "65536",
       "jobs the scheduler tracks (live and recently finished)" },
     { "sched", "max_providers", TYPE_U32, OFF(sched_max_providers), 16, 16777216, "65536",
@@ -439,6 +445,32 @@ config_log_level_valid(const char *level)
     return false;
 }
 
+/* roles.net_lcores and net.instances: one lcore per instance, enough queues. */
+static int
+config_net_lcores(struct ubc_config *config, char *error, size_t error_cap)
+{
+    if (config->net_instances > config->net_rx_queues)
+        return config_fail(error, error_cap, "net.instances", "more than net.rx_queues");
+    const char *at = config->role_net_lcores;
+    uint32_t count = 0;
+    while (*at != '\0') {
+        char *end = NULL;
+        unsigned long lcore = strtoul(at, &end, 10);
+        if (end == at || lcore > 1023 || (*end != ',' && *end != '\0') ||
+            count >= UBC_ARRAY_SIZE(config->net_instance_lcore))
+            return config_fail(error, error_cap, "roles.net_lcores",
+                               "expected a comma list of at most 8 lcore ids");
+        config->net_instance_lcore[count++] = (uint32_t)lcore;
+        at = *end == ',' ? end + 1 : end;
+    }
+    if (count != 0 && count != config->net_instances)
+        return config_fail(error, error_cap, "roles.net_lcores",
+                           "needs one lcore per net instance (net.instances)");
+    for (uint32_t i = count; i < config->net_instances; i++)
+        config->net_instance_lcore[i] = config->role_lcore[UBC_ROLE_NET];
+    return 0;
+}
+
 int
 ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap)
 {
@@ -485,6 +517,9 @@ ubc_config_finish(struct ubc_config *config, char *error, size_t error_cap)
     }
     if (strlen(config->admin_socket) >= 108) /* sizeof(sockaddr_un.sun_path) */
         return config_fail(error, error_cap, "node.admin_socket", "longer than 107 bytes");
+    int rc = config_net_lcores(config, error, error_cap);
+    if (rc != 0)
+        return rc;
     uint32_t floor = config->net_rx_queues * (config->net_rx_desc + config->net_tx_desc);
     if (config->net_mbuf_count != 0 && config->net_mbuf_count < floor)
         return config_fail(error, error_cap, "net.mbuf_count",

@@ -57,6 +57,9 @@ struct ubc_config {
     uint32_t net_tx_drain_us;
     bool net_promiscuous;
     uint32_t net_peers_max;
+    uint32_t net_instances;         /* net role instances (lcores), 1..8 */
+    char role_net_lcores[64];       /* "1,2": lcore of each instance; empty: all on roles.net */
+    uint32_t net_instance_lcore[8]; /* parsed from role_net_lcores (or roles.net) */
 
     uint32_t sched_max_jobs;
     uint32_t sched_max_providers;

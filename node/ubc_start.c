@@ -78,15 +78,78 @@ start_links(struct ubc_node *node, char *error, size_t error_cap)
 {
     for (int i = 0; i < UBC_LINK_COUNT; i++) {
         const struct link_spec *spec = &link_specs[i];
+        /* Several net instances produce on the links out of net. */
+        int multi_producer = spec->multi_producer ||
+                             (spec->from_role == UBC_ROLE_NET && node->config.net_instances > 1);
         int rc = ubc_link_create(&node->links[i], spec->name, spec->from_role, spec->to_role,
                                  node->config.ring_link_size, (int)rte_socket_id(),
-                                 spec->multi_producer);
+                                 multi_producer);
         if (rc != 0) {
             snprintf(error, error_cap, "ring %s: %s", spec->name, rte_strerror(-rc));
             return rc;
         }
     }
     return 0;
+}
+
+/* The roles that answer peers, each with one SP/SC link per net instance
+ * (sched>net and consensus>net of instance 0 are in the link table). */
+static const enum ubc_role_id net_answering_roles[] = { UBC_ROLE_SCHED, UBC_ROLE_LEDGER,
+                                                        UBC_ROLE_CONSENSUS, UBC_ROLE_VERIFY };
+
+static int
+start_links_to_net(struct ubc_node *node, char *error, size_t error_cap)
+{
+    for (uint32_t r = 0; r < UBC_ARRAY_SIZE(net_answering_roles); r++) {
+        enum ubc_role_id role = net_answering_roles[r];
+        for (uint32_t i = 0; i < node->net_count; i++) {
+            struct ubc_link *link = &node->net_reply_links[role][i];
+            if (i == 0 && role == UBC_ROLE_SCHED)
+                link = &node->links[UBC_LINK_SCHED_TO_NET];
+            else if (i == 0 && role == UBC_ROLE_CONSENSUS)
+                link = &node->links[UBC_LINK_CONSENSUS_TO_NET];
+            else {
+                char name[UBC_LINK_NAME_MAX];
+                snprintf(name, sizeof(name), "%s>net%u", ubc_role_name(role), i);
+                int rc = ubc_link_create(link, name, role, UBC_ROLE_NET,
+                                         node->config.ring_link_size, (int)rte_socket_id(), 0);
+                if (rc != 0) {
+                    snprintf(error, error_cap, "ring %s: %s", name, rte_strerror(-rc));
+                    return rc;
+                }
+            }
+            node->links_to_net[role][i] = link;
+        }
+    }
+    return 0;
+}
+
+/* Instance i polls the queues q with q mod count = i. */
+static int
+start_net_instance(struct ubc_node *node, uint32_t instance)
+{
+    const struct ubc_config *config = &node->config;
+    struct ubc_net_config net_config = {
+        .node_id = config->node_id,
+        .ipv4_be = config->net_ipv4_be,
+        .udp_port = (uint16_t)config->net_udp_port,
+        .burst_size = (uint16_t)config->net_burst_size,
+        .tx_drain_us = config->net_tx_drain_us,
+        .tsc_hz = node->tsc_hz,
+        .peers_max = config->net_peers_max,
+        .stopping = &node->stop,
+        .instance = instance,
+    };
+    for (uint16_t q = (uint16_t)instance; q < node->port.queues; q += (uint16_t)node->net_count)
+        net_config.queues[net_config.queue_count++] = q;
+    struct ubc_net *net = &node->net[instance];
+    int rc = ubc_net_init(net, &net_config, &node->port, node->msg_pool,
+                          &node->links[UBC_LINK_NET_TO_SCHED],
+                          node->links_to_net[UBC_ROLE_SCHED][instance]);
+    net->to_verify = &node->links[UBC_LINK_NET_TO_VERIFY];
+    for (uint32_t r = 1; rc == 0 && r < UBC_ARRAY_SIZE(net_answering_roles); r++)
+        rc = ubc_net_add_input(net, node->links_to_net[net_answering_roles[r]][instance]);
+    return rc;
 }
 
 static int
@@ -107,21 +170,41 @@ start_port_and_net(struct ubc_node *node, char *error, size_t error_cap)
     int rc = ubc_net_port_open(&node->port, &port_config, error, error_cap);
     if (rc != 0)
         return rc;
-    struct ubc_net_config net_config = {
-        .node_id = config->node_id,
-        .ipv4_be = config->net_ipv4_be,
-        .udp_port = (uint16_t)config->net_udp_port,
-        .burst_size = (uint16_t)config->net_burst_size,
-        .tx_drain_us = config->net_tx_drain_us,
-        .tsc_hz = node->tsc_hz,
-        .peers_max = config->net_peers_max,
-        .stopping = &node->stop,
-    };
-    rc = ubc_net_init(&node->net, &net_config, &node->port, node->msg_pool,
-                      &node->links[UBC_LINK_NET_TO_SCHED], &node->links[UBC_LINK_SCHED_TO_NET]);
-    if (rc != 0)
-        snprintf(error, error_cap, "net role: %s", strerror(-rc));
+    node->net_count = config->net_instances < node->port.queues ? config->net_instances
+                                                                 : node->port.queues;
+    if (node->port.queues < node->port.queues_asked)
+        UBC_LOG(WARNING, UBC_LOG_NET,
+                "port %s (%s) offers no RSS on IP/UDP: 1 queue instead of net.rx_queues = %u, "
+                "%u net instance(s) instead of %u",
+                node->port.name, node->port.driver, node->port.queues_asked, node->net_count,
+                config->net_instances);
+    else if (node->port.queues > 1)
+        UBC_LOG(INFO, UBC_LOG_NET, "port %s: %u queues, RSS hash 0x%llx, %u net instance(s)",
+                node->port.name, node->port.queues, (unsigned long long)node->port.rss_hf,
+                node->net_count);
+    rc = start_links_to_net(node, error, error_cap);
+    for (uint32_t i = 0; rc == 0 && i < node->net_count; i++) {
+        rc = start_net_instance(node, i);
+        if (rc != 0)
+            snprintf(error, error_cap, "net role instance %u: %s", i, strerror(-rc));
+    }
     return rc;
+}
+
+/* Net instances after the first: the net datapath alone (the net role's
+ * control mailbox is served by instance 0). */
+static void
+start_net_instance_ops(struct ubc_node *node, uint32_t instance, struct ubc_role_ops *ops)
+{
+    static const char *const names[UBC_NET_INSTANCES_MAX] = { "net",  "net1", "net2", "net3",
+                                                              "net4", "net5", "net6", "net7" };
+    UBC_ASSERT(instance > 0 && instance < node->net_count);
+    memset(ops, 0, sizeof(*ops));
+    ops->name = names[instance];
+    ops->ctx = &node->net[instance];
+    ops->poll = ubc_net_poll;
+    ops->housekeep = ubc_net_housekeep;
+    ops->drained = ubc_net_drained;
 }
 
 static int
@@ -137,13 +220,17 @@ start_loops(struct ubc_node *node, char *error, size_t error_cap)
         .drain_ms = config->shutdown_drain_ms,
         .tsc_hz = node->tsc_hz,
     };
-    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
-        uint32_t lcore = config->role_lcore[role];
+    /* Every role, then net instances 1.. (instance 0 is the net role). */
+    for (uint32_t slot = 0; slot < UBC_ROLE_COUNT + node->net_count - 1; slot++) {
+        uint32_t role = slot < UBC_ROLE_COUNT ? slot : UBC_ROLE_NET;
+        uint32_t instance = slot < UBC_ROLE_COUNT ? 0 : slot - UBC_ROLE_COUNT + 1;
+        uint32_t lcore = role == UBC_ROLE_NET ? config->net_instance_lcore[instance]
+                                              : config->role_lcore[role];
         if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore)) {
             snprintf(error, error_cap,
                      "config: roles.%s = %u: lcore not enabled in EAL "
                      "arguments (-l)",
-                     ubc_role_name(role), lcore);
+                     role == UBC_ROLE_NET ? "net_lcores" : ubc_role_name(role), lcore);
             return -EINVAL;
         }
         if (!node->lcore_used[lcore]) {
@@ -151,9 +238,16 @@ start_loops(struct ubc_node *node, char *error, size_t error_cap)
             node->lcore_used[lcore] = true;
         }
         struct ubc_role_ops ops;
-        ubc_roles_ops(node, role, &ops);
+        if (instance == 0)
+            ubc_roles_ops(node, role, &ops);
+        else
+            start_net_instance_ops(node, instance, &ops);
         int rc = ubc_loop_add_role(&node->loops[lcore], &ops);
-        UBC_ASSERT(rc >= 0); /* at most UBC_ROLE_COUNT roles per loop */
+        if (rc < 0) {
+            snprintf(error, error_cap, "lcore %u: more than %u roles and net instances", lcore,
+                     UBC_LOOP_ROLES_MAX);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -223,10 +317,15 @@ void
 ubc_node_stop(struct ubc_node *node)
 {
     ubc_net_port_close(&node->port);
-    ubc_net_fini(&node->net);
+    for (uint32_t i = 0; i < node->net_count; i++)
+        ubc_net_fini(&node->net[i]);
     ubc_roles_fini(node);
     for (int i = 0; i < UBC_LINK_COUNT; i++)
         ubc_link_destroy(&node->links[i]);
+    for (uint32_t role = 0; role < UBC_ROLE_COUNT; role++) {
+        for (uint32_t i = 0; i < UBC_NET_INSTANCES_MAX; i++)
+            ubc_link_destroy(&node->net_reply_links[role][i]);
+    }
     if (node->msg_pool != NULL)
         rte_mempool_free(node->msg_pool);
     node->msg_pool = NULL;

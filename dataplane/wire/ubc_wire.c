@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <string.h>
 
+UBC_STATIC_ASSERT(sizeof(struct ubc_wire_ledger_op) == UBC_WIRE_LEDGER_OP_BYTES,
+                  "a wire ledger op record is 224 bytes");
+UBC_STATIC_ASSERT(UBC_WIRE_LEDGER_OP_BYTES <= UBC_MSG_PAYLOAD_SIZE, "one op fits a message");
+
 /* Header byte offsets (docs/wire-protocol.md, "Header"). */
 enum {
     OFFSET_MAGIC = 0,
@@ -145,7 +149,9 @@ ubc_wire_payload_bytes(uint16_t type)
     case UBC_MSG_ASSIGNMENT: return UBC_WIRE_ASSIGNMENT_BYTES;
     case UBC_MSG_ACK:
     case UBC_MSG_REFUSAL:
-    case UBC_MSG_JOB_STATUS: return UBC_WIRE_REPLY_BYTES;
+    case UBC_MSG_JOB_STATUS:
+    case UBC_MSG_LEDGER_RESULT: return UBC_WIRE_REPLY_BYTES;
+    case UBC_MSG_LEDGER_OP: return UBC_WIRE_LEDGER_OP_BYTES; /* per record: 1..6 records */
     default: return 0;
     }
 }
@@ -160,7 +166,7 @@ bool
 ubc_wire_type_is_reply(uint16_t type)
 {
     return type == UBC_MSG_ACK || type == UBC_MSG_REFUSAL || type == UBC_MSG_JOB_STATUS ||
-           type == UBC_MSG_ASSIGNMENT;
+           type == UBC_MSG_ASSIGNMENT || type == UBC_MSG_LEDGER_RESULT;
 }
 
 /* A sender of a newer minor version may append payload fields and use
@@ -179,6 +185,10 @@ header_check_type(const struct ubc_wire_header *header)
     uint16_t expected = ubc_wire_payload_bytes(header->type);
     if (expected == 0)
         return UBC_WIRE_ERR_UNKNOWN_TYPE;
+    if (header->type == UBC_MSG_LEDGER_OP) /* whole records, in any version */
+        return header->payload_len != 0 && header->payload_len % expected == 0
+                   ? UBC_WIRE_OK
+                   : UBC_WIRE_ERR_PAYLOAD_SIZE;
     if (header->payload_len == expected)
         return UBC_WIRE_OK;
     if (!header_is_strict(header) && header->payload_len > expected)
@@ -549,6 +559,201 @@ payload_validate(const struct ubc_msg *msg, bool strict)
     return valid ? UBC_WIRE_OK : UBC_WIRE_ERR_FIELD_RANGE;
 }
 
+static void header_write(struct cursor *c, uint16_t type, uint64_t sequence,
+                         const struct ubc_wire_origin *origin, uint16_t flags,
+                         uint16_t payload_len);
+
+/* LEDGER_OP records. The integer fields of each kind's arguments, as
+ * (offset, width) pairs in the 80-byte args (the layout of struct
+ * ubc_ledger_args); every other args byte is a byte array or zero and is
+ * copied as it is. */
+struct ledger_int_field {
+    uint8_t offset;
+    uint8_t width;
+};
+
+struct ledger_args_layout {
+    uint8_t count;
+    struct ledger_int_field fields[4];
+};
+
+static const struct ledger_args_layout ledger_layouts[UBC_WIRE_LEDGER_KIND_MAX + 1] = {
+    [2] = { 1, { { 32, 8 } } },                                /* TRANSFER: target, amount */
+    [3] = { 1, { { 0, 8 } } },                                 /* STAKE: amount */
+    [4] = { 1, { { 0, 8 } } },                                 /* UNSTAKE */
+    [5] = { 1, { { 0, 8 } } },                                 /* BURN */
+    [6] = { 2, { { 0, 8 }, { 8, 8 } } },                       /* ESCROW_LOCK: job, amount */
+    [7] = { 2, { { 0, 8 }, { 8, 8 } } },                       /* ESCROW_RELEASE */
+    [8] = { 2, { { 0, 8 }, { 8, 8 } } },                       /* ESCROW_REFUND */
+    [9] = { 2, { { 0, 8 }, { 8, 8 } } },                       /* REWARD_EPOCH: epoch, units */
+    [10] = { 2, { { 0, 8 }, { 8, 8 } } },                      /* REWARD_WORK */
+    [11] = { 2, { { 0, 8 }, { 8, 8 } } },                      /* SLASH: amount, sequence */
+    [12] = { 4, { { 0, 4 }, { 4, 4 }, { 8, 8 }, { 16, 8 } } }, /* PROPOSE */
+    [13] = { 1, { { 0, 8 } } },                                /* VOTE: proposal id */
+    [14] = { 1, { { 0, 8 } } },                                /* EXECUTE */
+    [16] = { 1, { { 0, 4 } } },                                /* MULTISIG_SET_THRESHOLD */
+    [19] = { 1, { { 32, 8 } } },                               /* FREEZE: as TRANSFER */
+};
+
+/* Converts the kind's integers in args between host and little-endian
+ * order in place (the same operation both ways). */
+static void
+ledger_args_swap(uint8_t kind, uint8_t args[UBC_WIRE_LEDGER_ARGS_BYTES])
+{
+    if (kind > UBC_WIRE_LEDGER_KIND_MAX)
+        return;
+    const struct ledger_args_layout *layout = &ledger_layouts[kind];
+    for (uint8_t i = 0; i < layout->count; i++) {
+        uint8_t *at = args + layout->fields[i].offset;
+        UBC_ASSERT(layout->fields[i].offset + layout->fields[i].width <=
+                   UBC_WIRE_LEDGER_ARGS_BYTES);
+        if (layout->fields[i].width == 8) {
+            uint64_t v;
+            memcpy(&v, at, 8);
+            v = htole64(v);
+            memcpy(at, &v, 8);
+        } else {
+            uint32_t v;
+            memcpy(&v, at, 4);
+            v = htole32(v);
+            memcpy(at, &v, 4);
+        }
+    }
+}
+
+static void
+ledger_op_read(struct cursor *c, struct ubc_wire_ledger_op *op, uint8_t *verify_on_wire)
+{
+    op->kind = get_u8(c);
+    op->flags = get_u8(c);
+    op->cosign_count = get_u8(c);
+    *verify_on_wire = get_u8(c);
+    op->verify = 0; /* the verify role's mark, never the client's */
+    op->reserved = get_u32(c);
+    op->nonce = get_u64(c);
+    get_bytes(c, op->account, sizeof(op->account));
+    get_bytes(c, op->signer, sizeof(op->signer));
+    get_bytes(c, op->signature, sizeof(op->signature));
+    get_bytes(c, op->args, sizeof(op->args));
+    ledger_args_swap(op->kind, op->args);
+}
+
+static void
+ledger_op_write(struct cursor *c, const struct ubc_wire_ledger_op *op)
+{
+    put_u8(c, op->kind);
+    put_u8(c, op->flags);
+    put_u8(c, op->cosign_count);
+    put_u8(c, 0); /* verify: not carried */
+    put_u32(c, op->reserved);
+    put_u64(c, op->nonce);
+    put_bytes(c, op->account, sizeof(op->account));
+    put_bytes(c, op->signer, sizeof(op->signer));
+    put_bytes(c, op->signature, sizeof(op->signature));
+    uint8_t args[UBC_WIRE_LEDGER_ARGS_BYTES];
+    memcpy(args, op->args, sizeof(args));
+    ledger_args_swap(op->kind, args);
+    put_bytes(c, args, sizeof(args));
+}
+
+/* The group rules, shared by the encoder and the decoder. */
+static enum ubc_wire_result
+ledger_group_validate(const struct ubc_wire_ledger_op *ops, uint32_t count)
+{
+    if (count == 0 || count > UBC_WIRE_LEDGER_GROUP_FIT)
+        return UBC_WIRE_ERR_PAYLOAD_SIZE;
+    if (ops[0].kind == UBC_WIRE_LEDGER_KIND_COSIGN || ops[0].cosign_count != count - 1)
+        return UBC_WIRE_ERR_FIELD_RANGE;
+    for (uint32_t i = 0; i < count; i++) {
+        if (ops[i].kind == 0 || ops[i].kind > UBC_WIRE_LEDGER_KIND_MAX)
+            return UBC_WIRE_ERR_FIELD_RANGE;
+        if (i > 0 && (ops[i].kind != UBC_WIRE_LEDGER_KIND_COSIGN || ops[i].cosign_count != 0))
+            return UBC_WIRE_ERR_FIELD_RANGE;
+        if (ops[i].reserved != 0)
+            return UBC_WIRE_ERR_RESERVED;
+    }
+    return UBC_WIRE_OK;
+}
+
+enum ubc_wire_result
+ubc_wire_ledger_group_decode(const struct ubc_wire_header *header, const uint8_t *payload,
+                             struct ubc_wire_ledger_op *ops, uint32_t cap, uint32_t *count)
+{
+    UBC_ASSERT(header != NULL && ops != NULL && count != NULL);
+    UBC_ASSERT(cap >= UBC_WIRE_LEDGER_GROUP_FIT);
+    *count = 0;
+    if (header->type != UBC_MSG_LEDGER_OP)
+        return UBC_WIRE_ERR_UNKNOWN_TYPE;
+    if (header->payload_len == 0 || header->payload_len % UBC_WIRE_LEDGER_OP_BYTES != 0)
+        return UBC_WIRE_ERR_PAYLOAD_SIZE;
+    uint32_t n = header->payload_len / UBC_WIRE_LEDGER_OP_BYTES;
+    UBC_ASSERT(n <= UBC_WIRE_LEDGER_GROUP_FIT); /* payload_len <= UBC_WIRE_PAYLOAD_MAX */
+    UBC_ASSERT(payload != NULL);
+    struct cursor c = cursor_read(payload, header->payload_len);
+    bool verify_set = false;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t verify_on_wire;
+        ledger_op_read(&c, &ops[i], &verify_on_wire);
+        verify_set |= verify_on_wire != 0;
+    }
+    UBC_ASSERT(c.at == c.end);
+    enum ubc_wire_result result = ledger_group_validate(ops, n);
+    if (result == UBC_WIRE_OK && verify_set)
+        result = UBC_WIRE_ERR_RESERVED;
+    if (result == UBC_WIRE_OK)
+        *count = n;
+    return result;
+}
+
+enum ubc_wire_result
+ubc_wire_ledger_group_encode(const struct ubc_wire_ledger_op *ops, uint32_t count,
+                             uint64_t sequence, const struct ubc_wire_origin *origin, uint8_t *out,
+                             size_t out_cap, size_t *out_len)
+{
+    UBC_ASSERT(ops != NULL && origin != NULL && out_len != NULL);
+    *out_len = 0;
+    if ((origin->flags & UBC_WIRE_FLAGS_CRITICAL & ~UBC_WIRE_FLAG_TAG) != 0)
+        return UBC_WIRE_ERR_BAD_FLAGS;
+    enum ubc_wire_result result = ledger_group_validate(ops, count);
+    if (result != UBC_WIRE_OK)
+        return result;
+    size_t payload_len = (size_t)count * UBC_WIRE_LEDGER_OP_BYTES;
+    size_t tag = (origin->flags & UBC_WIRE_FLAG_TAG) ? UBC_WIRE_TAG_BYTES : 0;
+    size_t total = UBC_WIRE_HEADER_BYTES + payload_len + tag;
+    UBC_ASSERT(total <= UBC_WIRE_DATAGRAM_MAX);
+    if (out == NULL || out_cap < total)
+        return UBC_WIRE_ERR_NO_ROOM;
+    struct cursor c = { .at = out, .end = out + total };
+    header_write(&c, UBC_MSG_LEDGER_OP, sequence, origin, origin->flags, (uint16_t)payload_len);
+    for (uint32_t i = 0; i < count; i++)
+        ledger_op_write(&c, &ops[i]);
+    UBC_ASSERT((size_t)(c.at - out) == UBC_WIRE_HEADER_BYTES + payload_len);
+    memset(c.at, 0, tag);
+    *out_len = total;
+    return UBC_WIRE_OK;
+}
+
+/* The one-message form of a LEDGER_OP datagram: the group is checked whole,
+ * its main op lands in msg. */
+static enum ubc_wire_result
+ledger_main_decode(const struct ubc_wire_header *header, const uint8_t *payload,
+                   struct ubc_msg *msg)
+{
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT];
+    uint32_t count = 0;
+    enum ubc_wire_result result =
+        ubc_wire_ledger_group_decode(header, payload, ops, UBC_WIRE_LEDGER_GROUP_FIT, &count);
+    msg->hdr = (struct ubc_msg_hdr){
+        .type = UBC_MSG_LEDGER_OP,
+        .len = UBC_WIRE_LEDGER_OP_BYTES,
+        .src_role = UBC_ROLE_NET,
+        .peer = UBC_PEER_NONE,
+        .seq = header->sequence,
+    };
+    memcpy(msg->u.bytes, &ops[0], sizeof(ops[0]));
+    return result;
+}
+
 enum ubc_wire_result
 ubc_wire_payload_decode(const struct ubc_wire_header *header, const uint8_t *payload,
                         struct ubc_msg *msg)
@@ -559,6 +764,10 @@ ubc_wire_payload_decode(const struct ubc_wire_header *header, const uint8_t *pay
     uint16_t wire_bytes = ubc_wire_payload_bytes(header->type);
     if (wire_bytes == 0)
         return UBC_WIRE_ERR_UNKNOWN_TYPE;
+    if ((header->flags & UBC_WIRE_FLAG_REVOKE) && header->type != UBC_MSG_ASSIGNMENT)
+        return UBC_WIRE_ERR_BAD_FLAGS;
+    if (header->type == UBC_MSG_LEDGER_OP)
+        return ledger_main_decode(header, payload, msg);
     if (header->payload_len < wire_bytes)
         return UBC_WIRE_ERR_PAYLOAD_SIZE;
     UBC_ASSERT(payload != NULL);
@@ -572,6 +781,8 @@ ubc_wire_payload_decode(const struct ubc_wire_header *header, const uint8_t *pay
         .peer = UBC_PEER_NONE,
         .seq = header->sequence,
     };
+    if (header->type == UBC_MSG_ASSIGNMENT)
+        msg->hdr.flags = (header->flags & UBC_WIRE_FLAG_REVOKE) ? UBC_MSG_FLAG_REVOKE : 0;
     struct cursor c = cursor_read(payload, wire_bytes);
     payload_read(&c, msg);
     UBC_ASSERT(c.at == c.end);
@@ -592,19 +803,19 @@ ubc_wire_decode(const uint8_t *buf, size_t len, const struct ubc_wire_policy *po
 }
 
 static void
-header_write(struct cursor *c, const struct ubc_msg *msg, const struct ubc_wire_origin *origin,
-             uint16_t payload_len)
+header_write(struct cursor *c, uint16_t type, uint64_t sequence,
+             const struct ubc_wire_origin *origin, uint16_t flags, uint16_t payload_len)
 {
     put_u32(c, UBC_WIRE_MAGIC);
     put_u8(c, UBC_WIRE_VERSION_MAJOR);
     put_u8(c, UBC_WIRE_VERSION_MINOR);
-    put_u16(c, msg->hdr.type);
-    put_u16(c, origin->flags);
+    put_u16(c, type);
+    put_u16(c, flags);
     put_u16(c, payload_len);
     put_u32(c, 0); /* reserved */
     put_u64(c, origin->sender_id);
     put_u64(c, origin->session_id);
-    put_u64(c, msg->hdr.seq);
+    put_u64(c, sequence);
 }
 
 enum ubc_wire_result
@@ -613,6 +824,11 @@ ubc_wire_encode(const struct ubc_msg *msg, const struct ubc_wire_origin *origin,
 {
     UBC_ASSERT(msg != NULL && origin != NULL && out_len != NULL);
     *out_len = 0;
+    if (msg->hdr.type == UBC_MSG_LEDGER_OP) {
+        struct ubc_wire_ledger_op op;
+        memcpy(&op, msg->u.bytes, sizeof(op));
+        return ubc_wire_ledger_group_encode(&op, 1, msg->hdr.seq, origin, out, out_cap, out_len);
+    }
     uint16_t payload_len = ubc_wire_payload_bytes(msg->hdr.type);
     if (payload_len == 0)
         return type_is_consensus(msg->hdr.type) ? UBC_WIRE_ERR_RESERVED_TYPE
@@ -628,7 +844,10 @@ ubc_wire_encode(const struct ubc_msg *msg, const struct ubc_wire_origin *origin,
     if (out == NULL || out_cap < total)
         return UBC_WIRE_ERR_NO_ROOM;
     struct cursor c = { .at = out, .end = out + total };
-    header_write(&c, msg, origin, payload_len);
+    uint16_t flags = origin->flags;
+    if (msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE))
+        flags |= UBC_WIRE_FLAG_REVOKE;
+    header_write(&c, msg->hdr.type, msg->hdr.seq, origin, flags, payload_len);
     payload_write(&c, msg);
     UBC_ASSERT((size_t)(c.at - out) == UBC_WIRE_HEADER_BYTES + payload_len);
     memset(c.at, 0, tag); /* room for the authentication layer to fill */

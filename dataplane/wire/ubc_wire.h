@@ -37,10 +37,14 @@
 /* Flags. Bits 0..7 are critical: a receiver that does not know a set critical
  * bit must reject the datagram. Bits 8..15 are advisory: unknown ones are
  * ignored. */
-#define UBC_WIRE_FLAG_TAG 0x0001u   /* a 16-byte AEAD tag follows the payload */
+#define UBC_WIRE_FLAG_TAG 0x0001u /* a 16-byte AEAD tag follows the payload */
+/* ASSIGNMENT only: the task is withdrawn (preemption, failover); the
+ * provider stops it. Critical, so a provider that predates it rejects the
+ * datagram instead of starting the task. In-process: UBC_MSG_FLAG_REVOKE. */
+#define UBC_WIRE_FLAG_REVOKE 0x0002u
 #define UBC_WIRE_FLAG_RETRY 0x0100u /* a retransmission of an earlier sequence */
 #define UBC_WIRE_FLAGS_CRITICAL 0x00ffu
-#define UBC_WIRE_FLAGS_CRITICAL_KNOWN UBC_WIRE_FLAG_TAG
+#define UBC_WIRE_FLAGS_CRITICAL_KNOWN (UBC_WIRE_FLAG_TAG | UBC_WIRE_FLAG_REVOKE)
 #define UBC_WIRE_FLAGS_ADVISORY_KNOWN UBC_WIRE_FLAG_RETRY
 
 /* Payload sizes in version 1.0 (bytes on the wire). */
@@ -51,7 +55,39 @@
 #define UBC_WIRE_DEREGISTER_BYTES 8u
 #define UBC_WIRE_TASK_RESULT_BYTES 56u
 #define UBC_WIRE_ASSIGNMENT_BYTES 44u
-#define UBC_WIRE_REPLY_BYTES 16u
+#define UBC_WIRE_REPLY_BYTES 16u /* ACK, REFUSAL, JOB_STATUS, LEDGER_RESULT */
+
+/* LEDGER_OP: a client-signed ledger operation group, the main op then its
+ * cosign_count COSIGN records, each UBC_WIRE_LEDGER_OP_BYTES. The format
+ * allows 16 cosigns; a datagram holds at most UBC_WIRE_LEDGER_GROUP_FIT
+ * records (the main op and 5 cosigns). */
+#define UBC_WIRE_LEDGER_OP_BYTES 224u
+#define UBC_WIRE_LEDGER_ARGS_BYTES 80u
+#define UBC_WIRE_LEDGER_COSIGN_MAX 16u
+#define UBC_WIRE_LEDGER_GROUP_MAX (1u + UBC_WIRE_LEDGER_COSIGN_MAX)
+#define UBC_WIRE_LEDGER_GROUP_FIT (UBC_WIRE_PAYLOAD_MAX / UBC_WIRE_LEDGER_OP_BYTES)
+#define UBC_WIRE_LEDGER_KIND_MAX 20u    /* enum ubc_ledger_op_kind: 1..20 */
+#define UBC_WIRE_LEDGER_KIND_COSIGN 20u /* UBC_LEDGER_OP_COSIGN */
+
+/* One ledger operation record: the layout, field for field and byte for
+ * byte, of struct ubc_ledger_op (ledger/ubc_ledger.h; the node asserts they
+ * match, this layer may not include the ledger). verify is never carried:
+ * it must be 0 on the wire and the decoder leaves it 0 (the verify role
+ * sets it), so a client cannot claim its op was checked. The integers in
+ * args are those of the kind (docs/wire-protocol.md, LEDGER_OP); the other
+ * bytes of args are copied as they are, since the signature covers them. */
+struct ubc_wire_ledger_op {
+    uint8_t kind;
+    uint8_t flags;
+    uint8_t cosign_count;
+    uint8_t verify;
+    uint32_t reserved;
+    uint64_t nonce;
+    uint8_t account[32];
+    uint8_t signer[32];
+    uint8_t signature[64];
+    uint8_t args[UBC_WIRE_LEDGER_ARGS_BYTES];
+};
 
 #define UBC_WIRE_HEARTBEAT_FLAG_DRAIN 0x1u
 #define UBC_WIRE_HEARTBEAT_FLAGS_KNOWN UBC_WIRE_HEARTBEAT_FLAG_DRAIN
@@ -149,8 +185,30 @@ enum ubc_err ubc_wire_result_to_err(enum ubc_wire_result result);
 bool ubc_wire_should_refuse(enum ubc_wire_result result, const struct ubc_wire_header *header);
 
 /* Whether type is a node -> client/provider message (ack, refusal, status,
- * assignment). */
+ * assignment, ledger result). */
 bool ubc_wire_type_is_reply(uint16_t type);
+
+/* LEDGER_OP groups. The one-message API above handles a LEDGER_OP datagram
+ * too: decode checks the whole group and yields its main op in msg->u.bytes
+ * (hdr.len 224); encode sends msg->u.bytes as a group of one. */
+
+/* Decodes the group of a LEDGER_OP datagram whose header passed: writes
+ * *count (1..UBC_WIRE_LEDGER_GROUP_FIT) records into ops (cap of at least
+ * UBC_WIRE_LEDGER_GROUP_FIT). Rules: the payload is a whole number of
+ * records; ops[0] is not a COSIGN and announces count - 1 cosigns; the
+ * others are COSIGNs with no cosigns; kinds in 1..20; verify and reserved
+ * are zero (reserved-nonzero). */
+enum ubc_wire_result ubc_wire_ledger_group_decode(const struct ubc_wire_header *header,
+                                                  const uint8_t *payload,
+                                                  struct ubc_wire_ledger_op *ops, uint32_t cap,
+                                                  uint32_t *count);
+
+/* Encodes ops[0..count) as one LEDGER_OP datagram with that sequence,
+ * checked by the decoder's rules (verify is written as 0 whatever it holds). */
+enum ubc_wire_result ubc_wire_ledger_group_encode(const struct ubc_wire_ledger_op *ops,
+                                                  uint32_t count, uint64_t sequence,
+                                                  const struct ubc_wire_origin *origin,
+                                                  uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* Short stable name of a result, for counters and logs ("truncated"...). */
 const char *ubc_wire_result_name(enum ubc_wire_result result);

@@ -158,10 +158,10 @@ bench_generate(void)
 static void
 bench_subject_step(uint64_t now, uint64_t iteration)
 {
-    ubc_net_poll(&node.net, now);
+    ubc_net_poll(&node.net[0], now);
     ubc_role_sched_poll(&sched_role, now);
     if ((iteration & 1023) == 0) {
-        ubc_net_housekeep(&node.net, now);
+        ubc_net_housekeep(&node.net[0], now);
         ubc_role_sched_housekeep(&sched_role, now);
     }
 }
@@ -231,9 +231,11 @@ bench_setup(void)
                                          .tsc_hz = node.tsc_hz,
                                          .peers_max = 4096,
                                          .stopping = &node.stop };
-    UBC_ASSERT(ubc_net_init(&node.net, &net_config, &node.port, node.msg_pool,
+    UBC_ASSERT(ubc_net_init(&node.net[0], &net_config, &node.port, node.msg_pool,
                             &node.links[UBC_LINK_NET_TO_SCHED],
                             &node.links[UBC_LINK_SCHED_TO_NET]) == 0);
+    node.net_count = 1;
+    node.links_to_net[UBC_ROLE_SCHED][0] = &node.links[UBC_LINK_SCHED_TO_NET];
     bench_jobs();
     bench_templates();
 }
@@ -271,7 +273,7 @@ main(int argc, char **argv)
     ubc_bench_param_text(&r, "message", "job-query -> job-status");
     ubc_bench_param_text(&r, "port", "net_ring");
     int rc = ubc_bench_emit(&r);
-    struct ubc_net_queue_stats *q = &node.net.stats[0];
+    struct ubc_net_queue_stats *q = &node.net[0].stats[0];
     fprintf(stderr, "pipeline   rx %lu, replies %lu, overloaded %lu, no-msg %lu\n",
             (unsigned long)q->rx_packets, (unsigned long)q->tx_by_type[UBC_MSG_JOB_STATUS],
             (unsigned long)q->drops[UBC_NET_DROP_OVERLOADED],

@@ -142,8 +142,7 @@ test_type_errors(void **state)
     uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
     size_t len = encode_sample(UBC_MSG_ACK, buf, sizeof(buf), 0);
     const uint16_t unknown[] = {
-        0,   4,     15, 20, 31, 36, UBC_MSG_LEDGER_OP, UBC_MSG_JOURNAL_APPEND, UBC_MSG_CONTROL,
-        127, 0xffff
+        0, 4, 15, 20, 31, 36, 50, UBC_MSG_JOURNAL_APPEND, UBC_MSG_CONTROL, 127, 0xffff
     };
     for (size_t i = 0; i < UBC_ARRAY_SIZE(unknown); i++) {
         buf[6] = (uint8_t)unknown[i], buf[7] = (uint8_t)(unknown[i] >> 8);
@@ -161,7 +160,7 @@ test_type_errors(void **state)
     size_t out_len;
     assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &out_len),
                      UBC_WIRE_ERR_RESERVED_TYPE);
-    msg.hdr.type = UBC_MSG_LEDGER_OP;
+    msg.hdr.type = UBC_MSG_JOURNAL_APPEND;
     assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &out_len),
                      UBC_WIRE_ERR_UNKNOWN_TYPE);
 }
@@ -384,6 +383,132 @@ test_bad_datagram_generator(void **state)
     }
 }
 
+/* A group of a main op and five cosigns (the most a datagram holds) goes
+ * through whole, field for field; the bytes sit where the document says. */
+static void
+test_ledger_group_round_trip(void **state)
+{
+    (void)state;
+    struct ubc_wire_ledger_op in[UBC_WIRE_LEDGER_GROUP_FIT], out[UBC_WIRE_LEDGER_GROUP_FIT];
+    assert_int_equal(UBC_WIRE_LEDGER_GROUP_FIT, 6);
+    ubc_wire_sample_ledger_op(&in[0], 1);
+    in[0].cosign_count = UBC_WIRE_LEDGER_GROUP_FIT - 1;
+    in[0].verify = 1; /* in-process only: never on the wire */
+    for (uint32_t i = 1; i < UBC_WIRE_LEDGER_GROUP_FIT; i++)
+        ubc_wire_sample_cosign(&in[i], i);
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = 0;
+    assert_int_equal(ubc_wire_ledger_group_encode(in, UBC_WIRE_LEDGER_GROUP_FIT, 77, &origin_plain,
+                                                  buf, sizeof(buf), &len),
+                     UBC_WIRE_OK);
+    assert_int_equal(len, UBC_WIRE_HEADER_BYTES + 6 * UBC_WIRE_LEDGER_OP_BYTES);
+    const uint8_t *op = buf + UBC_WIRE_HEADER_BYTES;
+    assert_int_equal(op[0], 2);
+    assert_int_equal(op[2], 5);
+    assert_int_equal(op[3], 0);
+    assert_int_equal(op[8], 0x09); /* nonce, little endian */
+    assert_int_equal(op[15], 0x01);
+    assert_int_equal(op[144 + 32], 0x89); /* args: TRANSFER amount after the target */
+    assert_int_equal(op[144 + 39], 0x11);
+    struct ubc_wire_header header;
+    assert_int_equal(ubc_wire_header_decode(buf, len, &policy_open, &header), UBC_WIRE_OK);
+    uint32_t count = 0;
+    assert_int_equal(ubc_wire_ledger_group_decode(&header, buf + UBC_WIRE_HEADER_BYTES, out,
+                                                  UBC_WIRE_LEDGER_GROUP_FIT, &count),
+                     UBC_WIRE_OK);
+    assert_int_equal(count, 6);
+    in[0].verify = 0;
+    assert_memory_equal(in, out, sizeof(in));
+    struct ubc_msg msg;
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &msg), UBC_WIRE_OK);
+    assert_int_equal(msg.hdr.len, UBC_WIRE_LEDGER_OP_BYTES);
+    assert_memory_equal(msg.u.bytes, &in[0], UBC_WIRE_LEDGER_OP_BYTES);
+}
+
+static enum ubc_wire_result
+ledger_decode_raw(uint8_t *buf, size_t records)
+{
+    size_t len = UBC_WIRE_HEADER_BYTES + records * UBC_WIRE_LEDGER_OP_BYTES;
+    uint16_t payload = (uint16_t)(records * UBC_WIRE_LEDGER_OP_BYTES);
+    buf[10] = (uint8_t)payload, buf[11] = (uint8_t)(payload >> 8);
+    struct ubc_wire_header header;
+    struct ubc_msg msg;
+    return ubc_wire_decode(buf, len, &policy_open, &header, &msg);
+}
+
+/* Every group rule, decoded and encoded. */
+static void
+test_ledger_group_rules(void **state)
+{
+    (void)state;
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_MAX];
+    ubc_wire_sample_ledger_op(&ops[0], 2);
+    ops[0].cosign_count = 1;
+    ubc_wire_sample_cosign(&ops[1], 1);
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX + UBC_WIRE_LEDGER_OP_BYTES];
+    size_t len = 0;
+    assert_int_equal(ubc_wire_ledger_group_encode(ops, 2, 1, &origin_plain, buf, sizeof(buf), &len),
+                     UBC_WIRE_OK);
+    uint8_t *second = buf + UBC_WIRE_HEADER_BYTES + UBC_WIRE_LEDGER_OP_BYTES;
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_OK);
+    assert_int_equal(ledger_decode_raw(buf, 1), UBC_WIRE_ERR_FIELD_RANGE); /* a cosign missing */
+    buf[UBC_WIRE_HEADER_BYTES + 3] = 1;                                    /* verify mark sent */
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_ERR_RESERVED);
+    buf[UBC_WIRE_HEADER_BYTES + 3] = 0;
+    second[4] = 1; /* reserved */
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_ERR_RESERVED);
+    second[4] = 0;
+    second[0] = 2; /* a second main op where a cosign belongs */
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_ERR_FIELD_RANGE);
+    second[0] = UBC_WIRE_LEDGER_KIND_COSIGN;
+    buf[UBC_WIRE_HEADER_BYTES] = UBC_WIRE_LEDGER_KIND_COSIGN; /* a stray cosign first */
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_ERR_FIELD_RANGE);
+    buf[UBC_WIRE_HEADER_BYTES] = 0; /* no kind */
+    assert_int_equal(ledger_decode_raw(buf, 2), UBC_WIRE_ERR_FIELD_RANGE);
+    buf[UBC_WIRE_HEADER_BYTES] = 2;
+    buf[10] = 100, buf[11] = 0; /* not a whole record */
+    struct ubc_wire_header header;
+    assert_int_equal(
+        ubc_wire_header_decode(buf, UBC_WIRE_HEADER_BYTES + 100, &policy_open, &header),
+        UBC_WIRE_ERR_PAYLOAD_SIZE);
+    /* Seven records do not fit a datagram: the encoder says so. */
+    ops[0].cosign_count = 6;
+    for (uint32_t i = 1; i < 7; i++)
+        ubc_wire_sample_cosign(&ops[i], i);
+    assert_int_equal(ubc_wire_ledger_group_encode(ops, 7, 1, &origin_plain, buf, sizeof(buf), &len),
+                     UBC_WIRE_ERR_PAYLOAD_SIZE);
+    ops[0].cosign_count = 0;
+    assert_int_equal(ubc_wire_ledger_group_encode(ops, 1, 1, &origin_plain, buf, 100, &len),
+                     UBC_WIRE_ERR_NO_ROOM);
+}
+
+/* A revocation is an ASSIGNMENT with the critical REVOKE flag; on anything
+ * else the flag is refused. */
+static void
+test_revoke_flag(void **state)
+{
+    (void)state;
+    struct ubc_msg msg, out;
+    ubc_wire_sample(&msg, UBC_MSG_ASSIGNMENT, 3);
+    msg.hdr.flags = UBC_MSG_FLAG_REVOKE;
+    uint8_t buf[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = 0;
+    assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    assert_int_equal(buf[8], UBC_WIRE_FLAG_REVOKE);
+    struct ubc_wire_header header;
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out), UBC_WIRE_OK);
+    assert_int_equal(out.hdr.flags, UBC_MSG_FLAG_REVOKE);
+    assert_memory_equal(&out.u.assignment, &msg.u.assignment, sizeof(msg.u.assignment));
+    msg.hdr.flags = 0;
+    assert_int_equal(ubc_wire_encode(&msg, &origin_plain, buf, sizeof(buf), &len), UBC_WIRE_OK);
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out), UBC_WIRE_OK);
+    assert_int_equal(out.hdr.flags, 0);
+    len = encode_sample(UBC_MSG_ACK, buf, sizeof(buf), 0);
+    buf[8] = UBC_WIRE_FLAG_REVOKE;
+    assert_int_equal(ubc_wire_decode(buf, len, &policy_open, &header, &out),
+                     UBC_WIRE_ERR_BAD_FLAGS);
+}
+
 int
 main(void)
 {
@@ -400,6 +525,9 @@ main(void)
         cmocka_unit_test(test_refusal_rules),
         cmocka_unit_test(test_refusal_round_trip),
         cmocka_unit_test(test_bad_datagram_generator),
+        cmocka_unit_test(test_ledger_group_round_trip),
+        cmocka_unit_test(test_ledger_group_rules),
+        cmocka_unit_test(test_revoke_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,8 @@ static const uint16_t ubc_wire_sample_types[] = {
     UBC_MSG_REFUSAL,
     UBC_MSG_JOB_STATUS,
     UBC_MSG_ASSIGNMENT,
+    UBC_MSG_LEDGER_OP,
+    UBC_MSG_LEDGER_RESULT,
 };
 
 static inline void
@@ -94,6 +96,31 @@ ubc_wire_sample_assignment(struct ubc_assignment *a, uint64_t salt)
     a->deadline_ns = 1000000000ull;
 }
 
+/* A signed-looking TRANSFER (the codec checks no signature). */
+static inline void
+ubc_wire_sample_ledger_op(struct ubc_wire_ledger_op *op, uint64_t salt)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = 2; /* TRANSFER */
+    op->nonce = 0x0102030405060708ull + salt;
+    ubc_wire_sample_bytes(op->account, sizeof(op->account), salt + 3);
+    ubc_wire_sample_bytes(op->signer, sizeof(op->signer), salt + 4);
+    ubc_wire_sample_bytes(op->signature, sizeof(op->signature), salt + 5);
+    ubc_wire_sample_bytes(op->args, 32, salt + 6); /* target */
+    uint64_t amount = 0x1122334455667788ull + salt;
+    memcpy(op->args + 32, &amount, sizeof(amount));
+}
+
+/* A COSIGN record for a group's main op. */
+static inline void
+ubc_wire_sample_cosign(struct ubc_wire_ledger_op *op, uint64_t salt)
+{
+    memset(op, 0, sizeof(*op));
+    op->kind = UBC_WIRE_LEDGER_KIND_COSIGN;
+    ubc_wire_sample_bytes(op->signer, sizeof(op->signer), salt + 7);
+    ubc_wire_sample_bytes(op->signature, sizeof(op->signature), salt + 8);
+}
+
 /* Fills msg with a valid message of type, as the decoder would produce it. */
 static inline void
 ubc_wire_sample(struct ubc_msg *msg, uint16_t type, uint64_t salt)
@@ -119,6 +146,13 @@ ubc_wire_sample(struct ubc_msg *msg, uint16_t type, uint64_t salt)
     case UBC_MSG_PROVIDER_DEREGISTER: msg->u.heartbeat.provider_id = 78 + salt; break;
     case UBC_MSG_TASK_RESULT: ubc_wire_sample_result(&msg->u.task_result, salt); break;
     case UBC_MSG_ASSIGNMENT: ubc_wire_sample_assignment(&msg->u.assignment, salt); break;
+    case UBC_MSG_LEDGER_OP:
+        ubc_wire_sample_ledger_op((struct ubc_wire_ledger_op *)msg->u.bytes, salt);
+        msg->hdr.len = UBC_WIRE_LEDGER_OP_BYTES;
+        break;
+    case UBC_MSG_LEDGER_RESULT:
+        ubc_wire_reply_init(msg, type, msg->hdr.seq, 42 + salt, UBC_OK, 9, 1234);
+        break;
     case UBC_MSG_ACK: ubc_wire_reply_init(msg, type, msg->hdr.seq, 42 + salt, UBC_OK, 0, 0); break;
     case UBC_MSG_REFUSAL:
         ubc_wire_reply_init(msg, type, msg->hdr.seq, 42 + salt, UBC_ERR_OVERLOADED, 0, 9);
