@@ -55,6 +55,10 @@ class Link:
             subprocess.run(["ip", "-n", self.ns, "link", "add", "lgnode", "type", "veth", "peer",
                             "name", "lggen"], check=True)
             for dev in ("lgnode", "lggen"):
+                # No IPv6 on the pair: the kernel's own solicitations would
+                # make the frame counts differ from the loadgen's.
+                subprocess.run(["ip", "netns", "exec", self.ns, "sysctl", "-qw",
+                                f"net.ipv6.conf.{dev}.disable_ipv6=1"], check=True)
                 subprocess.run(["ip", "-n", self.ns, "link", "set", dev, "up"], check=True)
             self.node_port = "net_af_packet0,iface=lgnode"
             self.loadgen_port = "net_af_packet0,iface=lggen"
