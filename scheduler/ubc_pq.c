@@ -1,4 +1,5 @@
-/* ubc_pq.c: per-level Vyukov rings under a summary bitmap (see ubc_pq.h). */
+/* ubc_pq.c: per-shard, per-level Vyukov rings under per-shard summary
+ * bitmaps (see ubc_pq.h and docs/scheduler.md section 1). */
 #include "scheduler/ubc_pq.h"
 
 #include <stdalign.h>
@@ -8,7 +9,7 @@
 #include "common/ubc_assert.h"
 
 #define PQ_LINE 64u
-#define PQ_WORDS UBC_QOS_CLASSES /* one bitmap word (and line) per class */
+#define PQ_WORDS (UBC_PQ_LEVELS_MAX / 64u) /* summary words per shard: one line */
 
 /* value and entry_ns are atomics (relaxed) so a sweep may peek at a head it
  * does not own yet; ownership itself is decided by the sequence number. */
@@ -25,8 +26,11 @@ struct pq_level {
     alignas(PQ_LINE) _Atomic uint64_t dequeue_pos;
 };
 
-struct pq_word {
-    alignas(PQ_LINE) _Atomic uint64_t bits;
+/* One shard's bitmap of levels that may be non-empty, level 0 (best) in bit
+ * 0 of word 0. The whole summary is one cache line, so a remove reads one
+ * line per shard; only that shard's inserts and failed pops write it. */
+struct pq_summary {
+    alignas(PQ_LINE) _Atomic uint64_t words[PQ_WORDS];
 };
 
 struct ubc_pq {
@@ -35,11 +39,27 @@ struct ubc_pq {
     uint32_t band_shift; /* priority >> band_shift = band */
     uint32_t level_count;
     uint32_t level_capacity;
+    uint32_t shard_count;   /* power of two */
+    uint32_t word_count;    /* summary words in use: ceil(level_count / 64) */
+    uint32_t global_period; /* default remove: every n-th call looks at all shards */
+    uint32_t pad;
     uint64_t aging_ns;
     uint64_t slots_offset; /* bytes from the struct to the slot array */
-    struct pq_word words[PQ_WORDS];
-    struct pq_level levels[]; /* level_count, then the slots */
+    struct pq_summary summary[UBC_PQ_SHARDS_MAX];
+    struct pq_level levels[]; /* shard_count x level_count, then the slots */
 };
+
+_Static_assert(sizeof(struct pq_summary) == PQ_LINE, "a shard summary is one line");
+
+static _Atomic uint32_t pq_thread_next;
+static _Thread_local uint32_t pq_thread_index = UINT32_MAX;
+static _Thread_local uint32_t pq_thread_removes; /* counts default removes */
+
+static uint32_t
+pq_shards_of(const struct ubc_pq_params *p)
+{
+    return p->shard_count == 0 ? 1u : p->shard_count;
+}
 
 static int
 pq_params_valid(const struct ubc_pq_params *p)
@@ -47,6 +67,9 @@ pq_params_valid(const struct ubc_pq_params *p)
     if (p == NULL || p->band_count == 0 || p->band_count > UBC_PQ_BANDS_MAX)
         return 0;
     if ((p->band_count & (p->band_count - 1)) != 0)
+        return 0;
+    uint32_t shards = pq_shards_of(p);
+    if (shards > UBC_PQ_SHARDS_MAX || (shards & (shards - 1)) != 0)
         return 0;
     if (p->level_capacity < 2 || (p->level_capacity & (p->level_capacity - 1)) != 0)
         return 0;
@@ -60,9 +83,9 @@ ubc_pq_align(void)
 }
 
 static size_t
-pq_slots_offset(uint32_t level_count)
+pq_slots_offset(uint32_t level_total)
 {
-    size_t bytes = sizeof(struct ubc_pq) + (size_t)level_count * sizeof(struct pq_level);
+    size_t bytes = sizeof(struct ubc_pq) + (size_t)level_total * sizeof(struct pq_level);
     return (bytes + PQ_LINE - 1) & ~(size_t)(PQ_LINE - 1);
 }
 
@@ -71,16 +94,23 @@ ubc_pq_footprint(const struct ubc_pq_params *params)
 {
     if (!pq_params_valid(params))
         return 0;
-    uint32_t level_count = UBC_QOS_CLASSES * params->band_count;
-    return pq_slots_offset(level_count) +
-           (size_t)level_count * params->level_capacity * sizeof(struct pq_slot);
+    uint32_t level_total = UBC_QOS_CLASSES * params->band_count * pq_shards_of(params);
+    return pq_slots_offset(level_total) +
+           (size_t)level_total * params->level_capacity * sizeof(struct pq_slot);
+}
+
+static inline struct pq_level *
+pq_level_at(struct ubc_pq *pq, uint32_t shard, uint32_t level)
+{
+    return &pq->levels[(size_t)shard * pq->level_count + level];
 }
 
 static inline struct pq_slot *
-pq_slots(const struct ubc_pq *pq, uint32_t level)
+pq_slots(const struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
     uint8_t *base = (uint8_t *)(uintptr_t)pq + pq->slots_offset;
-    return (struct pq_slot *)base + (size_t)level * pq->level_capacity;
+    size_t index = (size_t)shard * pq->level_count + level;
+    return (struct pq_slot *)base + index * pq->level_capacity;
 }
 
 void *
@@ -89,23 +119,31 @@ ubc_pq_new(void *mem, const struct ubc_pq_params *params)
     if (mem == NULL || ((uintptr_t)mem & (PQ_LINE - 1)) != 0 || !pq_params_valid(params))
         return NULL;
     struct ubc_pq *pq = mem;
+    uint32_t shards = pq_shards_of(params);
     uint32_t level_count = UBC_QOS_CLASSES * params->band_count;
-    memset(pq, 0, pq_slots_offset(level_count));
+    memset(pq, 0, pq_slots_offset(level_count * shards));
     pq->band_count = params->band_count;
     pq->band_shift = 16u - (uint32_t)__builtin_ctz(params->band_count);
     pq->level_count = level_count;
     pq->level_capacity = params->level_capacity;
+    pq->shard_count = shards;
+    pq->word_count = (level_count + 63u) / 64u;
+    pq->global_period = params->global_period == 0 ? 1u : params->global_period;
     pq->aging_ns = params->aging_ns;
-    pq->slots_offset = pq_slots_offset(level_count);
-    for (uint32_t level = 0; level < level_count; level++) {
-        struct pq_slot *slots = pq_slots(pq, level);
-        for (uint32_t i = 0; i < params->level_capacity; i++) {
-            atomic_init(&slots[i].sequence, i);
-            atomic_init(&slots[i].value, 0);
-            atomic_init(&slots[i].entry_ns, 0);
+    pq->slots_offset = pq_slots_offset(level_count * shards);
+    for (uint32_t shard = 0; shard < shards; shard++) {
+        for (uint32_t w = 0; w < PQ_WORDS; w++)
+            atomic_init(&pq->summary[shard].words[w], 0);
+        for (uint32_t level = 0; level < level_count; level++) {
+            struct pq_slot *slots = pq_slots(pq, shard, level);
+            for (uint32_t i = 0; i < params->level_capacity; i++) {
+                atomic_init(&slots[i].sequence, i);
+                atomic_init(&slots[i].value, 0);
+                atomic_init(&slots[i].entry_ns, 0);
+            }
+            atomic_init(&pq_level_at(pq, shard, level)->enqueue_pos, 0);
+            atomic_init(&pq_level_at(pq, shard, level)->dequeue_pos, 0);
         }
-        atomic_init(&pq->levels[level].enqueue_pos, 0);
-        atomic_init(&pq->levels[level].dequeue_pos, 0);
     }
     pq->magic = UBC_PQ_MAGIC;
     return mem;
@@ -143,8 +181,26 @@ ubc_pq_band_of(const struct ubc_pq *pq, uint16_t priority)
     return (uint32_t)priority >> pq->band_shift;
 }
 
+uint32_t
+ubc_pq_shard_count(const struct ubc_pq *pq)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    return pq->shard_count;
+}
+
+/* Threads get consecutive indices on first use, so N threads on a queue
+ * of N (or more) shards get distinct home shards. */
+uint32_t
+ubc_pq_shard_self(const struct ubc_pq *pq)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    if (pq_thread_index == UINT32_MAX)
+        pq_thread_index = atomic_fetch_add_explicit(&pq_thread_next, 1, memory_order_relaxed);
+    return pq_thread_index & (pq->shard_count - 1u);
+}
+
 /* Level numbers grow toward worse items so that the lowest set bit of the
- * bitmap is the best non-empty level. */
+ * summary is the best non-empty level. */
 static inline uint32_t
 pq_level_of(const struct ubc_pq *pq, uint32_t qos_class, uint32_t band)
 {
@@ -152,10 +208,10 @@ pq_level_of(const struct ubc_pq *pq, uint32_t qos_class, uint32_t band)
 }
 
 static inline int
-pq_ring_push(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns)
+pq_ring_push(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t value, uint64_t now_ns)
 {
-    struct pq_level *lv = &pq->levels[level];
-    struct pq_slot *slots = pq_slots(pq, level);
+    struct pq_level *lv = pq_level_at(pq, shard, level);
+    struct pq_slot *slots = pq_slots(pq, shard, level);
     uint64_t mask = pq->level_capacity - 1u;
     uint64_t pos = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
     struct pq_slot *slot;
@@ -182,13 +238,14 @@ pq_ring_push(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns)
     return 1;
 }
 
-/* Pops the head of a level. With min_entry_ns != UINT64_MAX it pops only a
- * head whose entry time is <= min_entry_ns (the aging sweep). */
+/* Pops the head of a level. With entry_limit_ns != UINT64_MAX it pops only a
+ * head whose entry time is <= entry_limit_ns (the aging sweep). */
 static inline int
-pq_ring_pop(struct ubc_pq *pq, uint32_t level, uint64_t entry_limit_ns, uint64_t *value)
+pq_ring_pop(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t entry_limit_ns,
+            uint64_t *value)
 {
-    struct pq_level *lv = &pq->levels[level];
-    struct pq_slot *slots = pq_slots(pq, level);
+    struct pq_level *lv = pq_level_at(pq, shard, level);
+    struct pq_slot *slots = pq_slots(pq, shard, level);
     uint64_t mask = pq->level_capacity - 1u;
     uint64_t pos = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
     struct pq_slot *slot;
@@ -220,9 +277,9 @@ pq_ring_pop(struct ubc_pq *pq, uint32_t level, uint64_t entry_limit_ns, uint64_t
 }
 
 static inline int
-pq_ring_nonempty(struct ubc_pq *pq, uint32_t level)
+pq_ring_nonempty(struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
-    struct pq_level *lv = &pq->levels[level];
+    struct pq_level *lv = pq_level_at(pq, shard, level);
     uint64_t deq = atomic_load_explicit(&lv->dequeue_pos, memory_order_seq_cst);
     uint64_t enq = atomic_load_explicit(&lv->enqueue_pos, memory_order_seq_cst);
     return enq != deq;
@@ -234,37 +291,44 @@ pq_ring_nonempty(struct ubc_pq *pq, uint32_t level)
  * seq_cst operations either the re-read sees the claim (the consumer sets
  * the bit back) or the load sees the clear (the producer sets the bit). */
 static inline void
-pq_level_mark(struct ubc_pq *pq, uint32_t level)
+pq_level_mark(struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
-    _Atomic uint64_t *word = &pq->words[level / pq->band_count].bits;
-    uint64_t bit = 1ull << (level % pq->band_count);
+    _Atomic uint64_t *word = &pq->summary[shard].words[level / 64u];
+    uint64_t bit = 1ull << (level % 64u);
     if ((atomic_load_explicit(word, memory_order_seq_cst) & bit) == 0)
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
 }
 
 static inline void
-pq_level_clear(struct ubc_pq *pq, uint32_t level)
+pq_level_clear(struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
-    _Atomic uint64_t *word = &pq->words[level / pq->band_count].bits;
-    uint64_t bit = 1ull << (level % pq->band_count);
+    _Atomic uint64_t *word = &pq->summary[shard].words[level / 64u];
+    uint64_t bit = 1ull << (level % 64u);
     atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
-    if (pq_ring_nonempty(pq, level))
+    if (pq_ring_nonempty(pq, shard, level))
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+}
+
+int
+ubc_pq_insert_at(struct ubc_pq *pq, uint32_t shard, uint32_t qos_class, uint16_t priority,
+                 uint64_t value, uint64_t now_ns)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    if (qos_class >= UBC_QOS_CLASSES || shard >= pq->shard_count)
+        return UBC_ERR_MALFORMED;
+    uint32_t level = pq_level_of(pq, qos_class, ubc_pq_band_of(pq, priority));
+    UBC_ASSERT(level < pq->level_count);
+    if (!pq_ring_push(pq, shard, level, value, now_ns))
+        return UBC_ERR_QUEUE_FULL;
+    pq_level_mark(pq, shard, level);
+    return UBC_OK;
 }
 
 int
 ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
               uint64_t now_ns)
 {
-    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
-    if (qos_class >= UBC_QOS_CLASSES)
-        return UBC_ERR_MALFORMED;
-    uint32_t level = pq_level_of(pq, qos_class, ubc_pq_band_of(pq, priority));
-    UBC_ASSERT(level < pq->level_count);
-    if (!pq_ring_push(pq, level, value, now_ns))
-        return UBC_ERR_QUEUE_FULL;
-    pq_level_mark(pq, level);
-    return UBC_OK;
+    return ubc_pq_insert_at(pq, ubc_pq_shard_self(pq), qos_class, priority, value, now_ns);
 }
 
 static inline void
@@ -275,27 +339,100 @@ pq_item_fill(const struct ubc_pq *pq, uint32_t level, uint64_t value, struct ubc
     out->band = (uint8_t)(pq->band_count - 1u - level % pq->band_count);
 }
 
+/* Best level set in a snapshot of one shard's summary, or UINT32_MAX. */
+static inline uint32_t
+pq_snapshot_best(const uint64_t *words, uint32_t word_count)
+{
+    for (uint32_t w = 0; w < word_count; w++)
+        if (words[w] != 0)
+            return w * 64u + (uint32_t)__builtin_ctzll(words[w]);
+    return UINT32_MAX;
+}
+
+/* Reads the summaries of shards first_shard .. first_shard + span - 1 (mod
+ * shard_count) once, levels >= first_level only, into snapshot rows 0..span-1.
+ * The read is acquire: a set bit was published after its level's claim. */
+static inline void
+pq_snapshot_take(struct ubc_pq *pq, uint32_t first_shard, uint32_t span, uint32_t first_level,
+                 uint64_t *snapshot)
+{
+    uint32_t first_word = first_level / 64u;
+    for (uint32_t i = 0; i < span; i++) {
+        uint32_t shard = (first_shard + i) & (pq->shard_count - 1u);
+        uint64_t *words = snapshot + (size_t)i * PQ_WORDS;
+        for (uint32_t w = 0; w < pq->word_count; w++) {
+            words[w] = w < first_word ? 0
+                                      : atomic_load_explicit(&pq->summary[shard].words[w],
+                                                             memory_order_acquire);
+        }
+        if (first_level % 64u != 0)
+            words[first_word] &= ~0ull << (first_level % 64u);
+    }
+}
+
+/* Takes the best item the snapshot shows (ties: the earliest row). Each
+ * failed pop removes one bit from the snapshot, so the loop ends after at
+ * most one pass over what the snapshot saw: a remove never waits for an
+ * insert that has claimed a slot but not yet published it. */
+static int
+pq_remove_snapshot(struct ubc_pq *pq, uint32_t first_shard, uint32_t span, uint64_t *snapshot,
+                   struct ubc_pq_item *out)
+{
+    for (;;) {
+        uint32_t best_level = UINT32_MAX, best_row = 0;
+        for (uint32_t i = 0; i < span; i++) {
+            uint32_t level = pq_snapshot_best(snapshot + (size_t)i * PQ_WORDS, pq->word_count);
+            if (level < best_level)
+                best_level = level, best_row = i;
+        }
+        if (best_level == UINT32_MAX)
+            return 0;
+        uint32_t shard = (first_shard + best_row) & (pq->shard_count - 1u);
+        uint64_t value;
+        if (pq_ring_pop(pq, shard, best_level, UINT64_MAX, &value)) {
+            pq_item_fill(pq, best_level, value, out);
+            return 1;
+        }
+        pq_level_clear(pq, shard, best_level);
+        snapshot[(size_t)best_row * PQ_WORDS + best_level / 64u] &= ~(1ull << (best_level % 64u));
+    }
+}
+
+int
+ubc_pq_remove_at(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct ubc_pq_item *out)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
+    if (min_class >= UBC_QOS_CLASSES)
+        return 0;
+    uint64_t snapshot[UBC_PQ_SHARDS_MAX * PQ_WORDS];
+    pq_snapshot_take(pq, home, pq->shard_count, min_class * pq->band_count, snapshot);
+    return pq_remove_snapshot(pq, home, pq->shard_count, snapshot, out);
+}
+
+int
+ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct ubc_pq_item *out)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
+    if (min_class >= UBC_QOS_CLASSES)
+        return 0;
+    uint64_t snapshot[PQ_WORDS];
+    home &= pq->shard_count - 1u;
+    pq_snapshot_take(pq, home, 1, min_class * pq->band_count, snapshot);
+    if (pq_remove_snapshot(pq, home, 1, snapshot, out))
+        return 1;
+    return pq->shard_count > 1 ? ubc_pq_remove_at(pq, home, min_class, out) : 0;
+}
+
+/* The default remove: local, and global every global_period-th call of
+ * the thread. Global calls start their tie order one shard further each
+ * time, so equal-level items of every shard get their turn. */
 int
 ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
 {
-    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
-    /* Classes in order; within a class the lowest set bit is the best band.
-     * Separate words per class keep producers of one class from invalidating
-     * the line consumers read for another. */
-    for (uint32_t w = min_class; w < UBC_QOS_CLASSES; w++) {
-        uint64_t bits = atomic_load_explicit(&pq->words[w].bits, memory_order_acquire);
-        while (bits != 0) {
-            uint32_t level = w * pq->band_count + (uint32_t)__builtin_ctzll(bits);
-            uint64_t value;
-            if (pq_ring_pop(pq, level, UINT64_MAX, &value)) {
-                pq_item_fill(pq, level, value, out);
-                return 1;
-            }
-            pq_level_clear(pq, level);
-            bits &= bits - 1;
-        }
-    }
-    return 0;
+    uint32_t home = ubc_pq_shard_self(pq);
+    if (pq->global_period <= 1 || ++pq_thread_removes % pq->global_period == 0)
+        return ubc_pq_remove_at(pq, home + pq_thread_removes / pq->global_period, min_class, out);
+    return ubc_pq_remove_local(pq, home, min_class, out);
 }
 
 int
@@ -304,21 +441,44 @@ ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out)
     return ubc_pq_remove_from(pq, 0, out);
 }
 
-/* Re-inserts an aged item: band above, else its own band, else any level of
- * its class. Returns 0 only when every candidate level was full. */
+/* Re-inserts an aged item into its shard: band above, else its own band.
+ * Returns 0 only when both levels were full. */
 static int
-pq_age_reinsert(struct ubc_pq *pq, uint32_t level, uint64_t value, uint64_t now_ns,
+pq_age_reinsert(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t value, uint64_t now_ns,
                 uint64_t entry_ns)
 {
-    if (pq_ring_push(pq, level - 1u, value, now_ns)) {
-        pq_level_mark(pq, level - 1u);
+    if (pq_ring_push(pq, shard, level - 1u, value, now_ns)) {
+        pq_level_mark(pq, shard, level - 1u);
         return 1;
     }
-    if (pq_ring_push(pq, level, value, entry_ns)) {
-        pq_level_mark(pq, level);
+    if (pq_ring_push(pq, shard, level, value, entry_ns)) {
+        pq_level_mark(pq, shard, level);
         return 1;
     }
     return 0;
+}
+
+/* One shard's sweep; returns 0 when an item had to be spilled. */
+static int
+pq_age_shard(struct ubc_pq *pq, uint32_t shard, uint64_t now_ns, uint64_t limit_ns, uint32_t budget,
+             uint32_t *moved, struct ubc_pq_item *spill)
+{
+    for (uint32_t qos_class = 0; qos_class < UBC_QOS_CLASSES; qos_class++) {
+        /* From the band just below the top down: promotions never cascade
+         * twice in one sweep because the promoted item's clock restarts. */
+        for (uint32_t band = pq->band_count - 1u; band-- > 0;) {
+            uint32_t level = pq_level_of(pq, qos_class, band);
+            uint64_t value;
+            while (*moved < budget && pq_ring_pop(pq, shard, level, limit_ns, &value)) {
+                if (!pq_age_reinsert(pq, shard, level, value, now_ns, limit_ns)) {
+                    pq_item_fill(pq, level, value, spill);
+                    return 0;
+                }
+                (*moved)++;
+            }
+        }
+    }
+    return 1;
 }
 
 uint32_t
@@ -331,20 +491,10 @@ ubc_pq_age(struct ubc_pq *pq, uint64_t now_ns, uint32_t budget, struct ubc_pq_it
         return 0;
     uint64_t limit_ns = now_ns - pq->aging_ns;
     uint32_t moved = 0;
-    for (uint32_t qos_class = 0; qos_class < UBC_QOS_CLASSES; qos_class++) {
-        /* From the band just below the top down: promotions never cascade
-         * twice in one sweep because the promoted item's clock restarts. */
-        for (uint32_t band = pq->band_count - 1u; band-- > 0;) {
-            uint32_t level = pq_level_of(pq, qos_class, band);
-            uint64_t value;
-            while (moved < budget && pq_ring_pop(pq, level, limit_ns, &value)) {
-                if (!pq_age_reinsert(pq, level, value, now_ns, limit_ns)) {
-                    pq_item_fill(pq, level, value, spill);
-                    *spilled = 1;
-                    return moved;
-                }
-                moved++;
-            }
+    for (uint32_t shard = 0; shard < pq->shard_count; shard++) {
+        if (!pq_age_shard(pq, shard, now_ns, limit_ns, budget, &moved, spill)) {
+            *spilled = 1;
+            return moved;
         }
     }
     return moved;
@@ -357,11 +507,14 @@ ubc_pq_depth(const struct ubc_pq *pq, uint32_t qos_class)
     if (qos_class >= UBC_QOS_CLASSES)
         return 0;
     uint64_t depth = 0;
-    for (uint32_t band = 0; band < pq->band_count; band++) {
-        const struct pq_level *lv = &pq->levels[pq_level_of(pq, qos_class, band)];
-        uint64_t deq = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
-        uint64_t enq = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
-        depth += enq > deq ? enq - deq : 0;
+    for (uint32_t shard = 0; shard < pq->shard_count; shard++) {
+        for (uint32_t band = 0; band < pq->band_count; band++) {
+            const struct pq_level *lv =
+                &pq->levels[(size_t)shard * pq->level_count + pq_level_of(pq, qos_class, band)];
+            uint64_t deq = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
+            uint64_t enq = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+            depth += enq > deq ? enq - deq : 0;
+        }
     }
     return depth;
 }

@@ -30,11 +30,14 @@
 #define UBC_PQ_MAGIC 0x7562635f70713031ull /* "ubc_pq01" */
 #define UBC_PQ_BANDS_MAX 64u
 #define UBC_PQ_LEVELS_MAX (UBC_QOS_CLASSES * UBC_PQ_BANDS_MAX)
+#define UBC_PQ_SHARDS_MAX 16u
 
 struct ubc_pq_params {
     uint32_t band_count;     /* priority bands per class: power of two, 1..64 */
     uint32_t level_capacity; /* items per (class, band) level: power of two >= 2 */
     uint64_t aging_ns;       /* wait in one band before promotion; 0 = no aging */
+    uint32_t shard_count;    /* sub-queues, power of two 1..16 (0 = 1); level_capacity each */
+    uint32_t global_period;  /* ubc_pq_remove: every n-th call of a thread is global (0 = 1) */
 };
 
 struct ubc_pq_item {
@@ -61,11 +64,34 @@ void *ubc_pq_delete(void *mem);
 int ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
                   uint64_t now_ns);
 
-/* Removes the best item into *out. Returns 1, or 0 when no item is visible. */
+/* Removes an item into *out. Returns 1, or 0 when no item is visible. With
+ * one shard or global_period 1: the best item (ubc_pq_remove_at). Otherwise
+ * every global_period-th call of a thread is ubc_pq_remove_at and the others
+ * ubc_pq_remove_local on the thread's home shard (relaxed: docs/scheduler.md
+ * states the bound). */
 int ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out);
 
-/* Removes the best item of a class no better than min_class (classes
- * min_class..7). Returns 1 or 0. */
+/* The calling thread's home shard: threads are numbered on first use (any
+ * queue), home = number mod shard_count. ubc_pq_insert and ubc_pq_remove use
+ * it; the _at forms take it explicitly (an lcore passes its lcore index). */
+uint32_t ubc_pq_shard_self(const struct ubc_pq *pq);
+uint32_t ubc_pq_shard_count(const struct ubc_pq *pq);
+
+/* ubc_pq_insert into shard `shard` (< shard_count, else UBC_ERR_MALFORMED). */
+int ubc_pq_insert_at(struct ubc_pq *pq, uint32_t shard, uint32_t qos_class, uint16_t priority,
+                     uint64_t value, uint64_t now_ns);
+
+/* Global remove (classes min_class..7): reads every shard's summary and
+ * takes the best level seen; on a tie the shard `home` (mod shard_count)
+ * first, then the next shards in order. Returns 1 or 0. */
+int ubc_pq_remove_at(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct ubc_pq_item *out);
+
+/* Local remove: the best item of shard `home` only (no other shard's lines
+ * are read); when home shows nothing, a global remove. Returns 1 or 0. */
+int ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class,
+                        struct ubc_pq_item *out);
+
+/* ubc_pq_remove restricted to classes min_class..7. Returns 1 or 0. */
 int ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out);
 
 /* Promotes items that waited aging_ns in their band by one band, at most
