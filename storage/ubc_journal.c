@@ -29,9 +29,56 @@
 #define OP_FSYNC 2u
 #define OP_SPARE_WRITE 3u
 #define OP_SPARE_FSYNC 4u
+#define OP_SPARE_OPEN 5u
+#define OP_SPARE_ALLOCATE 6u
+#define OP_SPARE_DIRSYNC 7u
+#define OP_CLOSE 8u    /* a finished segment's fd; the result is ignored */
+#define OP_SNAPSHOT 9u /* the snapshot's current step */
+#define LOCAL_COMPLETIONS_MAX 8u
 
 enum batch_state { BATCH_FREE = 0, BATCH_FILLING, BATCH_SEALED, BATCH_SUBMITTED };
-enum spare_state { SPARE_NONE = 0, SPARE_FILLING, SPARE_SYNCING, SPARE_READY, SPARE_FAILED };
+/* The next segment: open, fallocate, zero-fill, fdatasync, fsync of the
+ * directory; each step one request through the ring (nothing blocks). */
+enum spare_state {
+    SPARE_NONE = 0,   /* to open */
+    SPARE_OPENING,    /* openat in flight */
+    SPARE_ALLOCATING, /* fallocate to queue or in flight */
+    SPARE_FILLING,    /* zero writes */
+    SPARE_SYNCING,    /* fdatasync in flight */
+    SPARE_DIRSYNC,    /* fsync of the directory to queue or in flight */
+    SPARE_READY,
+    SPARE_FAILED,
+};
+/* An asynchronous snapshot's steps, in order. */
+enum snapshot_step {
+    SNAP_IDLE = 0,
+    SNAP_OPEN,           /* openat of snap-X.ubcs.tmp */
+    SNAP_HEADER,         /* the header block */
+    SNAP_BLOB,           /* the caller's blob, possibly in several writes */
+    SNAP_FSYNC,          /* fsync of the temp file */
+    SNAP_CLOSE,          /* its fd */
+    SNAP_RENAME,         /* .tmp -> final name */
+    SNAP_DIRSYNC,        /* the rename is durable: the snapshot counts from here */
+    SNAP_RETIRE,         /* unlink segments it covers, one at a time */
+    SNAP_RETIRE_DIRSYNC, /* make the unlinks durable */
+};
+
+struct snapshot_job {
+    uint32_t step;
+    int pending;
+    int fd;
+    int retired_any;
+    uint64_t sequence;
+    const uint8_t *blob;
+    uint64_t blob_bytes;
+    uint64_t written; /* of the current step's bytes */
+    int result;       /* of the last snapshot: 0, -errno, -ENOENT before any */
+    uint64_t result_sequence;
+    char name[UBC_JOURNAL_NAME_BYTES];
+    char temp[UBC_JOURNAL_NAME_BYTES + 8];
+    char retire_name[UBC_JOURNAL_NAME_BYTES];
+    _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES];
+};
 
 struct batch {
     uint8_t *buffer; /* one block for a segment header, then the records */
@@ -97,6 +144,11 @@ struct ubc_journal {
     uint64_t spare_offset;
     int spare_pending;
     int spare_errno;
+    char spare_name[UBC_JOURNAL_NAME_BYTES];
+    struct snapshot_job snapshot;
+    /* completions of requests run synchronously (an io without file_op_queue) */
+    uint32_t local_count;
+    struct ubc_journal_io_completion local[LOCAL_COMPLETIONS_MAX];
     int read_only_errno;
     char read_only_reason[192];
     uint32_t open_flags;
@@ -188,6 +240,8 @@ ubc_journal_new(void *mem, const struct ubc_journal_params *params)
     j->dir_fd = -1;
     j->segment_fd = -1;
     j->spare_fd = -1;
+    j->snapshot.fd = -1;
+    j->snapshot.result = -ENOENT;
     __atomic_store_n(&j->magic, UBC_JOURNAL_MAGIC, __ATOMIC_RELEASE);
     return mem;
 }
@@ -294,6 +348,9 @@ segment_file_open(struct ubc_journal *j, uint64_t segment_index, int create)
     j->stats.direct_io = (uint32_t)j->direct;
     return fd;
 }
+
+static int file_op_start(struct ubc_journal *j, const struct ubc_journal_io_file_request *request,
+                         uint64_t user_data);
 
 static uint32_t
 slot_of(uint64_t segment_index)
@@ -471,7 +528,9 @@ segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
     }
     if (j->segment_fd >= 0) {
         j->io.ops->file_register(j->io.ctx, slot_of(j->segment_index), -1);
-        close(j->segment_fd); /* lint:allow once per segment roll */
+        struct ubc_journal_io_file_request r = { .op = UBC_JOURNAL_IO_CLOSE, .fd = j->segment_fd };
+        if (file_op_start(j, &r, user_data_of(0, OP_CLOSE)) != 0)
+            close(j->segment_fd); /* lint:allow queue full, once per segment roll at worst */
     }
     j->segment_fd = j->spare_fd;
     j->segment_index = j->spare_index;
@@ -549,6 +608,37 @@ batch_complete(struct ubc_journal *j, uint64_t number, uint32_t op, int32_t resu
     }
 }
 
+/* Starts a file-system request; it completes through completions_reap like
+ * any other. Without file_op_queue in the io, it runs here and now (tests'
+ * wrappers) and its completion waits in j->local. 0 or -EBUSY. */
+static int
+file_op_start(struct ubc_journal *j, const struct ubc_journal_io_file_request *request,
+              uint64_t user_data)
+{
+    if (j->io.ops->file_op_queue != NULL) {
+        int rc = j->io.ops->file_op_queue(j->io.ctx, request, user_data);
+        if (rc != 0)
+            return rc;
+    } else {
+        if (j->local_count == LOCAL_COMPLETIONS_MAX)
+            return -EBUSY;
+        struct ubc_journal_io_completion *c = &j->local[j->local_count++];
+        c->user_data = user_data;
+        c->result = ubc_journal_io_file_run(request); /* lint:allow io without file_op_queue */
+        c->reserved = 0;
+    }
+    j->ops_in_flight++;
+    return 0;
+}
+
+/* Waits for a completion unless one is already waiting in j->local. */
+static void
+io_wait(struct ubc_journal *j)
+{
+    if (j->local_count == 0 && j->ops_in_flight > 0)
+        j->io.ops->wait(j->io.ctx);
+}
+
 static void
 spare_fail(struct ubc_journal *j, int error)
 {
@@ -556,63 +646,112 @@ spare_fail(struct ubc_journal *j, int error)
     j->spare_errno = error > 0 ? error : EIO;
 }
 
-/* Creates the next segment file and reserves its space (blocking, but once
- * per segment and only a fallocate); zero-filling runs through the ring. */
+/* Drops a spare that failed half-made (error path: synchronous is fine). */
 static void
-spare_start(struct ubc_journal *j)
+spare_discard(struct ubc_journal *j, int error)
 {
-    /* Segments are made strictly in order; sealing may already have
-     * planned batches several segments ahead of the one open now. */
-    uint64_t index = j->spare_next_index;
-    int fd = segment_file_open(j, index, 1);
-    if (fd < 0) {
-        spare_fail(j, -fd);
-        return;
+    if (j->spare_fd >= 0) {
+        j->io.ops->file_register(j->io.ctx, slot_of(j->spare_index), -1);
+        close(j->spare_fd);                    /* lint:allow error path */
+        unlinkat(j->dir_fd, j->spare_name, 0); /* lint:allow error path: no half-made segment */
+        j->spare_fd = -1;
     }
-    int rc = j->io.ops->allocate(j->io.ctx, fd, j->params.segment_bytes);
-    if (rc == 0)
-        rc = j->io.ops->file_register(j->io.ctx, slot_of(index), fd);
-    if (rc != 0) {
-        char name[UBC_JOURNAL_NAME_BYTES];
-        ubc_journal_segment_name(name, index);
-        close(fd);                    /* lint:allow error path */
-        unlinkat(j->dir_fd, name, 0); /* lint:allow error path: no half-made segment */
-        spare_fail(j, -rc);
-        return;
-    }
-    j->spare_fd = fd;
-    j->spare_index = index;
-    j->spare_next_index = index + 1;
-    j->spare_offset = 0;
-    j->spare_state = SPARE_FILLING;
-    j->stats.segments_created++;
+    spare_fail(j, error);
 }
 
+static int
+segment_open_flags(const struct ubc_journal *j, int create)
+{
+    int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+    if (j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC)
+        flags |= O_DSYNC;
+    return flags | (j->direct ? O_DIRECT : 0);
+}
+
+/* Queues the zero-fill of the spare, chunk by chunk, then its fdatasync. */
+static void
+spare_fill(struct ubc_journal *j)
+{
+    uint64_t rest = j->params.segment_bytes - j->spare_offset;
+    const struct ubc_journal_io_ops *ops = j->io.ops;
+    uint32_t slot = slot_of(j->spare_index);
+    int rc;
+    if (rest > 0) {
+        uint32_t bytes = rest < ZERO_CHUNK_BYTES ? (uint32_t)rest : ZERO_CHUNK_BYTES;
+        rc = ops->write_queue(j->io.ctx, slot, j->zero_chunk, bytes, j->spare_offset,
+                              user_data_of(0, OP_SPARE_WRITE), 0);
+    } else {
+        rc = ops->fsync_queue(j->io.ctx, slot, user_data_of(0, OP_SPARE_FSYNC), 0);
+        j->spare_state = rc == 0 ? SPARE_SYNCING : SPARE_FILLING;
+    }
+    if (rc == 0) {
+        j->spare_pending = 1;
+        j->ops_in_flight++;
+    }
+}
+
+/* Moves the next segment's preparation one step on; segments are made
+ * strictly in order (sealing may plan batches several segments ahead). */
 static void
 spare_advance(struct ubc_journal *j)
 {
     if (j->read_only_errno != 0 || j->spare_pending)
         return;
-    if (j->spare_state == SPARE_NONE)
-        spare_start(j);
-    if (j->spare_state == SPARE_FILLING) {
-        uint64_t rest = j->params.segment_bytes - j->spare_offset;
-        const struct ubc_journal_io_ops *ops = j->io.ops;
-        uint32_t slot = slot_of(j->spare_index);
-        int rc;
-        if (rest > 0) {
-            uint32_t bytes = rest < ZERO_CHUNK_BYTES ? (uint32_t)rest : ZERO_CHUNK_BYTES;
-            rc = ops->write_queue(j->io.ctx, slot, j->zero_chunk, bytes, j->spare_offset,
-                                  user_data_of(0, OP_SPARE_WRITE), 0);
-        } else {
-            rc = ops->fsync_queue(j->io.ctx, slot, user_data_of(0, OP_SPARE_FSYNC), 0);
-            j->spare_state = rc == 0 ? SPARE_SYNCING : SPARE_FILLING;
-        }
-        if (rc == 0) {
-            j->spare_pending = 1;
-            j->ops_in_flight++;
-        }
+    struct ubc_journal_io_file_request r = { .fd = j->dir_fd };
+    uint32_t op;
+    switch (j->spare_state) {
+    case SPARE_NONE:
+        j->spare_index = j->spare_next_index;
+        ubc_journal_segment_name(j->spare_name, j->spare_index);
+        r.op = UBC_JOURNAL_IO_OPENAT;
+        r.name = j->spare_name;
+        r.open_flags = segment_open_flags(j, 1);
+        r.mode = 0644;
+        op = OP_SPARE_OPEN;
+        break;
+    case SPARE_ALLOCATING:
+        r.op = UBC_JOURNAL_IO_FALLOCATE;
+        r.fd = j->spare_fd;
+        r.bytes = j->params.segment_bytes;
+        op = OP_SPARE_ALLOCATE;
+        break;
+    case SPARE_FILLING: spare_fill(j); return;
+    case SPARE_DIRSYNC:
+        r.op = UBC_JOURNAL_IO_FSYNC; /* the new name is durable */
+        op = OP_SPARE_DIRSYNC;
+        break;
+    default: return;
     }
+    if (file_op_start(j, &r, user_data_of(0, op)) != 0)
+        return; /* queue full: next poll */
+    j->spare_pending = 1;
+    if (j->spare_state == SPARE_NONE)
+        j->spare_state = SPARE_OPENING;
+}
+
+static void
+spare_opened(struct ubc_journal *j, int32_t result)
+{
+    if (result == -EINVAL && j->direct) {
+        j->direct = 0;  /* tmpfs and friends: buffered I/O plus fdatasync */
+        fprintf(stderr, /* lint:allow once per process */
+                "ubc journal: O_DIRECT not supported in %s, using buffered writes\n",
+                j->spare_name);
+        j->spare_state = SPARE_NONE;
+        return;
+    }
+    if (result < 0) {
+        spare_fail(j, -result);
+        return;
+    }
+    j->spare_fd = result;
+    j->stats.direct_io = (uint32_t)j->direct;
+    int rc = j->io.ops->file_register(j->io.ctx, slot_of(j->spare_index), result);
+    if (rc != 0) {
+        spare_discard(j, -rc);
+        return;
+    }
+    j->spare_state = SPARE_ALLOCATING;
 }
 
 static void
@@ -624,40 +763,74 @@ spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
         j->stats.requeues++;
         if (op == OP_SPARE_FSYNC)
             j->spare_state = SPARE_FILLING;
+        if (op == OP_SPARE_OPEN)
+            j->spare_state = SPARE_NONE;
         return;
     }
-    if (result < 0 || (op == OP_SPARE_WRITE && result == 0)) {
-        spare_fail(j, result == 0 ? EIO : -result);
+    switch (op) {
+    case OP_SPARE_OPEN: spare_opened(j, result); return;
+    case OP_SPARE_ALLOCATE:
+        if (result < 0) {
+            spare_discard(j, -result);
+            return;
+        }
+        j->spare_offset = 0;
+        j->spare_state = SPARE_FILLING;
+        j->spare_next_index = j->spare_index + 1;
+        j->stats.segments_created++;
+        return;
+    case OP_SPARE_WRITE:
+        if (result <= 0)
+            spare_fail(j, result == 0 ? EIO : -result);
+        else
+            j->spare_offset += (uint64_t)result;
+        return;
+    case OP_SPARE_FSYNC:
+        if (result < 0)
+            spare_fail(j, -result);
+        else
+            j->spare_state = SPARE_DIRSYNC;
+        return;
+    default:
+        if (result < 0)
+            spare_fail(j, -result);
+        else
+            j->spare_state = SPARE_READY;
         return;
     }
-    if (op == OP_SPARE_WRITE) {
-        j->spare_offset += (uint64_t)result;
-        return;
-    }
-    /* The file's size and blocks are durable; make its name durable too. */
-    if (fsync(j->dir_fd) != 0) { /* lint:allow once per segment */
-        spare_fail(j, errno);
-        return;
-    }
-    j->spare_state = SPARE_READY;
+}
+
+static void snapshot_complete(struct ubc_journal *j, int32_t result);
+static void snapshot_advance(struct ubc_journal *j);
+
+static void
+completion_dispatch(struct ubc_journal *j, const struct ubc_journal_io_completion *done)
+{
+    uint32_t op = (uint32_t)(done->user_data & 15u);
+    uint64_t number = done->user_data >> 4;
+    UBC_ASSERT(j->ops_in_flight > 0);
+    j->ops_in_flight--;
+    if (op == OP_WRITE || op == OP_FSYNC)
+        batch_complete(j, number, op, done->result);
+    else if (op == OP_SNAPSHOT)
+        snapshot_complete(j, done->result);
+    else if (op != OP_CLOSE)
+        spare_complete(j, op, done->result);
 }
 
 static void
 completions_reap(struct ubc_journal *j)
 {
     struct ubc_journal_io_completion done[COMPLETIONS_PER_REAP];
+    uint32_t local = j->local_count;
+    memcpy(done, j->local, local * sizeof(done[0]));
+    j->local_count = 0;
+    for (uint32_t i = 0; i < local; i++)
+        completion_dispatch(j, &done[i]);
     for (uint32_t round = 0; round < 64; round++) {
         uint32_t count = j->io.ops->reap(j->io.ctx, done, COMPLETIONS_PER_REAP);
-        for (uint32_t i = 0; i < count; i++) {
-            uint32_t op = (uint32_t)(done[i].user_data & 15u);
-            uint64_t number = done[i].user_data >> 4;
-            UBC_ASSERT(j->ops_in_flight > 0);
-            j->ops_in_flight--;
-            if (op == OP_SPARE_WRITE || op == OP_SPARE_FSYNC)
-                spare_complete(j, op, done[i].result);
-            else
-                batch_complete(j, number, op, done[i].result);
-        }
+        for (uint32_t i = 0; i < count; i++)
+            completion_dispatch(j, &done[i]);
         if (count < COMPLETIONS_PER_REAP)
             return;
     }
@@ -746,6 +919,7 @@ ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns, ubc_journal_durab
     group_commit(j, now_ns);
     batches_submit(j, now_ns);
     spare_advance(j);
+    snapshot_advance(j);
     int rc = j->io.ops->submit(j->io.ctx);
     if (rc < 0)
         journal_fail(j, -rc, "io_uring submit");
@@ -757,8 +931,7 @@ ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns, ubc_journal_durab
 void
 ubc_journal_wait(struct ubc_journal *journal)
 {
-    if (journal->ops_in_flight > 0)
-        journal->io.ops->wait(journal->io.ctx);
+    io_wait(journal);
 }
 
 static int
@@ -779,8 +952,7 @@ ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callback, 
         ubc_journal_poll(j, j->now_ns_last, callback, ctx);
         if (journal_idle(j))
             break;
-        if (j->ops_in_flight > 0)
-            j->io.ops->wait(j->io.ctx);
+        io_wait(j);
     }
     j->force_seal = 0;
     UBC_ASSERT(journal_idle(j));
@@ -886,10 +1058,13 @@ ubc_journal_close(struct ubc_journal *journal)
     struct ubc_journal *j = journal;
     if (!j->opened)
         return;
-    for (uint64_t round = 0; j->ops_in_flight > 0 && round < (1ull << 32); round++) {
+    /* A snapshot in progress is finished (or fails) before the files close. */
+    for (uint64_t round = 0;
+         (j->ops_in_flight > 0 || j->snapshot.step != SNAP_IDLE) && round < (1ull << 32); round++) {
         completions_reap(j);
-        if (j->ops_in_flight > 0)
-            j->io.ops->wait(j->io.ctx);
+        snapshot_advance(j);
+        j->io.ops->submit(j->io.ctx);
+        io_wait(j);
     }
     batches_retire(j, 0, NULL, NULL);
     for (uint32_t slot = 0; slot < 2; slot++)
@@ -905,70 +1080,25 @@ ubc_journal_close(struct ubc_journal *journal)
     j->opened = 0;
 }
 
+/* The oldest live segment, when every record in it is at or before
+ * sequence and it is not the one being written: the next to retire. */
 static int
-write_all(int fd, const void *data, uint64_t bytes, uint64_t offset)
+segment_retirable(const struct ubc_journal *j, uint64_t sequence)
 {
-    const uint8_t *p = data;
-    while (bytes > 0) {
-        size_t chunk = bytes > (1u << 30) ? (1u << 30) : (size_t)bytes;
-        ssize_t done =
-            pwrite(fd, p, chunk, (off_t)offset); /* lint:allow snapshot, not per record */
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done <= 0)
-            return done < 0 ? -errno : -EIO;
-        p += done;
-        offset += (uint64_t)done;
-        bytes -= (uint64_t)done;
-    }
-    return 0;
+    return j->live_count > 1 && j->live[1].first_sequence <= sequence + 1 &&
+           j->live[0].segment_index != j->segment_index;
 }
 
-static int
-snapshot_file_write(struct ubc_journal *j, const char *temp, const uint8_t *header_block,
-                    const void *blob, uint64_t blob_bytes)
-{
-    int fd = openat(j->dir_fd, temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = write_all(fd, header_block, UBC_JOURNAL_BLOCK_BYTES, 0);
-    if (rc == 0)
-        rc = write_all(fd, blob, blob_bytes, UBC_JOURNAL_BLOCK_BYTES);
-    if (rc == 0 && fsync(fd) != 0) /* lint:allow snapshot durability */
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-/* Removes segments whose every record is at or before sequence. */
-static void
-segments_retire(struct ubc_journal *j, uint64_t sequence)
-{
-    uint32_t retired = 0;
-    while (retired + 1 < j->live_count && j->live[retired + 1].first_sequence <= sequence + 1 &&
-           j->live[retired].segment_index != j->segment_index) {
-        char name[UBC_JOURNAL_NAME_BYTES];
-        ubc_journal_segment_name(name, j->live[retired].segment_index);
-        if (unlinkat(j->dir_fd, name, 0) != 0) /* lint:allow retirement, once per segment */
-            break;
-        retired++;
-    }
-    if (retired == 0)
-        return;
-    memmove(j->live, j->live + retired, (j->live_count - retired) * sizeof(j->live[0]));
-    j->live_count -= retired;
-    j->stats.segments_retired += retired;
-    fsync(j->dir_fd); /* lint:allow retirement */
-}
-
-/* Removes snapshots older than the one before `sequence`'s. */
+/* Removes snapshots older than the one before `sequence`'s. A directory
+ * listing and the unlinks of small files: metadata only, at most once per
+ * snapshot. */
 static void
 snapshots_prune(struct ubc_journal *j, uint64_t sequence)
 {
     uint64_t *found = j->scan_work.snapshot_sequences;
     uint32_t count = 0;
     int fd = dup(j->dir_fd);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd); /* lint:allow once per snapshot */
     if (dir == NULL)
         return;
     struct dirent *entry;
@@ -985,16 +1115,158 @@ snapshots_prune(struct ubc_journal *j, uint64_t sequence)
             continue;
         char name[UBC_JOURNAL_NAME_BYTES];
         ubc_journal_snapshot_name(name, found[i]);
-        unlinkat(j->dir_fd, name, 0);
+        unlinkat(j->dir_fd, name, 0); /* lint:allow once per snapshot, a small file */
+    }
+}
+
+static void
+snapshot_finish(struct ubc_journal *j, int result)
+{
+    struct snapshot_job *s = &j->snapshot;
+    if (result != 0) {
+        /* Error path, synchronous: no half-written snapshot stays behind. */
+        if (s->fd >= 0)
+            close(s->fd); /* lint:allow error path */
+        if (s->step <= SNAP_RENAME)
+            unlinkat(j->dir_fd, s->temp, 0); /* lint:allow error path */
+    } else {
+        snapshots_prune(j, s->sequence);
+    }
+    s->fd = -1;
+    s->step = SNAP_IDLE;
+    s->result = result;
+    s->result_sequence = s->sequence;
+    s->blob = NULL;
+}
+
+/* Builds the request of the current step. 0, or 1 when the step has nothing
+ * to do (the job moved on; call again). */
+static int
+snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
+{
+    struct snapshot_job *s = &j->snapshot;
+    *r = (struct ubc_journal_io_file_request){ .fd = j->dir_fd };
+    switch (s->step) {
+    case SNAP_OPEN:
+        r->op = UBC_JOURNAL_IO_OPENAT;
+        r->name = s->temp;
+        r->open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+        r->mode = 0644;
+        return 0;
+    case SNAP_HEADER:
+    case SNAP_BLOB: {
+        int header = s->step == SNAP_HEADER;
+        uint64_t total = header ? UBC_JOURNAL_BLOCK_BYTES : s->blob_bytes;
+        if (s->written == total) {
+            s->step = header ? SNAP_BLOB : SNAP_FSYNC;
+            s->written = 0;
+            return 1;
+        }
+        r->op = UBC_JOURNAL_IO_WRITE;
+        r->fd = s->fd;
+        r->buf = (header ? s->header_block : s->blob) + s->written;
+        r->bytes = total - s->written;
+        r->offset = (header ? 0 : UBC_JOURNAL_BLOCK_BYTES) + s->written;
+        return 0;
+    }
+    case SNAP_FSYNC: r->op = UBC_JOURNAL_IO_FSYNC, r->fd = s->fd; return 0;
+    case SNAP_CLOSE: r->op = UBC_JOURNAL_IO_CLOSE, r->fd = s->fd; return 0;
+    case SNAP_RENAME:
+        r->op = UBC_JOURNAL_IO_RENAMEAT;
+        r->name = s->temp;
+        r->new_name = s->name;
+        return 0;
+    case SNAP_DIRSYNC:
+    case SNAP_RETIRE_DIRSYNC: r->op = UBC_JOURNAL_IO_FSYNC; return 0;
+    case SNAP_RETIRE:
+        if (!segment_retirable(j, s->sequence)) {
+            s->step = SNAP_RETIRE_DIRSYNC;
+            if (!s->retired_any)
+                snapshot_finish(j, 0);
+            return 1;
+        }
+        ubc_journal_segment_name(s->retire_name, j->live[0].segment_index);
+        r->op = UBC_JOURNAL_IO_UNLINKAT;
+        r->name = s->retire_name;
+        return 0;
+    default: UBC_ASSERT(0 && "snapshot step"); return 1;
+    }
+}
+
+/* Queues the snapshot's next request, if one is due. Never blocks. */
+static void
+snapshot_advance(struct ubc_journal *j)
+{
+    struct snapshot_job *s = &j->snapshot;
+    struct ubc_journal_io_file_request r;
+    while (s->step != SNAP_IDLE && !s->pending) {
+        if (snapshot_request(j, &r) != 0)
+            continue;
+        if (file_op_start(j, &r, user_data_of(0, OP_SNAPSHOT)) != 0)
+            return; /* queue full: next poll */
+        s->pending = 1;
+    }
+}
+
+static void
+snapshot_complete(struct ubc_journal *j, int32_t result)
+{
+    struct snapshot_job *s = &j->snapshot;
+    UBC_ASSERT(s->pending && s->step != SNAP_IDLE);
+    s->pending = 0;
+    if (result == -EAGAIN || result == -EINTR) {
+        j->stats.requeues++;
+        return; /* the same step again */
+    }
+    if (s->step == SNAP_RETIRE) {
+        if (result < 0) { /* keep the segment; a later snapshot retires it */
+            s->step = SNAP_RETIRE_DIRSYNC;
+            return;
+        }
+        memmove(j->live, j->live + 1, (j->live_count - 1) * sizeof(j->live[0]));
+        j->live_count--;
+        j->stats.segments_retired++;
+        s->retired_any = 1;
+        return;
+    }
+    if (s->step == SNAP_RETIRE_DIRSYNC || s->step == SNAP_CLOSE) {
+        s->fd = -1;
+        if (s->step == SNAP_RETIRE_DIRSYNC) {
+            snapshot_finish(j, 0);
+            return;
+        }
+        s->step = SNAP_RENAME;
+        return;
+    }
+    int failed = result < 0 || (result == 0 && (s->step == SNAP_HEADER || s->step == SNAP_BLOB));
+    if (failed) {
+        snapshot_finish(j, result < 0 ? result : -EIO);
+        return;
+    }
+    switch (s->step) {
+    case SNAP_OPEN: s->fd = result, s->step = SNAP_HEADER, s->written = 0; return;
+    case SNAP_HEADER:
+    case SNAP_BLOB: s->written += (uint64_t)result; return;
+    case SNAP_FSYNC: s->step = SNAP_CLOSE; return;
+    case SNAP_RENAME: s->step = SNAP_DIRSYNC; return;
+    case SNAP_DIRSYNC:
+        j->stats.snapshots++; /* durable under its name: recovery may use it now */
+        s->step = SNAP_RETIRE;
+        s->retired_any = 0;
+        return;
+    default: UBC_ASSERT(0 && "snapshot step");
     }
 }
 
 int
-ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const void *blob,
+ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const void *blob,
                            uint64_t blob_bytes)
 {
     struct ubc_journal *j = journal;
     UBC_ASSERT(j->opened);
+    struct snapshot_job *s = &j->snapshot;
+    if (s->step != SNAP_IDLE)
+        return -EBUSY;
     const struct history_entry *entry = NULL;
     for (uint32_t i = 0; i < HISTORY_MAX && i < j->history_next; i++)
         if (j->history[i].sequence == sequence)
@@ -1002,32 +1274,57 @@ ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const
     if (sequence == 0 || entry == NULL || sequence > j->durable_sequence ||
         (blob == NULL && blob_bytes > 0))
         return -EINVAL;
-    _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES] = { 0 };
+    memset(s->header_block, 0, sizeof(s->header_block));
     struct ubc_journal_snapshot_header h = {
         .magic = UBC_JOURNAL_SNAPSHOT_MAGIC,
         .version = UBC_JOURNAL_VERSION,
         .header_bytes = UBC_JOURNAL_BLOCK_BYTES,
         .sequence = sequence,
         .blob_bytes = blob_bytes,
-        .blob_checksum = ubc_journal_hash64(blob_bytes > 0 ? blob : header_block, blob_bytes),
+        .blob_checksum = ubc_journal_hash64(blob_bytes > 0 ? blob : s->header_block, blob_bytes),
     };
     memcpy(h.chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
-    ubc_journal_snapshot_header_encode(header_block, &h);
-    char name[UBC_JOURNAL_NAME_BYTES];
-    char temp[UBC_JOURNAL_NAME_BYTES + 8];
-    ubc_journal_snapshot_name(name, sequence);
-    snprintf(temp, sizeof(temp), "%s.tmp", name);
-    int rc = snapshot_file_write(j, temp, header_block, blob, blob_bytes);
-    if (rc == 0 && renameat(j->dir_fd, temp, j->dir_fd, name) != 0)
-        rc = -errno;
-    if (rc == 0 && fsync(j->dir_fd) != 0) /* lint:allow snapshot durability */
-        rc = -errno;
-    if (rc != 0) {
-        unlinkat(j->dir_fd, temp, 0);
-        return rc;
-    }
-    j->stats.snapshots++;
-    segments_retire(j, sequence);
-    snapshots_prune(j, sequence);
+    ubc_journal_snapshot_header_encode(s->header_block, &h);
+    ubc_journal_snapshot_name(s->name, sequence);
+    snprintf(s->temp, sizeof(s->temp), "%s.tmp", s->name);
+    s->sequence = sequence;
+    s->blob = blob;
+    s->blob_bytes = blob_bytes;
+    s->written = 0;
+    s->fd = -1;
+    s->result = -EINPROGRESS;
+    s->step = SNAP_OPEN;
+    snapshot_advance(j);
     return 0;
+}
+
+int
+ubc_journal_snapshot_status(const struct ubc_journal *journal, uint64_t *sequence)
+{
+    const struct snapshot_job *s = &journal->snapshot;
+    if (sequence != NULL)
+        *sequence = s->step != SNAP_IDLE ? s->sequence : s->result_sequence;
+    return s->step != SNAP_IDLE ? -EINPROGRESS : s->result;
+}
+
+int
+ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const void *blob,
+                           uint64_t blob_bytes)
+{
+    struct ubc_journal *j = journal;
+    int rc = ubc_journal_snapshot_begin(j, sequence, blob, blob_bytes);
+    if (rc != 0)
+        return rc;
+    /* Drives only completions and the snapshot: durable reports wait for the
+     * caller's next poll, so none is lost. */
+    while (j->snapshot.step != SNAP_IDLE) {
+        completions_reap(j);
+        snapshot_advance(j);
+        rc = j->io.ops->submit(j->io.ctx);
+        if (rc < 0)
+            journal_fail(j, -rc, "io_uring submit");
+        if (j->snapshot.step != SNAP_IDLE && j->snapshot.pending)
+            io_wait(j);
+    }
+    return j->snapshot.result;
 }

@@ -123,10 +123,27 @@ int ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callba
 /* Writes blob as the state after record sequence, atomically (temp file,
  * fsync, rename, fsync dir), then retires segments wholly before it.
  * sequence must be a durable batch end among the recent ones, normally
- * ubc_journal_durable_sequence() after a flush. Blocking; call between polls.
- * 0 or -errno (-EINVAL: sequence not known). */
+ * ubc_journal_durable_sequence() after a flush. Blocking (tools, tests): it
+ * is ubc_journal_snapshot_begin() plus waiting; records made durable
+ * meanwhile are reported by the next poll. 0 or -errno (-EINVAL: sequence
+ * not known, -EBUSY: an asynchronous snapshot is in progress). */
 int ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const void *blob,
                                uint64_t blob_bytes);
+
+/* The same without blocking: starts writing blob as the state after record
+ * sequence (same rules) and returns at once; ubc_journal_poll() moves it on
+ * (open, write, fsync, rename, fsync of the directory, then retirement of
+ * the segments it covers, each one io_uring request) while appends go on.
+ * blob is the caller's and must stay unchanged until the snapshot finished.
+ * One at a time: 0, -EBUSY (one is in progress), -EINVAL. */
+int ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const void *blob,
+                               uint64_t blob_bytes);
+
+/* -EINPROGRESS while a snapshot runs; then the last one's result: 0 (it is
+ * durable and recovery will start from it), or -errno (it was removed; the
+ * previous snapshot stays in force); -ENOENT before the first. *sequence
+ * (may be NULL) gets that snapshot's sequence. */
+int ubc_journal_snapshot_status(const struct ubc_journal *journal, uint64_t *sequence);
 
 /* Waits for in-flight I/O, closes files. The journal may be opened again. */
 void ubc_journal_close(struct ubc_journal *journal);

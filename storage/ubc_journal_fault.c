@@ -145,6 +145,26 @@ fault_allocate(void *ctx, int fd, uint64_t bytes)
     return f->inner.ops->allocate(f->inner.ctx, fd, bytes);
 }
 
+/* FALLOCATE counts as an allocation; OPENAT, FSYNC, WRITE, RENAMEAT and
+ * UNLINKAT as file operations (snapshots, segment creation); CLOSE never fails. */
+static int
+fault_file_op_queue(void *ctx, const struct ubc_journal_io_file_request *r, uint64_t user_data)
+{
+    struct ubc_journal_fault *f = ctx;
+    if (f->pending_count + 1 > UBC_JOURNAL_FAULT_PENDING_MAX)
+        return -EBUSY;
+    enum ubc_journal_fault_op kind =
+        r->op == UBC_JOURNAL_IO_FALLOCATE ? UBC_JOURNAL_FAULT_ALLOCATE : UBC_JOURNAL_FAULT_FILE;
+    if (r->op != UBC_JOURNAL_IO_CLOSE && fault_fire(f, kind)) {
+        fault_complete(f, user_data, -f->rules[kind].errno_value);
+        return 0;
+    }
+    if (f->inner.ops->file_op_queue != NULL)
+        return f->inner.ops->file_op_queue(f->inner.ctx, r, user_data);
+    fault_complete(f, user_data, ubc_journal_io_file_run(r));
+    return 0;
+}
+
 static const struct ubc_journal_io_ops fault_ops = {
     .buffers_register = fault_buffers_register,
     .file_register = fault_file_register,
@@ -154,6 +174,7 @@ static const struct ubc_journal_io_ops fault_ops = {
     .reap = fault_reap,
     .wait = fault_wait,
     .allocate = fault_allocate,
+    .file_op_queue = fault_file_op_queue,
 };
 
 void

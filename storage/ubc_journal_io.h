@@ -10,6 +10,11 @@
  * operation wait for it and fail with -ECANCELED when it fails or is short
  * (io_uring link semantics; the fault layer imitates them).
  *
+ * File-system operations off the data path (creating the next segment,
+ * writing a snapshot, removing retired files) go through file_op_queue
+ * when the layer has it, so the disk lcore never blocks on them; a layer
+ * without it (NULL) makes the journal run them synchronously.
+ *
  * Threading: one thread (the disk role's lcore) owns an io object and calls
  * every operation. Memory: the caller owns the struct ubc_journal_uring or
  * struct ubc_journal_fault; nothing here allocates after *_init except the
@@ -31,6 +36,34 @@ struct ubc_journal_io_completion {
     uint32_t reserved;
 };
 
+enum ubc_journal_io_file_op {
+    UBC_JOURNAL_IO_OPENAT = 1,    /* fd = dir; name, open_flags, mode -> result = new fd */
+    UBC_JOURNAL_IO_FALLOCATE = 2, /* fd; bytes from offset 0, mode 0 */
+    UBC_JOURNAL_IO_FSYNC = 3,     /* fd; full fsync (files' metadata, directories) */
+    UBC_JOURNAL_IO_WRITE = 4,     /* fd; buf, bytes, offset (any memory) -> bytes written */
+    UBC_JOURNAL_IO_RENAMEAT = 5,  /* fd = dir; name -> new_name in the same dir */
+    UBC_JOURNAL_IO_UNLINKAT = 6,  /* fd = dir; name */
+    UBC_JOURNAL_IO_CLOSE = 7,     /* fd */
+};
+
+/* A file-system request; name, new_name and buf must stay valid until it
+ * completes (the journal keeps them in its own memory or the caller's blob). */
+struct ubc_journal_io_file_request {
+    uint32_t op; /* enum ubc_journal_io_file_op */
+    int fd;
+    const char *name;
+    const char *new_name;
+    int open_flags;
+    uint32_t mode;
+    const void *buf;
+    uint64_t bytes;
+    uint64_t offset;
+};
+
+/* Runs a request synchronously: the fallback, and what fault layers use for
+ * the requests they do not fail. Returns what the completion would. */
+int32_t ubc_journal_io_file_run(const struct ubc_journal_io_file_request *request);
+
 struct ubc_journal_io_ops {
     /* Registers the one buffer arena writes come from. 0 or -errno; on
      * failure writes still work, from unregistered memory. */
@@ -51,6 +84,11 @@ struct ubc_journal_io_ops {
     int (*wait)(void *ctx);
     /* Reserves bytes for fd (fallocate, mode 0), synchronously. 0 or -errno. */
     int (*allocate)(void *ctx, int fd, uint64_t bytes);
+    /* Queues a file-system request, completed through reap like a write.
+     * 0 or -EBUSY. May be NULL (the journal then calls
+     * ubc_journal_io_file_run itself). */
+    int (*file_op_queue)(void *ctx, const struct ubc_journal_io_file_request *request,
+                         uint64_t user_data);
 };
 
 struct ubc_journal_io {
@@ -82,8 +120,9 @@ struct ubc_journal_io ubc_journal_uring_io(struct ubc_journal_uring *u);
 enum ubc_journal_fault_op {
     UBC_JOURNAL_FAULT_WRITE = 0,
     UBC_JOURNAL_FAULT_FSYNC = 1,
-    UBC_JOURNAL_FAULT_ALLOCATE = 2,
-    UBC_JOURNAL_FAULT_OPS = 3,
+    UBC_JOURNAL_FAULT_ALLOCATE = 2, /* the synchronous allocate and FALLOCATE requests */
+    UBC_JOURNAL_FAULT_FILE = 3, /* other file requests: OPENAT, FSYNC, WRITE, RENAMEAT, UNLINKAT */
+    UBC_JOURNAL_FAULT_OPS = 4,
 };
 
 enum ubc_journal_fault_kind {

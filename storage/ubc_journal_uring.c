@@ -160,6 +160,62 @@ uring_allocate(void *ctx, int fd, uint64_t bytes)
     return rc == 0 ? 0 : -errno;
 }
 
+int32_t
+ubc_journal_io_file_run(const struct ubc_journal_io_file_request *r)
+{
+    int rc = -1;
+    switch (r->op) {
+    case UBC_JOURNAL_IO_OPENAT: rc = openat(r->fd, r->name, r->open_flags, r->mode); break;
+    case UBC_JOURNAL_IO_FALLOCATE:
+        rc = fallocate(r->fd, 0, (off_t)r->offset, (off_t)r->bytes);
+        break;
+    case UBC_JOURNAL_IO_FSYNC: rc = fsync(r->fd); break; /* lint:allow synchronous fallback */
+    case UBC_JOURNAL_IO_WRITE: {
+        size_t bytes = r->bytes > (1u << 30) ? (1u << 30) : (size_t)r->bytes;
+        ssize_t done = pwrite(r->fd, r->buf, bytes, (off_t)r->offset); /* lint:allow fallback */
+        return done < 0 ? -errno : (int32_t)done;
+    }
+    case UBC_JOURNAL_IO_RENAMEAT: rc = renameat(r->fd, r->name, r->fd, r->new_name); break;
+    case UBC_JOURNAL_IO_UNLINKAT: rc = unlinkat(r->fd, r->name, 0); break;
+    case UBC_JOURNAL_IO_CLOSE: rc = close(r->fd); break;
+    default: return -EINVAL;
+    }
+    return rc < 0 ? -errno : rc;
+}
+
+static int
+uring_file_op_queue(void *ctx, const struct ubc_journal_io_file_request *r, uint64_t user_data)
+{
+    struct ubc_journal_uring *u = ctx;
+    struct io_uring_sqe *sqe = uring_sqe_get(u);
+    if (sqe == NULL)
+        return -EBUSY;
+    switch (r->op) {
+    case UBC_JOURNAL_IO_OPENAT:
+        io_uring_prep_openat(sqe, r->fd, r->name, r->open_flags, r->mode);
+        break;
+    case UBC_JOURNAL_IO_FALLOCATE:
+        io_uring_prep_fallocate(sqe, r->fd, 0, r->offset, r->bytes);
+        break;
+    case UBC_JOURNAL_IO_FSYNC: io_uring_prep_fsync(sqe, r->fd, 0); break;
+    case UBC_JOURNAL_IO_WRITE: {
+        uint32_t bytes = r->bytes > (1u << 30) ? (1u << 30) : (uint32_t)r->bytes;
+        io_uring_prep_write(sqe, r->fd, r->buf, bytes, r->offset);
+        break;
+    }
+    case UBC_JOURNAL_IO_RENAMEAT:
+        io_uring_prep_renameat(sqe, r->fd, r->name, r->fd, r->new_name, 0);
+        break;
+    case UBC_JOURNAL_IO_UNLINKAT: io_uring_prep_unlinkat(sqe, r->fd, r->name, 0); break;
+    case UBC_JOURNAL_IO_CLOSE: io_uring_prep_close(sqe, r->fd); break;
+    default: UBC_ASSERT(0 && "unknown file op");
+    }
+    io_uring_sqe_set_flags(sqe, 0); /* a plain fd, never linked */
+    io_uring_sqe_set_data64(sqe, user_data);
+    u->queued++;
+    return 0;
+}
+
 static const struct ubc_journal_io_ops uring_ops = {
     .buffers_register = uring_buffers_register,
     .file_register = uring_file_register,
@@ -169,6 +225,7 @@ static const struct ubc_journal_io_ops uring_ops = {
     .reap = uring_reap,
     .wait = uring_wait,
     .allocate = uring_allocate,
+    .file_op_queue = uring_file_op_queue,
 };
 
 int
