@@ -48,7 +48,8 @@
 #define FRAME_ROOM 256u
 #define ICMP_ID 0x5542u
 #define LATE_NS 1000000ull
-#define IDLE_SLEEP_MIN_NS 50000ull
+#define IDLE_SLEEP_MIN_NS 20000ull
+#define IDLE_POLL_NS 50000ull /* an idle loadgen still looks for replies this often */
 #define TABLE_MAX (1u << 22)
 
 enum exit_code { EXIT_OK = 0, EXIT_LOST = 1, EXIT_USAGE = 2, EXIT_SYSTEM = 4 };
@@ -90,7 +91,8 @@ struct loadgen {
     struct ubc_histogram *ping_ns;
     struct ubc_histogram *complete_ns;
     uint64_t run_start_tsc;
-    uint64_t run_end_tsc; /* last submission; the drain follows */
+    uint64_t record_from_tsc; /* latencies of jobs scheduled before this are not recorded */
+    uint64_t run_end_tsc;     /* last submission; the drain follows */
     uint64_t port_packets_start;
     uint64_t port_packets_run;
 };
@@ -392,7 +394,8 @@ on_assignment(struct loadgen *g, const struct ubc_assignment *a, uint64_t now_ts
     job->assigned_mask |= mask;
     job->assignments++;
     g->c.assignments++;
-    ubc_histogram_record(g->assign_ns, ns_from_tsc(g, now_tsc - job->submit_tsc));
+    if (job->submit_tsc >= g->record_from_tsc)
+        ubc_histogram_record(g->assign_ns, ns_from_tsc(g, now_tsc - job->submit_tsc));
     if (g->task_tail - g->task_head > g->task_mask) {
         g->c.tasks_overflow++;
         return;
@@ -420,7 +423,8 @@ on_reply_to_submit(struct loadgen *g, const struct ubc_loadgen_request *e,
         g->in_flight--;
     if (ack) {
         g->c.acked++;
-        ubc_histogram_record(g->ack_ns, ns_from_tsc(g, now_tsc - e->send_tsc));
+        if (e->send_tsc >= g->record_from_tsc)
+            ubc_histogram_record(g->ack_ns, ns_from_tsc(g, now_tsc - e->send_tsc));
     } else {
         g->c.refused++;
         on_refusal_code(g, msg->u.reply.error);
@@ -477,7 +481,8 @@ on_job_status(struct loadgen *g, const struct ubc_reply *reply, uint64_t now_tsc
     job->ended = 1;
     if (reply->state == UBC_LOADGEN_JOB_COMPLETED || reply->state == UBC_LOADGEN_JOB_VALIDATED) {
         g->c.jobs_completed++;
-        ubc_histogram_record(g->complete_ns, ns_from_tsc(g, now_tsc - job->submit_tsc));
+        if (job->submit_tsc >= g->record_from_tsc)
+            ubc_histogram_record(g->complete_ns, ns_from_tsc(g, now_tsc - job->submit_tsc));
     } else {
         g->c.jobs_failed++;
         on_refusal_code(g, reply->error);
@@ -717,7 +722,7 @@ idle_wait(struct loadgen *g, uint64_t now_tsc, uint64_t next_due_tsc)
     uint64_t gap_ns = ns_from_tsc(g, next_due_tsc - now_tsc);
     if (gap_ns < IDLE_SLEEP_MIN_NS)
         return;
-    uint64_t sleep_ns = gap_ns / 2 < 200000 ? gap_ns / 2 : 200000;
+    uint64_t sleep_ns = gap_ns / 2;
     struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)sleep_ns };
     nanosleep(&ts, NULL);
     g->c.idle_sleeps++;
@@ -737,7 +742,7 @@ next_due(const struct loadgen *g, bool submitting, uint64_t now_tsc)
         due = next < due ? next : due;
     }
     /* Replies come when they come: poll at least every 100 us for them. */
-    uint64_t poll = now_tsc + tsc_from_ns(g, 100000);
+    uint64_t poll = now_tsc + tsc_from_ns(g, IDLE_POLL_NS);
     return poll < due ? poll : due;
 }
 
@@ -878,6 +883,7 @@ run_load(struct loadgen *g)
     g->heartbeat_next_tsc = rte_rdtsc();
     g->port_packets_start = port_packets(g);
     g->run_start_tsc = rte_rdtsc();
+    g->record_from_tsc = g->run_start_tsc + tsc_from_ns(g, (uint64_t)(g->o.warmup_s * 1e9));
     g->run_end_tsc = g->run_start_tsc + tsc_from_ns(g, (uint64_t)(g->o.duration_s * 1e9));
     while (rte_rdtsc() < g->run_end_tsc && !stop_requested)
         loop_once(g, true, true);
@@ -1107,6 +1113,7 @@ usage(FILE *out)
                  "  --rate N              open loop: jobs per second (1000)\n"
                  "  --duration S          seconds of load (5)\n"
                  "  --drain S             seconds to wait for answers afterwards (2)\n"
+                 "  --warmup S            latencies of the first S seconds are not recorded (0)\n"
                  "  --find-capacity       closed loop: keep --window submissions in flight\n"
                  "  --window N            closed-loop window (256)\n"
                  "  --ping N              N sequential pings of the node first (link baseline)\n"
@@ -1221,6 +1228,7 @@ enum option_id {
     OPT_RATE,
     OPT_DURATION,
     OPT_DRAIN,
+    OPT_WARMUP,
     OPT_FIND_CAPACITY,
     OPT_WINDOW,
     OPT_PING,
@@ -1254,6 +1262,7 @@ static const struct option long_options[] = {
     { "rate", required_argument, NULL, OPT_RATE },
     { "duration", required_argument, NULL, OPT_DURATION },
     { "drain", required_argument, NULL, OPT_DRAIN },
+    { "warmup", required_argument, NULL, OPT_WARMUP },
     { "find-capacity", no_argument, NULL, OPT_FIND_CAPACITY },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "ping", required_argument, NULL, OPT_PING },
@@ -1275,6 +1284,8 @@ static const struct option long_options[] = {
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
+UBC_STATIC_ASSERT(sizeof(long_options) / sizeof(long_options[0]) == OPT_HELP - OPT_PORT + 2,
+                  "long_options is indexed by option_id - OPT_PORT");
 
 /* Numeric options: where the value goes and its range. */
 static bool
@@ -1290,6 +1301,7 @@ option_numeric(struct ubc_loadgen_options *o, int id, const char *arg)
     case OPT_RATE: return parse_number(arg, 1, 1e8, &v) && (o->rate_per_s = v) > 0;
     case OPT_DURATION: return parse_number(arg, 0.01, 86400, &v) && (o->duration_s = v) > 0;
     case OPT_DRAIN: return parse_number(arg, 0, 3600, &v) && ((o->drain_s = v), 1);
+    case OPT_WARMUP: return parse_number(arg, 0, 3600, &v) && ((o->warmup_s = v), 1);
     case OPT_WINDOW: return parse_number(arg, 1, 1 << 20, &v) && (o->window = (uint32_t)v);
     case OPT_PING: return parse_number(arg, 0, 1e6, &v) && ((o->ping_count = (uint32_t)v), 1);
     case OPT_PING_FLOOD: return parse_number(arg, 1, 4096, &v) && (o->ping_window = (uint32_t)v);

@@ -44,7 +44,8 @@ struct ubc_loadgen_options {
     uint64_t provider_base;
     double rate_per_s; /* open loop: submissions per second */
     double duration_s;
-    double drain_s; /* after the last submission, wait this long for answers */
+    double drain_s;  /* after the last submission, wait this long for answers */
+    double warmup_s; /* latencies of jobs scheduled in the first warmup_s are not recorded */
     bool find_capacity;
     uint32_t window; /* closed loop: submissions in flight */
     uint32_t ping_count;
