@@ -400,6 +400,7 @@ struct disk_journal_spec {
     const char *name; /* the directory under the data directory */
     struct ubc_journal *journal;
     struct ubc_journal_uring *uring;
+    int *uring_ready;
     struct ubc_journal_scan_result *recovery;
     ubc_journal_snapshot_fn snapshot_callback;
     ubc_journal_record_fn record_callback;
@@ -420,6 +421,7 @@ disk_open(struct ubc_node *node, struct ubc_role_disk *disk, const struct disk_j
         snprintf(error, error_cap, "io_uring: %s", strerror(-rc));
         return rc;
     }
+    *spec->uring_ready = 1;
     struct ubc_journal_open_params open_params = {
         .dir = dir,
         .io = ubc_journal_uring_io(spec->uring),
@@ -567,6 +569,7 @@ disk_recover_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *err
     struct disk_journal_spec spec = { "ledger",
                                       disk->ledger_journal,
                                       &disk->ledger_uring,
+                                      &disk->ledger_uring_ready,
                                       &disk->ledger_recovery,
                                       NULL,
                                       replay_ledger_record };
@@ -610,7 +613,8 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
     disk->state->control_fn = disk_control;
     disk->state->control_ctx = disk;
     struct disk_journal_spec spec = {
-        "journal", disk->journal, &disk->uring, &disk->recovery, replay_snapshot, replay_record
+        "journal",       disk->journal, &disk->uring, &disk->uring_ready, &disk->recovery,
+        replay_snapshot, replay_record
     };
     rc = disk_open(node, disk, &spec, error, error_cap);
     if (rc == 0 && disk->replay_damaged) {
@@ -647,13 +651,16 @@ ubc_role_disk_fini(struct ubc_role_disk *disk)
     if (disk->journal != NULL) {
         ubc_journal_close(disk->journal);
         rte_free(ubc_journal_delete(ubc_journal_leave(disk->journal)));
-        ubc_journal_uring_fini(&disk->uring);
     }
+    if (disk->uring_ready)
+        ubc_journal_uring_fini(&disk->uring);
     if (disk->ledger_journal != NULL) {
         ubc_journal_close(disk->ledger_journal);
         rte_free(ubc_journal_delete(ubc_journal_leave(disk->ledger_journal)));
-        ubc_journal_uring_fini(&disk->ledger_uring);
     }
+    if (disk->ledger_uring_ready)
+        ubc_journal_uring_fini(&disk->ledger_uring);
+    disk->uring_ready = disk->ledger_uring_ready = 0;
     rte_free(disk->done);
     rte_free(disk->jobs);
     rte_free(disk->snapshot_blob);

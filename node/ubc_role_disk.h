@@ -111,6 +111,8 @@ struct ubc_role_disk {
     uint16_t *ledger_results;
     uint64_t ledger_record_max;
     int ledger_genesis_seen;
+    int uring_ready; /* each io_uring initialized (fini must not touch one that is not) */
+    int ledger_uring_ready;
     char ledger_replay_error[256];
 };
 

@@ -5,7 +5,9 @@ Each round starts ubcd on a journal that survives across rounds, submits
 jobs from ubc-client (no providers: the jobs stay queued), kills the node
 with SIGKILL at a random moment while submissions are in flight, restarts
 it, and checks that every job the client saw acknowledged, in this round
-and all earlier ones, is known to the node again (`ubcctl jobs`).
+and all earlier ones, is known to the node again (`ubcctl jobs`), and that
+the ledger, rebuilt from its own journal, holds one escrow per known job with
+its supply conserved.
 
 usage: test_crash.py UBCD UBCCTL UBC_CLIENT [ROUNDS]   (77: needs root)
 """
@@ -57,12 +59,36 @@ def known_jobs(sock):
     return {job["job"] for job in json.loads(out.stdout)}
 
 
-def one_round(data, round_number, acked, rng):
+def ledger_matches_jobs(sock, round_number, heights):
+    """The ledger came back from its own journal: supply conserved, and every
+    job the node knows holds exactly one escrow (no provider ran any), none
+    locked twice and none for a job that is gone. The locks of jobs that were
+    journaled but never acknowledged are re-sent at start: wait for them."""
+    for _ in range(50):
+        jobs = known_jobs(sock)
+        ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger").stdout)
+        if ledger["escrows"] == len(jobs):
+            break
+        time.sleep(0.1)
+    supply = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "supply").stdout)
+    # What was durable after the last start is durable now: the height never goes back.
+    ok = (ledger["escrows"] == len(jobs) and supply["conserved"] and supply["scan_matches"]
+          and ledger["height"] >= max(heights, default=0))
+    if not ok:
+        print(f"round {round_number}: ledger escrows {ledger['escrows']} for {len(jobs)} jobs, "
+              f"height {ledger['height']} after {heights[-1:]}, supply {supply}")
+    heights.append(ledger["height"])
+    return ok
+
+
+def one_round(data, round_number, acked, heights, rng):
     proc, sock = start(data)
     missing = acked - known_jobs(sock)
     if missing:
         print(f"round {round_number}: {len(missing)} acknowledged jobs lost: "
               f"{sorted(missing)[:10]}")
+        return False
+    if not ledger_matches_jobs(sock, round_number, heights):
         return False
     first = 1 + round_number * 100000
     client = subprocess.Popen(["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400",
@@ -91,14 +117,16 @@ def main():
     data = tempfile.mkdtemp(prefix="ubc-crash-")
     sh("ip", "netns", "add", NS)
     acked = set()
+    heights = []
     ok = True
     try:
         for round_number in range(ROUNDS):
-            ok = one_round(data, round_number, acked, rng) and ok
+            ok = one_round(data, round_number, acked, heights, rng) and ok
         proc, sock = start(data)
         missing = acked - known_jobs(sock)
-        ok = ok and not missing and len(acked) > 0
-        print(f"final: {len(acked)} acknowledged, {len(missing)} missing after {ROUNDS} kills")
+        ok = ok and not missing and len(acked) > 0 and ledger_matches_jobs(sock, ROUNDS, heights)
+        print(f"final: {len(acked)} acknowledged, {len(missing)} missing after {ROUNDS} kills; "
+              f"ledger heights after each start {heights}")
         sh(UBCCTL, "--socket", sock, "shutdown")
         proc.wait(timeout=20)
     finally:

@@ -1,0 +1,241 @@
+/* bench_ledger_journal.c: ledger operations applied AND journaled on one core.
+ *
+ * What the ledger role does per batch, without the rings: apply a batch of pre-verified
+ * transfers (ubc_ledger_apply_batch), write its record (ops, results, audit with the state
+ * hash) and append it to an io_uring journal with group commit (storage/ubc_journal.h,
+ * linked fdatasync), polling the journal between batches on the same thread; an op counts when
+ * its batch is durable. Baseline in the same run: the same batches applied without a journal,
+ * so the ratio is what durability costs. Batches of 512 ops (the node's ledger.batch_ops
+ * default) and 8192. The journal lives under UBC_BENCH_DIR (default /var/tmp/ubc-bench).
+ * Medians of 5 samples; UBC_BENCH_QUICK=1 shrinks it to a smoke test.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/ubc_bench.h"
+#include "common/ubc_time.h"
+#include "ledger/ubc_ledger.h"
+#include "storage/ubc_journal.h"
+#include "storage/ubc_journal_io.h"
+
+#define SAMPLES_MAX 16u
+#define ACCOUNTS 100000u
+
+static uint64_t rng_state = 0x10a9e1;
+
+static uint64_t
+rng_next(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void
+key_of(uint32_t index, uint8_t key[32])
+{
+    memset(key, 0, 32);
+    memcpy(key, &index, sizeof(index));
+    key[31] = 0x5a;
+}
+
+static struct ubc_ledger *
+ledger_open(void **mem_out)
+{
+    static uint8_t guardian_keys[1][32];
+    struct ubc_ledger_genesis_entry *genesis = calloc(ACCOUNTS, sizeof(*genesis));
+    struct ubc_ledger_config c;
+    memset(&c, 0, sizeof(c));
+    c.accounts_max = ACCOUNTS + 16;
+    c.escrows_max = 1024;
+    c.unbonding_max = 1024;
+    c.proposals_max = 8;
+    c.multisig_accounts_max = 4;
+    c.multisig_keys_max = 4;
+    c.chain_id = 1;
+    c.params[UBC_LEDGER_PARAM_BURN_RATE_BPS] = 500;
+    c.params[UBC_LEDGER_PARAM_THRESHOLD_BPS] = 5000;
+    c.params[UBC_LEDGER_PARAM_VOTING_HEIGHTS] = 10;
+    memset(c.treasury, 0xee, 32);
+    memset(c.guardian, 0xdd, 32);
+    c.guardian_keys = (const uint8_t(*)[32])guardian_keys;
+    c.guardian_key_count = 1;
+    c.guardian_threshold = 1;
+    for (uint32_t i = 0; i < ACCOUNTS; i++) {
+        key_of(i, genesis[i].key);
+        genesis[i].balance = 1000000000000ull;
+    }
+    c.genesis = genesis;
+    c.genesis_count = ACCOUNTS;
+    size_t footprint = ubc_ledger_footprint(&c);
+    void *mem = aligned_alloc(ubc_ledger_align(), (footprint + 63) & ~(size_t)63);
+    UBC_ASSERT(mem != NULL && ubc_ledger_new(mem, &c) != NULL);
+    free(genesis);
+    *mem_out = mem;
+    return ubc_ledger_join(mem);
+}
+
+static struct ubc_ledger_op *
+transfers_make(uint64_t total)
+{
+    struct ubc_ledger_op *ops = calloc(total, sizeof(*ops));
+    uint64_t *nonces = calloc(ACCOUNTS, sizeof(*nonces));
+    UBC_ASSERT(ops != NULL && nonces != NULL);
+    for (uint64_t i = 0; i < total; i++) {
+        uint32_t from = (uint32_t)(rng_next() % ACCOUNTS), to = (uint32_t)(rng_next() % ACCOUNTS);
+        ops[i].kind = UBC_LEDGER_OP_TRANSFER;
+        ops[i].verify = UBC_LEDGER_VERIFY_OK;
+        ops[i].nonce = ++nonces[from];
+        key_of(from, ops[i].account);
+        key_of(from, ops[i].signer);
+        key_of(to, ops[i].args.u.transfer.target);
+        ops[i].args.u.transfer.amount = 1 + rng_next() % 1000;
+    }
+    free(nonces);
+    return ops;
+}
+
+struct durable_count {
+    uint64_t ops;
+    uint64_t failed;
+};
+
+static void
+on_durable(void *ctx, uint64_t cookie, uint64_t sequence, int status)
+{
+    (void)sequence;
+    struct durable_count *count = ctx;
+    count->ops += cookie;
+    count->failed += status != 0;
+}
+
+struct run {
+    struct ubc_ledger *ledger;
+    struct ubc_journal *journal; /* NULL: apply only */
+    uint64_t height;
+    uint32_t batch;
+    uint8_t *record;
+    uint16_t *results;
+};
+
+/* Applies (and journals) `batches` batches; returns ops/s counted when durable. */
+static double
+run_batches(struct run *r, const struct ubc_ledger_op *ops, uint32_t batches)
+{
+    struct durable_count count = { 0, 0 };
+    uint64_t start = ubc_time_monotonic_ns();
+    for (uint32_t b = 0; b < batches; b++) {
+        struct ubc_ledger_audit audit;
+        UBC_ASSERT(ubc_ledger_apply_batch(r->ledger, ops + (uint64_t)b * r->batch, r->batch,
+                                          ++r->height, r->results, &audit) == 0);
+        if (r->journal == NULL) {
+            count.ops += r->batch;
+            continue;
+        }
+        int64_t bytes = ubc_ledger_batch_record_write(
+            r->record, ubc_ledger_batch_record_bytes(r->batch), &audit,
+            ops + (uint64_t)b * r->batch, r->results);
+        UBC_ASSERT(bytes > 0);
+        int64_t seq;
+        while ((seq = ubc_journal_append(r->journal, 0x0202, r->record, (uint32_t)bytes,
+                                         r->batch)) == -UBC_ERR_OVERLOADED) {
+            ubc_journal_wait(r->journal);
+            ubc_journal_poll(r->journal, ubc_time_monotonic_ns(), on_durable, &count);
+        }
+        UBC_ASSERT(seq >= 0);
+        ubc_journal_poll(r->journal, ubc_time_monotonic_ns(), on_durable, &count);
+    }
+    if (r->journal != NULL)
+        UBC_ASSERT(ubc_journal_flush(r->journal, on_durable, &count) == 0);
+    double seconds = (double)(ubc_time_monotonic_ns() - start) / 1e9;
+    UBC_ASSERT(count.failed == 0 && count.ops == (uint64_t)batches * r->batch);
+    return (double)count.ops / seconds;
+}
+
+static struct ubc_journal *
+journal_open(const char *dir, uint32_t batch, void **mem, struct ubc_journal_uring *uring)
+{
+    uint64_t record = ubc_ledger_batch_record_bytes(batch);
+    struct ubc_journal_params p = {
+        .segment_bytes = 256ull << 20,
+        .batch_bytes_max = (uint32_t)(((record + 8192 + 4095) / 4096) * 4096),
+        .batches_inflight_max = 4,
+        .payload_bytes_max = (uint32_t)record,
+        .sync_mode = UBC_JOURNAL_SYNC_LINKED,
+        .commit_interval_ns = 0,
+    };
+    if (p.batch_bytes_max < (1u << 20))
+        p.batch_bytes_max = 1u << 20;
+    *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
+    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(*mem, &p));
+    UBC_ASSERT(j != NULL && ubc_journal_uring_init(uring, 64) == 0);
+    struct ubc_journal_open_params op = { .dir = dir, .io = ubc_journal_uring_io(uring) };
+    struct ubc_journal_scan_result report;
+    UBC_ASSERT(ubc_journal_open(j, &op, &report) == 0);
+    return j;
+}
+
+static void
+bench_batch(const char *base, uint32_t batch, uint32_t batches, uint32_t samples)
+{
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/ledger-journal-%u", base, batch);
+    char command[1400];
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    UBC_ASSERT(system(command) == 0);
+    uint64_t per_sample = (uint64_t)batch * batches;
+    struct ubc_ledger_op *ops = transfers_make(per_sample * samples);
+    void *mem_journaled, *mem_applied, *mem_journal;
+    struct ubc_journal_uring uring;
+    struct run journaled = { ledger_open(&mem_journaled), NULL, 0, batch, NULL, NULL };
+    struct run applied = { ledger_open(&mem_applied), NULL, 0, batch, NULL, NULL };
+    journaled.journal = journal_open(dir, batch, &mem_journal, &uring);
+    journaled.record = aligned_alloc(64, (ubc_ledger_batch_record_bytes(batch) + 63) & ~63ull);
+    journaled.results = applied.results = calloc(batch, sizeof(uint16_t));
+    double subject[SAMPLES_MAX], baseline[SAMPLES_MAX];
+    for (uint32_t s = 0; s < samples; s++) {
+        /* Each side applies its own copy of the stream: both ledgers see the same ops. */
+        subject[s] = run_batches(&journaled, ops + s * per_sample, batches);
+        baseline[s] = run_batches(&applied, ops + s * per_sample, batches);
+    }
+    struct ubc_bench_result r;
+    memset(&r, 0, sizeof(r));
+    r.harness = "ledger";
+    r.metric = "transfers_applied_journaled_per_s";
+    r.unit = "ops/s";
+    r.value = ubc_bench_median(subject, samples);
+    r.baseline = "applied_only_same_batches";
+    r.baseline_value = ubc_bench_median(baseline, samples);
+    r.samples = samples;
+    ubc_bench_param_num(&r, "accounts", ACCOUNTS);
+    ubc_bench_param_num(&r, "batch", batch);
+    ubc_bench_param_text(&r, "sync", "linked_fdatasync");
+    ubc_bench_emit(&r);
+    ubc_journal_close(journaled.journal);
+    ubc_journal_uring_fini(&uring);
+    free(ubc_journal_delete(ubc_journal_leave(journaled.journal)));
+    free(journaled.record);
+    free(journaled.results);
+    free(mem_journaled);
+    free(mem_applied);
+    free(ops);
+    snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+    UBC_ASSERT(system(command) == 0);
+}
+
+int
+main(void)
+{
+    const char *base = getenv("UBC_BENCH_DIR");
+    if (base == NULL)
+        base = "/var/tmp/ubc-bench";
+    bool quick = ubc_bench_quick();
+    bench_batch(base, 512, quick ? 8 : 400, quick ? 2 : 5);
+    bench_batch(base, 8192, quick ? 1 : 25, quick ? 2 : 5);
+    return 0;
+}
