@@ -182,8 +182,82 @@ net_route(struct ubc_net *net, uint16_t type)
     case UBC_MSG_PROVIDER_HEARTBEAT:
     case UBC_MSG_PROVIDER_DEREGISTER:
     case UBC_MSG_TASK_RESULT: return net->to_sched;
+    case UBC_MSG_LEDGER_OP: return net->to_verify;
     default: return NULL;
     }
+}
+
+/* Marks a message from a peer: who sent it (the peer handle) and when. */
+static void
+net_stamp(struct ubc_net *net, struct ubc_msg *msg, const struct ubc_pkt_info *info,
+          uint64_t now_tsc)
+{
+    msg->hdr.src_role = UBC_ROLE_NET;
+    msg->hdr.tsc = now_tsc;
+    uint32_t slot = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
+                                    info->source.mac, now_tsc, &msg->hdr.peer_gen);
+    msg->hdr.peer = (net->config.instance << UBC_NET_PEER_INSTANCE_SHIFT) | slot;
+}
+
+/* All or nothing: a ledger op group is never split by a full ring (the
+ * verify role needs whole groups). ubc_link_send_burst is best effort, so
+ * this is the bulk form with the same counters. */
+static bool
+net_link_send_all(struct ubc_link *link, struct ubc_msg *const *msgs, uint32_t n)
+{
+    UBC_LINK_RELEASE(link->ring);
+    if (rte_ring_enqueue_bulk(link->ring, (void *const *)msgs, n, NULL) == n) {
+        __atomic_fetch_add(&link->stats.enqueued, n, __ATOMIC_RELAXED);
+        return true;
+    }
+    __atomic_fetch_add(&link->stats.full, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&link->stats.full_events, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+/* A LEDGER_OP datagram becomes one message per record of its group (the
+ * main op first, then its cosigns; hdr.flags = index in the group), sent in
+ * one burst to the verify role; the request's frame is freed, or, when the
+ * pool or the ring lacks room, turned into an "overloaded" refusal. main is
+ * the decoded main op, already stamped with the peer. */
+static void
+net_handle_ledger_group(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
+                        const struct ubc_pkt_info *info, const struct ubc_wire_header *header,
+                        struct ubc_msg *main)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT];
+    /* Room beyond the group: the ring's unrolled copy makes gcc see reads
+     * past a 6-slot array (-Warray-bounds), though count <= 6. */
+    struct ubc_msg *msgs[32];
+    uint32_t count = 0;
+    const uint8_t *payload = rte_pktmbuf_mtod_offset(frame, const uint8_t *,
+                                                     info->payload_offset + UBC_WIRE_HEADER_BYTES);
+    enum ubc_wire_result result =
+        ubc_wire_ledger_group_decode(header, payload, ops, UBC_WIRE_LEDGER_GROUP_FIT, &count);
+    UBC_ASSERT(result == UBC_WIRE_OK && count >= 1); /* ubc_wire_decode checked the group */
+    UBC_ASSERT(count <= UBC_WIRE_LEDGER_GROUP_FIT);
+    msgs[0] = main;
+    if (count > 1 && rte_mempool_get_bulk(net->msg_pool, (void **)&msgs[1], count - 1) != 0) {
+        stats->drops[UBC_NET_DROP_NO_MSG]++;
+        rte_mempool_put(net->msg_pool, main);
+        net_refuse_in_place(net, queue, frame, info, header, UBC_ERR_OVERLOADED, 0);
+        return;
+    }
+    for (uint32_t i = 1; i < count; i++) {
+        msgs[i]->hdr = main->hdr;
+        msgs[i]->hdr.flags = (uint16_t)i;
+        memcpy(msgs[i]->u.bytes, &ops[i], sizeof(ops[i]));
+    }
+    main->hdr.flags = 0;
+    if (!net_link_send_all(net->to_verify, msgs, count)) {
+        stats->drops[UBC_NET_DROP_OVERLOADED]++;
+        rte_mempool_put_bulk(net->msg_pool, (void **)msgs, count);
+        net_refuse_in_place(net, queue, frame, info, header, UBC_ERR_OVERLOADED, 0);
+        return;
+    }
+    stats->ledger_ops += count;
+    rte_pktmbuf_free(frame);
 }
 
 struct net_pending {
@@ -233,11 +307,11 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
         return;
     }
     stats->rx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
-    msg->hdr.src_role = UBC_ROLE_NET;
-    msg->hdr.tsc = now_tsc;
-    uint32_t slot = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
-                                    info->source.mac, now_tsc, &msg->hdr.peer_gen);
-    msg->hdr.peer = (net->config.instance << UBC_NET_PEER_INSTANCE_SHIFT) | slot;
+    net_stamp(net, msg, info, now_tsc);
+    if (msg->hdr.type == UBC_MSG_LEDGER_OP) {
+        net_handle_ledger_group(net, queue, frame, info, &entry->header, msg);
+        return;
+    }
     entry->msg = msg;
     entry->frame = frame;
     entry->info = *info;

@@ -73,6 +73,7 @@ struct ubc_net_queue_stats {
     uint64_t arp_replies;
     uint64_t icmp_replies;
     uint64_t refusals_sent;
+    uint64_t ledger_ops; /* op records (main and cosigns) sent to the verify role */
     uint64_t frame_drops[UBC_PKT_DROP_COUNT];
     uint64_t wire_drops[UBC_WIRE_RESULT_COUNT];
     uint64_t drops[UBC_NET_DROP_COUNT];

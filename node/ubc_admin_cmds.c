@@ -217,8 +217,8 @@ cmds_net_instances_json(const struct ubc_node *node)
             json_pack("{s:i,s:i,s:o,s:i,s:i,s:i,s:i,s:i}", "instance", (json_int_t)i, "lcore",
                       (json_int_t)node->config.net_instance_lcore[i], "queues", queues, "peers",
                       (json_int_t)net->peers->used, "peer_evictions",
-                      (json_int_t)net->peers->evictions, "rx_packets", (json_int_t)rx,
-                      "tx_packets", (json_int_t)tx, "refusals_sent", (json_int_t)refusals));
+                      (json_int_t)net->peers->evictions, "rx_packets", (json_int_t)rx, "tx_packets",
+                      (json_int_t)tx, "refusals_sent", (json_int_t)refusals));
     }
     return instances;
 }
@@ -240,6 +240,8 @@ cmds_ports_json(const struct ubc_node *node)
         uint32_t instance = q % node->net_count;
         json_t *queue = cmds_queue_json(&node->net[instance].stats[q], q);
         json_object_set_new(queue, "instance", json_integer((json_int_t)instance));
+        json_object_set_new(queue, "ledger_ops",
+                            json_integer((json_int_t)node->net[instance].stats[q].ledger_ops));
         json_array_append_new(queues, queue);
     }
     json_t *one =
@@ -326,13 +328,13 @@ static json_t *
 cmds_admission_json(const struct ubc_node *node)
 {
     const struct ubc_role_sched *r = node->sched;
-    return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred", (json_int_t)r->acks_deferred,
-        "acks_sent", (json_int_t)r->acks_sent, "refused_escrow", (json_int_t)r->refused_escrow,
-        "refused_read_only", (json_int_t)r->refused_read_only, "waiting",
-        (json_int_t)r->admission->used, "table_full", (json_int_t)r->admission_full,
-        "submits_repeated", (json_int_t)r->submits_repeated, "replies_unaddressed",
-        (json_int_t)r->replies_unaddressed);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred",
+                     (json_int_t)r->acks_deferred, "acks_sent", (json_int_t)r->acks_sent,
+                     "refused_escrow", (json_int_t)r->refused_escrow, "refused_read_only",
+                     (json_int_t)r->refused_read_only, "waiting", (json_int_t)r->admission->used,
+                     "table_full", (json_int_t)r->admission_full, "submits_repeated",
+                     (json_int_t)r->submits_repeated, "replies_unaddressed",
+                     (json_int_t)r->replies_unaddressed);
 }
 
 static int

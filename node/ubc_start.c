@@ -2,6 +2,7 @@
 #include "node/ubc_start.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,6 +17,30 @@
 #include "common/ubc_time.h"
 #include "node/ubc_log.h"
 #include "node/ubc_roles.h"
+#include "ledger/ubc_ledger.h"
+
+/* The net role carries a client's ledger op in the wire codec's record,
+ * which may not include the ledger: the two layouts must be one. */
+#define SAME_FIELD(field)                                                    \
+    UBC_STATIC_ASSERT(offsetof(struct ubc_wire_ledger_op, field) ==          \
+                              offsetof(struct ubc_ledger_op, field) &&       \
+                          sizeof(((struct ubc_wire_ledger_op *)0)->field) == \
+                              sizeof(((struct ubc_ledger_op *)0)->field),    \
+                      "wire ledger op field " #field " matches struct ubc_ledger_op")
+SAME_FIELD(kind);
+SAME_FIELD(flags);
+SAME_FIELD(cosign_count);
+SAME_FIELD(verify);
+SAME_FIELD(reserved);
+SAME_FIELD(nonce);
+SAME_FIELD(account);
+SAME_FIELD(signer);
+SAME_FIELD(signature);
+SAME_FIELD(args);
+UBC_STATIC_ASSERT(sizeof(struct ubc_wire_ledger_op) == sizeof(struct ubc_ledger_op), "one size");
+UBC_STATIC_ASSERT(UBC_WIRE_LEDGER_KIND_COSIGN == UBC_LEDGER_OP_COSIGN, "cosign kind");
+UBC_STATIC_ASSERT(UBC_WIRE_LEDGER_KIND_MAX + 1 == UBC_LEDGER_OP_KIND_COUNT, "kinds");
+UBC_STATIC_ASSERT(UBC_WIRE_LEDGER_COSIGN_MAX == UBC_LEDGER_MULTISIG_KEYS_LIMIT, "cosigns");
 
 struct link_spec {
     const char *name;
@@ -82,8 +107,7 @@ start_links(struct ubc_node *node, char *error, size_t error_cap)
         int multi_producer = spec->multi_producer ||
                              (spec->from_role == UBC_ROLE_NET && node->config.net_instances > 1);
         int rc = ubc_link_create(&node->links[i], spec->name, spec->from_role, spec->to_role,
-                                 node->config.ring_link_size, (int)rte_socket_id(),
-                                 multi_producer);
+                                 node->config.ring_link_size, (int)rte_socket_id(), multi_producer);
         if (rc != 0) {
             snprintf(error, error_cap, "ring %s: %s", spec->name, rte_strerror(-rc));
             return rc;
@@ -170,8 +194,8 @@ start_port_and_net(struct ubc_node *node, char *error, size_t error_cap)
     int rc = ubc_net_port_open(&node->port, &port_config, error, error_cap);
     if (rc != 0)
         return rc;
-    node->net_count = config->net_instances < node->port.queues ? config->net_instances
-                                                                 : node->port.queues;
+    node->net_count =
+        config->net_instances < node->port.queues ? config->net_instances : node->port.queues;
     if (node->port.queues < node->port.queues_asked)
         UBC_LOG(WARNING, UBC_LOG_NET,
                 "port %s (%s) offers no RSS on IP/UDP: 1 queue instead of net.rx_queues = %u, "
@@ -224,8 +248,8 @@ start_loops(struct ubc_node *node, char *error, size_t error_cap)
     for (uint32_t slot = 0; slot < UBC_ROLE_COUNT + node->net_count - 1; slot++) {
         uint32_t role = slot < UBC_ROLE_COUNT ? slot : UBC_ROLE_NET;
         uint32_t instance = slot < UBC_ROLE_COUNT ? 0 : slot - UBC_ROLE_COUNT + 1;
-        uint32_t lcore = role == UBC_ROLE_NET ? config->net_instance_lcore[instance]
-                                              : config->role_lcore[role];
+        uint32_t lcore =
+            role == UBC_ROLE_NET ? config->net_instance_lcore[instance] : config->role_lcore[role];
         if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore)) {
             snprintf(error, error_cap,
                      "config: roles.%s = %u: lcore not enabled in EAL "

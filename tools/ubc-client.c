@@ -5,6 +5,8 @@
  *              submit|cancel|status --job ID [--count N] [--rate PER_S] [...]
  *   ubc-client [...] provider --id ID [--heartbeat-ms N] [--duration-s S]
  *              [--tasks-max N] [...]
+ *   ubc-client [...] ledger-op HEX [COSIGN_HEX...]
+ *              (records as `ubc-ledger-op sign` prints them; prints the ledger's result)
  *
  * Requests are pipelined: up to PENDING_MAX wait for their reply at once,
  * each retransmitted (same sequence, RETRY flag) after --timeout-ms, and
@@ -69,6 +71,8 @@ struct options {
     bool dishonest;           /* report a hash the other replicas will not */
     bool summary;             /* one summary line at the end */
     bool quiet;               /* no line per request */
+    const char *ledger_hex[UBC_WIRE_LEDGER_GROUP_FIT]; /* ledger-op: main op, then cosigns */
+    uint32_t ledger_count;
 };
 
 struct pending {
@@ -100,6 +104,7 @@ struct client {
     uint64_t timed_out;
     uint64_t overloaded_retries;
     uint64_t assignments;
+    uint64_t revocations; /* running tasks stopped by a revocation */
     uint64_t results_acked;
     uint64_t refused_by_code[UBC_ERR_COUNT];
     double *latencies_us; /* answered requests, for the summary */
@@ -141,6 +146,8 @@ static const char usage_text[] =
     "           [--heartbeat-ms N] [--duration-s S] [--tasks-max N] [--work-ms MS]\n"
     "           [--dishonest]\n"
     "  malformed  send one datagram per decode-failure reason; check each refusal\n"
+    "  ledger-op HEX [COSIGN_HEX...]  send a signed ledger operation (448 hex digits each,\n"
+    "           as `ubc-ledger-op sign` prints them; at most 5 cosigns) and print its result\n"
     "--count N sends N requests for jobs ID, ID+1, ... at --rate per second (0: at once).\n"
     "exit: 0 ok, 1 refused, 2 usage, 3 timeout, 4 system error\n";
 
@@ -415,15 +422,18 @@ options_apply_global(struct options *o, int id, const char *arg)
 static void
 options_validate(struct options *o)
 {
-    static const char *const commands[] = { "submit", "cancel", "status", "provider", "malformed" };
+    static const char *const commands[] = { "submit",   "cancel",    "status",
+                                            "provider", "malformed", "ledger-op" };
     bool known = false;
     for (size_t i = 0; i < UBC_ARRAY_SIZE(commands); i++)
         known = known || (o->command != NULL && strcmp(o->command, commands[i]) == 0);
     if (!known)
         die_usage(o->command ? "unknown command" : "missing command");
     bool provider = strcmp(o->command, "provider") == 0;
-    if (strcmp(o->command, "malformed") == 0)
+    if (strcmp(o->command, "malformed") == 0 || strcmp(o->command, "ledger-op") == 0)
         o->job.job_id = o->job.job_id ? o->job.job_id : 1; /* needs no job */
+    if (strcmp(o->command, "ledger-op") == 0 && o->ledger_count == 0)
+        die_usage("ledger-op: expected the operation's hex record");
     if (provider && o->agent.provider_id == 0)
         die_usage("provider: --id must be given and non-zero");
     if (provider) { /* the account paid for its work: "prov" and its id, unique per provider */
@@ -465,7 +475,13 @@ options_parse(struct options *o, int argc, char **argv)
     }
     if (optind < argc)
         o->command = argv[optind];
-    if (optind + 1 < argc)
+    bool ledger = o->command != NULL && strcmp(o->command, "ledger-op") == 0;
+    for (int i = optind + 1; ledger && i < argc; i++) {
+        if (o->ledger_count == UBC_WIRE_LEDGER_GROUP_FIT)
+            die_usage("ledger-op: at most 5 cosign records fit a datagram");
+        o->ledger_hex[o->ledger_count++] = argv[i];
+    }
+    if (!ledger && optind + 1 < argc)
         die_usage("unexpected extra argument");
     options_validate(o);
 }
@@ -655,10 +671,15 @@ pending_find(struct client *c, uint64_t sequence)
 }
 
 static void provider_assignment(struct client *c, const struct ubc_assignment *a, uint64_t now_ns);
+static void provider_revoke(struct client *c, const struct ubc_assignment *a);
 
 static void
 client_on_reply(struct client *c, const struct ubc_msg *reply, uint64_t now_ns)
 {
+    if (reply->hdr.type == UBC_MSG_ASSIGNMENT && (reply->hdr.flags & UBC_MSG_FLAG_REVOKE)) {
+        provider_revoke(c, &reply->u.assignment);
+        return;
+    }
     if (reply->hdr.type == UBC_MSG_ASSIGNMENT) {
         provider_assignment(c, &reply->u.assignment, now_ns);
         return;
@@ -876,6 +897,30 @@ provider_assignment(struct client *c, const struct ubc_assignment *a, uint64_t n
     fflush(stdout);
 }
 
+/* A revocation (preemption, failover): the task stops and reports nothing;
+ * one for a task not running (already done, or a duplicate) is ignored. */
+static void
+provider_revoke(struct client *c, const struct ubc_assignment *a)
+{
+    bool found = false;
+    for (uint32_t i = 0; i < c->running_count && !found; i++) {
+        const struct ubc_assignment *r = &c->running[i].assignment;
+        found =
+            r->job_id == a->job_id && r->task_index == a->task_index && r->replica == a->replica;
+        if (found)
+            c->running[i] = c->running[--c->running_count];
+    }
+    c->revocations += found;
+    if (c->options->json)
+        printf("{\"event\":\"revoked\",\"job\":%" PRIu64 ",\"task\":%u,\"replica\":%u,"
+               "\"was_running\":%s}\n",
+               a->job_id, a->task_index, a->replica, found ? "true" : "false");
+    else
+        printf("revoked: job %" PRIu64 " task %u replica %u%s\n", a->job_id, a->task_index,
+               a->replica, found ? ", stopped" : " (not running)");
+    fflush(stdout);
+}
+
 static void
 provider_print_result(const struct options *o, const struct ubc_task_result *r)
 {
@@ -999,8 +1044,8 @@ run_provider(struct client *c)
     provider_deregister(c);
     if (o->json)
         printf("{\"event\":\"summary\",\"assignments\":%" PRIu64 ",\"results_acked\":%" PRIu64
-               ",\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 "}\n",
-               c->assignments, c->results_acked, c->refused, c->timed_out);
+               ",\"revoked\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"timeouts\":%" PRIu64 "}\n",
+               c->assignments, c->results_acked, c->revocations, c->refused, c->timed_out);
     else
         printf("summary: %" PRIu64 " assignments, %" PRIu64 " results acked, %" PRIu64
                " refused, %" PRIu64 " timed out\n",
@@ -1070,6 +1115,130 @@ run_malformed(struct client *c)
     return wrong ? EXIT_REFUSED : 0;
 }
 
+/* The records given on the command line, checked by the codec's own group
+ * rules: the hex is each record's bytes, which are its wire encoding. */
+static uint32_t
+ledger_parse(const struct options *o, struct ubc_wire_ledger_op *ops)
+{
+    uint8_t payload[UBC_WIRE_LEDGER_GROUP_FIT * UBC_WIRE_LEDGER_OP_BYTES];
+    for (uint32_t i = 0; i < o->ledger_count; i++) {
+        if (strlen(o->ledger_hex[i]) != 2 * UBC_WIRE_LEDGER_OP_BYTES ||
+            sodium_hex2bin(payload + i * UBC_WIRE_LEDGER_OP_BYTES, UBC_WIRE_LEDGER_OP_BYTES,
+                           o->ledger_hex[i], 2 * UBC_WIRE_LEDGER_OP_BYTES, NULL, NULL, NULL) != 0)
+            die_usage("ledger-op: each record is 448 hex digits");
+    }
+    struct ubc_wire_header header = { .type = UBC_MSG_LEDGER_OP,
+                                      .payload_len =
+                                          (uint16_t)(o->ledger_count * UBC_WIRE_LEDGER_OP_BYTES) };
+    uint32_t count = 0;
+    enum ubc_wire_result result =
+        ubc_wire_ledger_group_decode(&header, payload, ops, UBC_WIRE_LEDGER_GROUP_FIT, &count);
+    if (result != UBC_WIRE_OK) {
+        fprintf(stderr,
+                "ubc-client: ledger-op: %s (the main op announces its cosigns, which "
+                "follow it)\n",
+                ubc_wire_result_name(result));
+        exit(EXIT_USAGE);
+    }
+    return count;
+}
+
+static void
+ledger_transmit(struct client *c, const struct ubc_wire_ledger_op *ops, uint32_t count,
+                uint16_t flags)
+{
+    const struct ubc_wire_origin origin = { .sender_id = c->options->sender_id,
+                                            .session_id = c->session_id,
+                                            .flags = flags };
+    uint8_t datagram[UBC_WIRE_DATAGRAM_MAX];
+    size_t len = 0;
+    UBC_ASSERT(ubc_wire_ledger_group_encode(ops, count, 1, &origin, datagram, sizeof(datagram),
+                                            &len) == UBC_WIRE_OK);
+    if (send(c->fd, datagram, len, 0) < 0 && errno != ECONNREFUSED && errno != EAGAIN) {
+        fprintf(stderr, "ubc-client: send: %s\n", strerror(errno));
+        exit(EXIT_SYSTEM);
+    }
+}
+
+/* Waits until deadline_ns for the answer to sequence 1: a LEDGER_RESULT
+ * or a REFUSAL. Returns true with *reply filled. */
+static bool
+ledger_await(struct client *c, uint64_t deadline_ns, struct ubc_msg *reply)
+{
+    for (uint64_t now_ns = ubc_time_monotonic_ns(); now_ns < deadline_ns && !stop_requested;
+         now_ns = ubc_time_monotonic_ns()) {
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        if (poll(&pfd, 1, (int)((deadline_ns - now_ns + NS_PER_MS - 1) / NS_PER_MS)) <= 0)
+            continue;
+        uint8_t datagram[UBC_WIRE_DATAGRAM_MAX + 1];
+        ssize_t len = recv(c->fd, datagram, sizeof(datagram), MSG_DONTWAIT);
+        const struct ubc_wire_policy policy = { .require_tag = false };
+        struct ubc_wire_header header;
+        if (len > 0 &&
+            ubc_wire_decode(datagram, (size_t)len, &policy, &header, reply) == UBC_WIRE_OK &&
+            reply->hdr.seq == 1 &&
+            (reply->hdr.type == UBC_MSG_LEDGER_RESULT || reply->hdr.type == UBC_MSG_REFUSAL))
+            return true;
+    }
+    return false;
+}
+
+static void
+ledger_report(const struct client *c, const struct ubc_wire_ledger_op *main_op,
+              const struct ubc_msg *reply, uint32_t attempts, uint64_t latency_us)
+{
+    const char *result = reply == NULL                        ? "timeout"
+                         : reply->hdr.type == UBC_MSG_REFUSAL ? "refused"
+                         : reply->u.reply.error == UBC_OK     ? "applied"
+                                                              : "rejected";
+    const char *error = reply ? ubc_err_name((enum ubc_err)reply->u.reply.error) : "timeout";
+    uint32_t code = reply && reply->hdr.type == UBC_MSG_LEDGER_RESULT ? reply->u.reply.state : 0;
+    uint32_t height = reply && reply->hdr.type == UBC_MSG_LEDGER_RESULT ? reply->u.reply.detail : 0;
+    if (c->options->json)
+        printf("{\"request\":\"ledger-op\",\"kind\":%u,\"nonce\":%" PRIu64 ",\"result\":\"%s\","
+               "\"error\":\"%s\",\"ledger_result\":%u,\"height\":%u,\"attempts\":%u,"
+               "\"latency_us\":%" PRIu64 "}\n",
+               main_op->kind, main_op->nonce, result, error, code, height, attempts, latency_us);
+    else
+        printf("ledger-op kind %u nonce %" PRIu64 ": %s (%s, ledger result %u, height %u) after "
+               "%u attempt%s (%" PRIu64 " us)\n",
+               main_op->kind, main_op->nonce, result, error, code, height, attempts,
+               attempts == 1 ? "" : "s", latency_us);
+    fflush(stdout);
+}
+
+/* ledger-op: one group, retransmitted (RETRY flag) after --timeout-ms and
+ * after a backoff when refused "overloaded". Exit 0 when applied, 1 when
+ * refused or rejected by the ledger, 3 on timeout. */
+static int
+run_ledger_op(struct client *c)
+{
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT];
+    uint32_t count = ledger_parse(c->options, ops);
+    uint64_t start_ns = ubc_time_monotonic_ns();
+    struct ubc_msg reply;
+    bool answered = false;
+    uint32_t attempts = 0;
+    uint64_t wait_ns = c->options->timeout_ms * NS_PER_MS;
+    while (!answered && attempts <= c->options->retries && !stop_requested) {
+        ledger_transmit(c, ops, count, attempts ? UBC_WIRE_FLAG_RETRY : 0);
+        attempts++;
+        answered = ledger_await(c, ubc_time_monotonic_ns() + wait_ns, &reply);
+        if (answered && reply.hdr.type == UBC_MSG_REFUSAL &&
+            reply.u.reply.error == UBC_ERR_OVERLOADED && attempts <= c->options->retries) {
+            answered = false; /* back off, then send again */
+            struct ubc_msg ignored;
+            (void)ledger_await(c, ubc_time_monotonic_ns() + backoff_ns(c, attempts), &ignored);
+        }
+    }
+    ledger_report(c, &ops[0], answered ? &reply : NULL, attempts,
+                  (ubc_time_monotonic_ns() - start_ns) / 1000);
+    if (!answered)
+        return EXIT_TIMEOUT;
+    return reply.hdr.type == UBC_MSG_LEDGER_RESULT && reply.u.reply.error == UBC_OK ? 0
+                                                                                    : EXIT_REFUSED;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1099,6 +1268,7 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &action, NULL);
     int status = strcmp(options.command, "provider") == 0    ? run_provider(&client)
                  : strcmp(options.command, "malformed") == 0 ? run_malformed(&client)
+                 : strcmp(options.command, "ledger-op") == 0 ? run_ledger_op(&client)
                                                              : run_requests(&client);
     close(client.fd);
     free(client.latencies_us);
