@@ -21,7 +21,6 @@ static const char *const drop_names[UBC_NET_DROP_COUNT] = {
     [UBC_NET_DROP_STALE_PEER] = "stale-peer",
     [UBC_NET_DROP_NO_MBUF] = "no-mbuf",
     [UBC_NET_DROP_ENCODE] = "encode",
-    [UBC_NET_DROP_REVOCATION] = "revocation-not-sent",
 };
 
 const char *
@@ -387,11 +386,6 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
                  struct rte_mbuf *frame)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
-    if (msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE)) {
-        stats->drops[UBC_NET_DROP_REVOCATION]++;
-        rte_pktmbuf_free(frame);
-        return;
-    }
     const struct ubc_peer *peer = NULL;
     if (ubc_net_peer_instance(msg->hdr.peer) == net->config.instance)
         peer = ubc_peer_get(net->peers, msg->hdr.peer & UBC_NET_PEER_SLOT_MASK, msg->hdr.peer_gen);
@@ -416,6 +410,9 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
         return;
     }
     stats->tx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+    /* A revocation goes out as an ASSIGNMENT with the REVOKE flag (the codec). */
+    stats->revocations_sent +=
+        msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE) != 0;
     net_tx_frame(net, queue, frame, length);
 }
 

@@ -60,7 +60,6 @@ enum ubc_net_drop {
     UBC_NET_DROP_STALE_PEER,        /* a reply for a peer evicted since its request */
     UBC_NET_DROP_NO_MBUF,           /* no mbuf for an outgoing message */
     UBC_NET_DROP_ENCODE,            /* a role produced a message the codec refused */
-    UBC_NET_DROP_REVOCATION,        /* a withdrawn assignment: no wire form yet */
     UBC_NET_DROP_COUNT
 };
 
@@ -73,7 +72,8 @@ struct ubc_net_queue_stats {
     uint64_t arp_replies;
     uint64_t icmp_replies;
     uint64_t refusals_sent;
-    uint64_t ledger_ops; /* op records (main and cosigns) sent to the verify role */
+    uint64_t ledger_ops;       /* op records (main and cosigns) sent to the verify role */
+    uint64_t revocations_sent; /* ASSIGNMENTs with the REVOKE flag (also in tx_by_type) */
     uint64_t frame_drops[UBC_PKT_DROP_COUNT];
     uint64_t wire_drops[UBC_WIRE_RESULT_COUNT];
     uint64_t drops[UBC_NET_DROP_COUNT];

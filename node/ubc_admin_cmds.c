@@ -242,6 +242,9 @@ cmds_ports_json(const struct ubc_node *node)
         json_object_set_new(queue, "instance", json_integer((json_int_t)instance));
         json_object_set_new(queue, "ledger_ops",
                             json_integer((json_int_t)node->net[instance].stats[q].ledger_ops));
+        json_object_set_new(
+            queue, "revocations_sent",
+            json_integer((json_int_t)node->net[instance].stats[q].revocations_sent));
         json_array_append_new(queues, queue);
     }
     json_t *one =

@@ -248,6 +248,58 @@ def test_config_errors(data):
     check(rc.returncode == 0 and "[net]" in rc.stdout, "--print-config prints the config")
 
 
+def test_ledger_op_over_the_wire():
+    """A client-signed ledger operation through DPDK: net -> verify -> ledger,
+    and its LEDGER_RESULT back through the net instance that owns the peer."""
+    public, secret = sh(LEDGER_OP, "keygen").stdout.split()[1::2]
+    op = sh(LEDGER_OP, "sign", "--kind", "create-account", "--account", public, "--nonce", "1",
+            "--secret", secret).stdout.strip()
+    first = client("ledger-op", op)
+    answer = json.loads(first.stdout or "{}")
+    check(first.returncode == 0 and answer.get("result") == "applied",
+          f"ubc-client ledger-op: a signed create-account is applied ({first.stdout.strip()})")
+    again = json.loads(client("ledger-op", op).stdout or "{}")
+    check(again.get("result") == "rejected" and again.get("ledger_result") == 8,
+          "the same op again is rejected by the ledger: account exists")
+    forged = op[:-2] + ("00" if op[-2:] != "00" else "01")  # args byte: signature no longer covers it
+    bad = json.loads(client("ledger-op", forged).stdout or "{}")
+    check(bad.get("result") == "rejected" and bad.get("ledger_result") == 3,
+          "an op whose bytes differ from what was signed: bad signature")
+
+
+def test_revocation(sock):
+    """Cancelling a running job revokes its task: the net role sends the
+    ASSIGNMENT with the REVOKE flag and the provider agent stops the task."""
+    cmd = ["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE_IP}:7400", "--json", "provider",
+           "--id", "77", "--operator", "77", "--heartbeat-ms", "100", "--work-ms", "60000",
+           "--duration-s", "6"]
+    agent = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(1.0)
+        submit = client("submit", "--job", "910001", "--tasks", "1", "--work-ms", "60000")
+        check(submit.returncode == 0, "a long job is submitted")
+        running = []
+        for _ in range(25):
+            running = ctl_json(sock, "jobs", "state=running") + ctl_json(sock, "jobs",
+                                                                          "state=assigned")
+            if running:
+                break
+            time.sleep(0.2)
+        cancel = client("cancel", "--job", "910001")
+        check(cancel.returncode == 0, "the running job is cancelled")
+        out, _ = agent.communicate(timeout=15)
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        revoked = [e for e in events if e.get("event") == "revoked"]
+        check(any(e.get("job") == 910001 and e.get("was_running") for e in revoked),
+              f"the provider agent got the revocation and stopped the task ({revoked})")
+        sent = sum(q.get("revocations_sent", 0) for q in ctl_json(sock, "ports")[0]["queues"])
+        check(sent >= 1, f"the net role counts the revocation it sent ({sent})")
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+
+
 def test_net_instances(data):
     """Two net instances on two lcores, each owning one of the tap's two
     queues: requests from several client ports spread over both queues, and
@@ -272,6 +324,8 @@ def test_net_instances(data):
         lcores = {entry["lcore"]: entry["roles"] for entry in ctl_json(sock, "lcores")}
         check("net1" in lcores.get(0, []) and "net" in lcores.get(1, []),
               "the second net instance runs on its own lcore")
+        test_ledger_op_over_the_wire()
+        test_revocation(sock)
     finally:
         test_stop(proc, sock, "shutdown")
 
