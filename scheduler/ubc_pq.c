@@ -11,13 +11,13 @@
 #define PQ_LINE 64u
 #define PQ_WORDS (UBC_PQ_LEVELS_MAX / 64u) /* summary words per shard: one line */
 
-/* value and entry_ns are atomics (relaxed) so a sweep may peek at a head it
+/* 16 bytes, four to a line. value (and the entry time, kept in a separate
+ * array that exists only when aging is on, so a queue without aging touches
+ * no line for it) are atomics (relaxed) so a sweep may peek at a head it
  * does not own yet; ownership itself is decided by the sequence number. */
 struct pq_slot {
     _Atomic uint64_t sequence;
     _Atomic uint64_t value;
-    _Atomic uint64_t entry_ns;
-    uint64_t pad;
 };
 
 /* Producers and consumers touch different lines. */
@@ -37,6 +37,7 @@ struct ubc_pq {
     uint64_t magic;
     uint32_t band_count;
     uint32_t band_shift; /* priority >> band_shift = band */
+    uint32_t band_log2;  /* band_count = 1 << band_log2: shifts, not divisions */
     uint32_t level_count;
     uint32_t level_capacity;
     uint32_t shard_count;   /* power of two */
@@ -44,16 +45,24 @@ struct ubc_pq {
     uint32_t global_period; /* default remove: every n-th call looks at all shards */
     uint32_t pad;
     uint64_t aging_ns;
-    uint64_t slots_offset; /* bytes from the struct to the slot array */
+    uint64_t slots_offset;   /* bytes from the struct to the slot array */
+    uint64_t entries_offset; /* to the entry-time array; 0 = no aging, no array */
     struct pq_summary summary[UBC_PQ_SHARDS_MAX];
     struct pq_level levels[]; /* shard_count x level_count, then the slots */
 };
 
 _Static_assert(sizeof(struct pq_summary) == PQ_LINE, "a shard summary is one line");
 
+/* initial-exec: the library is built -fPIC but linked statically, and the
+ * default model would call __tls_get_addr on every insert and remove. */
+#define PQ_TLS static _Thread_local __attribute__((tls_model("initial-exec")))
+
 static _Atomic uint32_t pq_thread_next;
-static _Thread_local uint32_t pq_thread_index = UINT32_MAX;
-static _Thread_local uint32_t pq_thread_removes; /* counts default removes */
+PQ_TLS uint32_t pq_thread_index = UINT32_MAX;
+/* Default removes left before the thread's next global one, and how far
+ * that one rotates its tie order. */
+PQ_TLS uint32_t pq_thread_countdown;
+PQ_TLS uint32_t pq_thread_rotation;
 
 static uint32_t
 pq_shards_of(const struct ubc_pq_params *p)
@@ -95,8 +104,9 @@ ubc_pq_footprint(const struct ubc_pq_params *params)
     if (!pq_params_valid(params))
         return 0;
     uint32_t level_total = UBC_QOS_CLASSES * params->band_count * pq_shards_of(params);
-    return pq_slots_offset(level_total) +
-           (size_t)level_total * params->level_capacity * sizeof(struct pq_slot);
+    size_t slot_count = (size_t)level_total * params->level_capacity;
+    size_t entry_bytes = params->aging_ns != 0 ? slot_count * sizeof(uint64_t) : 0;
+    return pq_slots_offset(level_total) + slot_count * sizeof(struct pq_slot) + entry_bytes;
 }
 
 static inline struct pq_level *
@@ -113,6 +123,17 @@ pq_slots(const struct ubc_pq *pq, uint32_t shard, uint32_t level)
     return (struct pq_slot *)base + index * pq->level_capacity;
 }
 
+/* The level's entry times (slot i's at [i]), or NULL without aging. */
+static inline _Atomic uint64_t *
+pq_entries(const struct ubc_pq *pq, uint32_t shard, uint32_t level)
+{
+    if (pq->entries_offset == 0)
+        return NULL;
+    uint8_t *base = (uint8_t *)(uintptr_t)pq + pq->entries_offset;
+    size_t index = (size_t)shard * pq->level_count + level;
+    return (_Atomic uint64_t *)base + index * pq->level_capacity;
+}
+
 void *
 ubc_pq_new(void *mem, const struct ubc_pq_params *params)
 {
@@ -124,6 +145,7 @@ ubc_pq_new(void *mem, const struct ubc_pq_params *params)
     memset(pq, 0, pq_slots_offset(level_count * shards));
     pq->band_count = params->band_count;
     pq->band_shift = 16u - (uint32_t)__builtin_ctz(params->band_count);
+    pq->band_log2 = (uint32_t)__builtin_ctz(params->band_count);
     pq->level_count = level_count;
     pq->level_capacity = params->level_capacity;
     pq->shard_count = shards;
@@ -131,15 +153,20 @@ ubc_pq_new(void *mem, const struct ubc_pq_params *params)
     pq->global_period = params->global_period == 0 ? 1u : params->global_period;
     pq->aging_ns = params->aging_ns;
     pq->slots_offset = pq_slots_offset(level_count * shards);
+    size_t slot_count = (size_t)level_count * shards * params->level_capacity;
+    pq->entries_offset =
+        params->aging_ns != 0 ? pq->slots_offset + slot_count * sizeof(struct pq_slot) : 0;
     for (uint32_t shard = 0; shard < shards; shard++) {
         for (uint32_t w = 0; w < PQ_WORDS; w++)
             atomic_init(&pq->summary[shard].words[w], 0);
         for (uint32_t level = 0; level < level_count; level++) {
             struct pq_slot *slots = pq_slots(pq, shard, level);
+            _Atomic uint64_t *entries = pq_entries(pq, shard, level);
             for (uint32_t i = 0; i < params->level_capacity; i++) {
                 atomic_init(&slots[i].sequence, i);
                 atomic_init(&slots[i].value, 0);
-                atomic_init(&slots[i].entry_ns, 0);
+                if (entries != NULL)
+                    atomic_init(&entries[i], 0);
             }
             atomic_init(&pq_level_at(pq, shard, level)->enqueue_pos, 0);
             atomic_init(&pq_level_at(pq, shard, level)->dequeue_pos, 0);
@@ -232,7 +259,9 @@ pq_ring_push(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t value, 
         }
     }
     atomic_store_explicit(&slot->value, value, memory_order_relaxed);
-    atomic_store_explicit(&slot->entry_ns, now_ns, memory_order_relaxed);
+    _Atomic uint64_t *entries = pq_entries(pq, shard, level);
+    if (entries != NULL)
+        atomic_store_explicit(&entries[pos & mask], now_ns, memory_order_relaxed);
     atomic_store_explicit(&slot->sequence, pos + 1, memory_order_release);
     __builtin_prefetch(&slots[(pos + 8u) & mask], 1); /* the level's next slots, for writing */
     return 1;
@@ -256,8 +285,9 @@ pq_ring_pop(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t entry_li
         if (diff == 0) {
             /* The entry time read here belongs to lap pos if the CAS succeeds:
              * no producer can rewrite the slot before we release it. */
-            uint64_t entry = atomic_load_explicit(&slot->entry_ns, memory_order_relaxed);
-            if (entry > entry_limit_ns)
+            if (entry_limit_ns != UINT64_MAX &&
+                atomic_load_explicit(&pq_entries(pq, shard, level)[pos & mask],
+                                     memory_order_relaxed) > entry_limit_ns)
                 return 0;
             if (atomic_compare_exchange_weak_explicit(&lv->dequeue_pos, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed))
@@ -335,8 +365,8 @@ static inline void
 pq_item_fill(const struct ubc_pq *pq, uint32_t level, uint64_t value, struct ubc_pq_item *out)
 {
     out->value = value;
-    out->qos_class = (uint8_t)(level / pq->band_count);
-    out->band = (uint8_t)(pq->band_count - 1u - level % pq->band_count);
+    out->qos_class = (uint8_t)(level >> pq->band_log2);
+    out->band = (uint8_t)(pq->band_count - 1u - (level & (pq->band_count - 1u)));
 }
 
 /* Best level set in a snapshot of one shard's summary, or UINT32_MAX. */
@@ -424,14 +454,20 @@ ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct
 }
 
 /* The default remove: local, and global every global_period-th call of
- * the thread. Global calls start their tie order one shard further each
- * time, so equal-level items of every shard get their turn. */
+ * the thread (a countdown: no division on the hot path). Global calls start
+ * their tie order one shard further each time, so equal-level items of
+ * every shard get their turn. */
 int
 ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
 {
     uint32_t home = ubc_pq_shard_self(pq);
-    if (pq->global_period <= 1 || ++pq_thread_removes % pq->global_period == 0)
-        return ubc_pq_remove_at(pq, home + pq_thread_removes / pq->global_period, min_class, out);
+    if (pq->global_period <= 1)
+        return ubc_pq_remove_at(pq, home, min_class, out);
+    if (pq_thread_countdown == 0 || pq_thread_countdown > pq->global_period) {
+        pq_thread_countdown = pq->global_period - 1u;
+        return ubc_pq_remove_at(pq, home + ++pq_thread_rotation, min_class, out);
+    }
+    pq_thread_countdown--;
     return ubc_pq_remove_local(pq, home, min_class, out);
 }
 

@@ -219,6 +219,167 @@ test_model(void **state)
     pq_free(pq, mem);
 }
 
+static struct ubc_pq *
+pq_make_sharded(uint32_t shards, uint32_t period, uint32_t capacity, void **mem_out)
+{
+    struct ubc_pq_params params = {
+        .band_count = 8, .level_capacity = capacity, .shard_count = shards, .global_period = period
+    };
+    size_t bytes = ubc_pq_footprint(&params);
+    assert_true(bytes > 0);
+    void *mem = aligned_alloc(ubc_pq_align(), (bytes + 63) & ~(size_t)63);
+    assert_non_null(mem);
+    assert_non_null(ubc_pq_new(mem, &params));
+    *mem_out = mem;
+    return ubc_pq_join(mem);
+}
+
+static void
+test_shard_params(void **state)
+{
+    (void)state;
+    struct ubc_pq_params p = { .band_count = 4, .level_capacity = 8, .shard_count = 3 };
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.shard_count = 32;
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.shard_count = 16;
+    size_t sixteen = ubc_pq_footprint(&p);
+    p.shard_count = 1;
+    assert_true(sixteen > 8 * ubc_pq_footprint(&p));
+    p.shard_count = 0; /* 0 means 1 */
+    assert_int_equal(ubc_pq_footprint(&p),
+                     ubc_pq_footprint(&(struct ubc_pq_params){
+                         .band_count = 4, .level_capacity = 8, .shard_count = 1 }));
+    void *mem;
+    struct ubc_pq *pq = pq_make_sharded(4, 1, 8, &mem);
+    assert_int_equal(ubc_pq_shard_count(pq), 4);
+    assert_true(ubc_pq_shard_self(pq) < 4);
+    assert_int_equal(ubc_pq_insert_at(pq, 4, 0, 0, 1, 0), UBC_ERR_MALFORMED);
+    struct ubc_pq_item item;
+    assert_int_equal(ubc_pq_remove_at(pq, 0, 8, &item), 0);
+    assert_int_equal(ubc_pq_remove_local(pq, 0, 8, &item), 0);
+    pq_free(pq, mem);
+}
+
+/* Default remove with global_period P: local removes take the home shard's
+ * best, every P-th call is global; a home shard with nothing visible falls
+ * back to a global remove, so no item is stranded in another shard. */
+static void
+test_shard_relaxed_bound(void **state)
+{
+    (void)state;
+    enum { PERIOD = 4 };
+    void *mem;
+    struct ubc_pq *pq = pq_make_sharded(2, PERIOD, 256, &mem);
+    uint32_t home = ubc_pq_shard_self(pq), other = home ^ 1u;
+    for (uint64_t i = 0; i < 40; i++) {
+        assert_int_equal(ubc_pq_insert_at(pq, home, 7, 0, 1000 + i, 0), UBC_OK);
+        assert_int_equal(ubc_pq_insert_at(pq, other, 0, 65535, i, 0), UBC_OK);
+    }
+    uint32_t since_best = 0, best_taken = 0, home_taken = 0;
+    struct ubc_pq_item item;
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(ubc_pq_remove(pq, &item), 1);
+        if (item.qos_class == 0) {
+            assert_int_equal(item.value, best_taken++); /* FIFO inside the shard */
+            since_best = 0;
+        } else {
+            assert_int_equal(item.value, 1000 + home_taken++);
+            assert_true(++since_best < PERIOD); /* the bound: P-1 in a row at most */
+        }
+    }
+    assert_int_equal(best_taken, 10);
+    /* home drained: every remove now finds the other shard's items */
+    while (home_taken < 40) {
+        assert_int_equal(ubc_pq_remove_local(pq, home, 0, &item), 1);
+        if (item.qos_class == 7)
+            home_taken++;
+        else
+            best_taken++;
+    }
+    while (best_taken < 40) {
+        assert_int_equal(ubc_pq_remove_local(pq, home, 0, &item), 1);
+        assert_int_equal(item.value, best_taken++);
+    }
+    assert_int_equal(ubc_pq_remove(pq, &item), 0);
+    pq_free(pq, mem);
+}
+
+/* Random operations on 4 shards against per-shard sorted models: every
+ * remove returns the head of its shard, which is the global best level for
+ * global removes (ubc_pq_remove_at, and every 3rd default remove) and the
+ * home shard's best for local ones. */
+enum { SHARDS_MODEL = 4, SHARD_MODEL_MAX = 1024 };
+static uint64_t shard_keys[SHARDS_MODEL][SHARD_MODEL_MAX];
+static uint32_t shard_counts[SHARDS_MODEL];
+
+static uint32_t
+shard_model_best(uint32_t shard)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < shard_counts[shard]; i++)
+        if (shard_keys[shard][i] < shard_keys[shard][best])
+            best = i;
+    return best;
+}
+
+/* Checks a removed item against the models; returns 1 when its level was the
+ * global best. */
+static int
+shard_model_take(uint64_t value)
+{
+    uint32_t shard = (uint32_t)(value >> 56), global_level = UINT32_MAX;
+    assert_true(shard < SHARDS_MODEL && shard_counts[shard] > 0);
+    for (uint32_t s = 0; s < SHARDS_MODEL; s++)
+        if (shard_counts[s] > 0) {
+            uint32_t level = (uint32_t)(shard_keys[s][shard_model_best(s)] >> 40) & 0xffff;
+            global_level = level < global_level ? level : global_level;
+        }
+    uint32_t best = shard_model_best(shard);
+    assert_int_equal(shard_keys[shard][best], value);
+    shard_keys[shard][best] = shard_keys[shard][--shard_counts[shard]];
+    return ((value >> 40) & 0xffff) == global_level;
+}
+
+static void
+test_shard_model(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make_sharded(SHARDS_MODEL, 3, 256, &mem);
+    uint32_t home = ubc_pq_shard_self(pq), not_best_run = 0;
+    uint64_t rng = 777, seq = 0;
+    for (int step = 0; step < 100000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33), shard = (r >> 20) & (SHARDS_MODEL - 1);
+        if ((r & 3) != 0 && shard_counts[shard] < SHARD_MODEL_MAX) {
+            uint32_t qos_class = (r >> 2) & 7;
+            uint16_t priority = (uint16_t)(r >> 5);
+            uint64_t level = qos_class * 8 + (7 - (priority >> 13));
+            uint64_t key = (uint64_t)shard << 56 | level << 40 | seq;
+            if (ubc_pq_insert_at(pq, shard, qos_class, priority, key, 0) != UBC_OK)
+                continue;
+            shard_keys[shard][shard_counts[shard]++] = key;
+            seq++;
+            continue;
+        }
+        struct ubc_pq_item item;
+        int global = (r & 4) != 0;
+        int got = global ? ubc_pq_remove_at(pq, r >> 8, 0, &item) : ubc_pq_remove(pq, &item);
+        uint32_t total = 0;
+        for (uint32_t s = 0; s < SHARDS_MODEL; s++)
+            total += shard_counts[s];
+        assert_int_equal(got, total > 0);
+        if (!got)
+            continue;
+        int best = shard_model_take(item.value);
+        assert_true(best || (!global && (uint32_t)(item.value >> 56) == home));
+        not_best_run = best ? 0 : not_best_run + !global;
+        assert_true(not_best_run < 3);
+    }
+    pq_free(pq, mem);
+}
+
 int
 main(void)
 {
@@ -226,6 +387,8 @@ main(void)
         cmocka_unit_test(test_params),        cmocka_unit_test(test_order),
         cmocka_unit_test(test_full_and_wrap), cmocka_unit_test(test_remove_from),
         cmocka_unit_test(test_aging),         cmocka_unit_test(test_model),
+        cmocka_unit_test(test_shard_params),  cmocka_unit_test(test_shard_relaxed_bound),
+        cmocka_unit_test(test_shard_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,7 @@ struct record {
     uint64_t value;
     uint64_t start;
     uint64_t end;
+    uint32_t local; /* a local remove on the shard of the value's producer */
 };
 
 struct worker {
@@ -73,12 +74,17 @@ struct worker {
     struct record *log;
 };
 
+static uint32_t pq_shards = 1; /* shard_count of the next pq_make */
+static uint32_t pq_period = 1; /* global_period of the next pq_make */
+
 static struct ubc_pq *
 pq_make(uint32_t capacity, uint64_t aging_ns, void **mem_out)
 {
     struct ubc_pq_params params = { .band_count = BANDS,
                                     .level_capacity = capacity,
-                                    .aging_ns = aging_ns };
+                                    .aging_ns = aging_ns,
+                                    .shard_count = pq_shards,
+                                    .global_period = pq_period };
     size_t bytes = ubc_pq_footprint(&params);
     void *mem = aligned_alloc(ubc_pq_align(), (bytes + 63) & ~(size_t)63);
     assert_non_null(mem);
@@ -209,7 +215,9 @@ fill_main(void *arg)
         uint32_t qos_class = r & 7;
         uint16_t priority = (uint16_t)(r >> 3);
         uint64_t v = value_make(w->id, level_of(qos_class, priority), w->inserted);
-        assert_int_equal(ubc_pq_insert(w->shared->pq, qos_class, priority, v, 0), UBC_OK);
+        /* producer id = its shard (when there are enough shards) */
+        assert_int_equal(
+            ubc_pq_insert_at(w->shared->pq, w->id % pq_shards, qos_class, priority, v, 0), UBC_OK);
         w->inserted++;
     }
     return NULL;
@@ -222,11 +230,15 @@ drain_main(void *arg)
     struct shared *s = w->shared;
     while (atomic_load(&s->go) == 0)
         ;
-    for (;;) {
-        struct record rec;
+    /* With shards: three local removes on the thread's own shard, then a
+     * global one. */
+    for (uint32_t n = 0;; n++) {
+        struct record rec = { .local = pq_shards > 1 && n % 4 != 3 };
         struct ubc_pq_item item;
         rec.start = atomic_fetch_add(&s->clock, 1);
-        if (ubc_pq_remove(s->pq, &item) == 0)
+        int got = rec.local ? ubc_pq_remove_local(s->pq, w->id, 0, &item)
+                            : ubc_pq_remove_at(s->pq, w->id, 0, &item);
+        if (got == 0)
             return NULL;
         rec.end = atomic_fetch_add(&s->clock, 1);
         rec.value = item.value;
@@ -242,43 +254,58 @@ record_by_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Strict order: every better-level item's remove started before this remove
- * ended. FIFO: within (producer, level), a later item's remove never ends
- * before an earlier item's remove starts. */
+/* Strict order: every better-level item's remove (of any shard for a global
+ * remove, of the item's own shard for a local one) started before this
+ * remove ended. FIFO: within (producer, level), a later item's remove never
+ * ends before an earlier item's remove starts. */
 static void
 check_linearizable(struct worker *workers, uint32_t count)
 {
-    uint64_t last_start[LEVELS] = { 0 };
+    static uint64_t last_start[THREADS][LEVELS];
+    static uint64_t better_shard[THREADS][LEVELS];
+    uint64_t better_any[LEVELS];
+    memset(last_start, 0, sizeof(last_start));
     uint32_t total = 0;
     for (uint32_t c = 0; c < count; c++)
         for (uint32_t i = 0; i < workers[c].removed; i++) {
             struct record *r = &workers[c].log[i];
-            uint32_t level = VALUE_LEVEL(r->value);
-            if (r->start > last_start[level])
-                last_start[level] = r->start;
+            uint64_t *last = &last_start[VALUE_PRODUCER(r->value)][VALUE_LEVEL(r->value)];
+            *last = r->start > *last ? r->start : *last;
             total++;
         }
-    uint64_t better_max[LEVELS];
     uint64_t running = 0;
     for (uint32_t level = 0; level < LEVELS; level++) {
-        better_max[level] = running;
-        if (last_start[level] > running)
-            running = last_start[level];
+        better_any[level] = running;
+        for (uint32_t p = 0; p < count; p++)
+            running = last_start[p][level] > running ? last_start[p][level] : running;
+    }
+    for (uint32_t p = 0; p < count; p++) {
+        running = 0;
+        for (uint32_t level = 0; level < LEVELS; level++) {
+            better_shard[p][level] = running;
+            running = last_start[p][level] > running ? last_start[p][level] : running;
+        }
     }
     struct record *all = calloc(total, sizeof(*all));
     uint32_t n = 0;
     for (uint32_t c = 0; c < count; c++)
         for (uint32_t i = 0; i < workers[c].removed; i++) {
             struct record *r = &workers[c].log[i];
-            assert_true(better_max[VALUE_LEVEL(r->value)] < r->end);
+            uint32_t level = VALUE_LEVEL(r->value);
+            uint64_t better =
+                r->local ? better_shard[VALUE_PRODUCER(r->value)][level] : better_any[level];
+            assert_true(better < r->end);
             all[n++] = *r;
         }
     for (uint32_t p = 0; p < count; p++)
         for (uint32_t level = 0; level < LEVELS; level++) {
             uint32_t k = 0;
             for (uint32_t i = 0; i < n; i++)
-                if (VALUE_PRODUCER(all[i].value) == p && VALUE_LEVEL(all[i].value) == level)
-                    all[k++] = all[i], all[i] = all[k - 1];
+                if (VALUE_PRODUCER(all[i].value) == p && VALUE_LEVEL(all[i].value) == level) {
+                    struct record swap = all[k]; /* move the group to the front */
+                    all[k++] = all[i];
+                    all[i] = swap;
+                }
             qsort(all, k, sizeof(*all), record_by_seq);
             uint64_t max_start = 0;
             for (uint32_t i = 0; i < k; i++) {
@@ -372,6 +399,33 @@ test_aging_concurrent(void **state)
     free(ubc_pq_delete(mem));
 }
 
+/* The same checks on a queue of 4 shards (one per thread): default removes
+ * (local, global every 4th) in the mixed stress; local and global removes
+ * on recorded histories. */
+static void
+test_sharded_mixed_stress(void **state)
+{
+    pq_shards = THREADS, pq_period = 4;
+    test_mixed_stress(state);
+    pq_shards = 1, pq_period = 1;
+}
+
+static void
+test_sharded_history(void **state)
+{
+    pq_shards = THREADS, pq_period = 4;
+    test_history_linearizable(state);
+    pq_shards = 1, pq_period = 1;
+}
+
+static void
+test_sharded_aging_concurrent(void **state)
+{
+    pq_shards = 2, pq_period = 3;
+    test_aging_concurrent(state);
+    pq_shards = 1, pq_period = 1;
+}
+
 int
 main(void)
 {
@@ -379,9 +433,9 @@ main(void)
     if (scale != NULL && atoi(scale) > 1 && atoi(scale) <= 1000)
         per_thread *= (uint32_t)atoi(scale);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mixed_stress),
-        cmocka_unit_test(test_history_linearizable),
-        cmocka_unit_test(test_aging_concurrent),
+        cmocka_unit_test(test_mixed_stress),     cmocka_unit_test(test_history_linearizable),
+        cmocka_unit_test(test_aging_concurrent), cmocka_unit_test(test_sharded_mixed_stress),
+        cmocka_unit_test(test_sharded_history),  cmocka_unit_test(test_sharded_aging_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
