@@ -110,8 +110,8 @@ ledger_paused_now(const struct ubc_role_ledger *role)
  * with the same authorization as any operation. Pause and resume by the
  * guardian go this way. */
 static int
-ledger_submit(struct ubc_node *node, const json_t *args, json_t **result, char *error,
-              size_t error_cap)
+ledger_submit(struct ubc_node *node, const json_t *args, uint8_t only_kind, json_t **result,
+              char *error, size_t error_cap)
 {
     const char *hex = json_string_value(json_object_get(args, "op"));
     struct ubc_ledger_op ops[UBC_LEDGER_SUBMIT_OPS_MAX];
@@ -123,6 +123,11 @@ ledger_submit(struct ubc_node *node, const json_t *args, json_t **result, char *
         return -EINVAL;
     }
     uint32_t n = (uint32_t)(bytes / sizeof(ops[0]));
+    if (only_kind != UBC_LEDGER_OP_NONE && ops[0].kind != only_kind) {
+        snprintf(error, error_cap, "op=HEX is a %s operation, not %s",
+                 ubc_ledger_op_kind_name(ops[0].kind), ubc_ledger_op_kind_name(only_kind));
+        return -EINVAL;
+    }
     uint32_t bad = ubc_ledger_verify_batch(node->config.ledger_chain_id, ops, n);
     struct ubc_control_request *answer;
     int rc = ledger_call(node, UBC_LEDGER_COMMAND_SUBMIT, NULL, ops, (uint32_t)bytes, &answer,
@@ -136,6 +141,32 @@ ledger_submit(struct ubc_node *node, const json_t *args, json_t **result, char *
     *result = json_pack("{s:s,s:o,s:i,s:b}", "result", ubc_ledger_result_name(results[0]),
                         "results", list, "bad_signatures", (json_int_t)bad, "paused",
                         ledger_paused_now(node->ledger));
+    return 0;
+}
+
+static int
+ledger_stats(struct ubc_node *node, json_t **result, char *error, size_t error_cap)
+{
+    struct ubc_control_request *answer;
+    int rc = ledger_call(node, UBC_LEDGER_COMMAND_STATS, NULL, NULL, 0, &answer, error, error_cap);
+    if (rc != 0)
+        return rc;
+    const struct ubc_role_ledger_stats *s = (const void *)answer->reply;
+    json_t *kinds = json_object();
+    for (uint32_t k = 1; k < UBC_LEDGER_OP_KIND_COUNT; k++) {
+        if (s->by_kind[k] != 0)
+            json_object_set_new(kinds, ubc_ledger_op_kind_name((uint8_t)k),
+                                json_integer((json_int_t)s->by_kind[k]));
+    }
+    *result = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "height", (json_int_t)s->height,
+        "batches", (json_int_t)s->batches, "ops", (json_int_t)s->ops, "batches_durable",
+        (json_int_t)s->batches_durable, "batches_failed", (json_int_t)s->batches_failed,
+        "answers_sched", (json_int_t)s->answers_sched, "answers_net", (json_int_t)s->answers_net,
+        "answers_dropped", (json_int_t)s->answers_dropped, "done_records",
+        (json_int_t)s->done_records, "refused_read_only", (json_int_t)s->refused_read_only,
+        "slots_full", (json_int_t)s->slots_full, "read_only", node->ledger->read_only != 0,
+        "by_kind", kinds);
     return 0;
 }
 
@@ -179,7 +210,7 @@ cmd_ledger(void *ctx, const json_t *args, json_t **result, char *error, size_t e
             *result = supply_json((const void *)answer->reply, 1);
         return rc;
     }
-    if (strcmp(what, "account") == 0) {
+    if (strcmp(what, "account") == 0 || strcmp(what, "balance") == 0) {
         const char *hex = json_string_value(json_object_get(args, "account"));
         int rc = hex ? ledger_call(node, UBC_LEDGER_COMMAND_ACCOUNT, hex, NULL, 0, &answer, error,
                                    error_cap)
@@ -193,19 +224,35 @@ cmd_ledger(void *ctx, const json_t *args, json_t **result, char *error, size_t e
         return rc;
     }
     if (strcmp(what, "submit") == 0)
-        return ledger_submit(node, args, result, error, error_cap);
+        return ledger_submit(node, args, UBC_LEDGER_OP_NONE, result, error, error_cap);
+    /* Pause and resume: the guardian's signed op, through the same authorization. */
+    if (strcmp(what, "pause") == 0)
+        return ledger_submit(node, args, UBC_LEDGER_OP_PAUSE, result, error, error_cap);
+    if (strcmp(what, "resume") == 0)
+        return ledger_submit(node, args, UBC_LEDGER_OP_RESUME, result, error, error_cap);
+    if (strcmp(what, "params") == 0) {
+        struct ubc_ledger_summary s;
+        ubc_ledger_summary_read(node->ledger->ledger, &s);
+        *result = params_json(s.params);
+        return 0;
+    }
+    if (strcmp(what, "stats") == 0)
+        return ledger_stats(node, result, error, error_cap);
     if (strcmp(what, "proposals") == 0)
         return ledger_proposals(node, result, error, error_cap);
     snprintf(error, error_cap,
-             "expected summary, supply, proposals, account account=HEX or "
-             "submit op=HEX");
+             "expected summary, supply, params, proposals, stats, balance|account account=HEX, "
+             "submit op=HEX, pause op=HEX or resume op=HEX");
     return -EINVAL;
 }
 
 static const struct ubc_admin_command ledger_commands[] = {
-    { "ledger", "[summary | supply | proposals | account account=HEX | submit op=HEX]",
+    { "ledger",
+      "[summary | supply | params | proposals | stats | balance account=HEX | account "
+      "account=HEX | submit op=HEX | pause op=HEX | resume op=HEX]",
       "the token ledger: height, state hash, supply and its conservation, accounts, params, "
-      "proposals; submit a signed operation (guardian pause/resume...)",
+      "proposals, batches journaled; submit a signed operation; pause/resume with the "
+      "guardian's signed op (answered once the batch is durable)",
       cmd_ledger },
 };
 

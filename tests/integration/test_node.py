@@ -192,15 +192,24 @@ def test_emergency_stop(sock):
     forged = ctl_json(sock, "ledger", "submit", f"op={guardian_op('pause', 1, stranger)}")
     check(forged["result"] == "unauthorized" and not forged["paused"],
           "a pause signed by another key is refused")
-    paused = ctl_json(sock, "ledger", "submit", f"op={guardian_op('pause', 1, GUARDIAN_SECRET)}")
+    wrong = ctl(sock, "ledger", "resume", f"op={guardian_op('pause', 1, GUARDIAN_SECRET)}")
+    check(wrong.returncode != 0 and "not resume" in wrong.stderr,
+          "ledger resume refuses a signed pause (the op's kind is checked)")
+    paused = ctl_json(sock, "ledger", "pause", f"op={guardian_op('pause', 1, GUARDIAN_SECRET)}")
     check(paused["result"] == "ok" and paused["paused"], "the guardian pauses the ledger")
     refused = client("submit", "--job", "801", "--retries", "0")
     check(refused.returncode != 0 and '"paused"' in refused.stdout,
           "while paused, a new job is refused: paused")
-    resumed = ctl_json(sock, "ledger", "submit", f"op={guardian_op('resume', 2, GUARDIAN_SECRET)}")
+    resumed = ctl_json(sock, "ledger", "resume", f"op={guardian_op('resume', 2, GUARDIAN_SECRET)}")
     check(resumed["result"] == "ok" and not resumed["paused"], "the guardian resumes it")
     accepted = client("submit", "--job", "802")
     check(accepted.returncode == 0, "after resume, jobs are accepted again")
+    stats = ctl_json(sock, "ledger", "stats")
+    check(stats["batches_durable"] > 0 and stats["batches_durable"] <= stats["batches"]
+          and stats["batches_failed"] == 0 and stats["by_kind"].get("pause", 0) >= 1,
+          "ledger stats: batches journaled, the pause among them")
+    params = ctl_json(sock, "ledger", "params")
+    check(params.get("burn_rate_bps") == 500, "ledger params: the burn rate lives in the ledger")
 
 
 def test_second_node(data):
