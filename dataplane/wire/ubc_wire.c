@@ -844,7 +844,8 @@ ubc_wire_encode(const struct ubc_msg *msg, const struct ubc_wire_origin *origin,
     if (out == NULL || out_cap < total)
         return UBC_WIRE_ERR_NO_ROOM;
     struct cursor c = { .at = out, .end = out + total };
-    uint16_t flags = origin->flags;
+    /* REVOKE comes from the message, never from the origin. */
+    uint16_t flags = origin->flags & (uint16_t)~UBC_WIRE_FLAG_REVOKE;
     if (msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE))
         flags |= UBC_WIRE_FLAG_REVOKE;
     header_write(&c, msg->hdr.type, msg->hdr.seq, origin, flags, payload_len);

@@ -18,10 +18,44 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A LEDGER_OP datagram carries a group: it re-encodes through the group API. */
+static void
+check_reencode_ledger(const uint8_t *data, size_t size, const struct ubc_wire_header *header)
+{
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT], again[UBC_WIRE_LEDGER_GROUP_FIT];
+    uint32_t count = 0, count_again = 0;
+    UBC_ASSERT(ubc_wire_ledger_group_decode(header, data + UBC_WIRE_HEADER_BYTES, ops,
+                                            UBC_WIRE_LEDGER_GROUP_FIT, &count) == UBC_WIRE_OK);
+    const struct ubc_wire_origin origin = { .sender_id = header->sender_id,
+                                            .session_id = header->session_id,
+                                            .flags = header->flags };
+    uint8_t out[UBC_WIRE_DATAGRAM_MAX];
+    size_t out_len = 0;
+    UBC_ASSERT(ubc_wire_ledger_group_encode(ops, count, header->sequence, &origin, out, sizeof(out),
+                                            &out_len) == UBC_WIRE_OK);
+    size_t tag = (header->flags & UBC_WIRE_FLAG_TAG) ? UBC_WIRE_TAG_BYTES : 0;
+    UBC_ASSERT(out_len == size);
+    if (header->version_minor == UBC_WIRE_VERSION_MINOR) {
+        UBC_ASSERT(memcmp(out, data, size - tag) == 0);
+        return;
+    }
+    const struct ubc_wire_policy policy = { .require_tag = false };
+    struct ubc_wire_header again_header;
+    UBC_ASSERT(ubc_wire_header_decode(out, out_len, &policy, &again_header) == UBC_WIRE_OK);
+    UBC_ASSERT(ubc_wire_ledger_group_decode(&again_header, out + UBC_WIRE_HEADER_BYTES, again,
+                                            UBC_WIRE_LEDGER_GROUP_FIT,
+                                            &count_again) == UBC_WIRE_OK);
+    UBC_ASSERT(count_again == count && memcmp(again, ops, count * sizeof(ops[0])) == 0);
+}
+
 static void
 check_reencode(const uint8_t *data, size_t size, const struct ubc_wire_header *header,
                const struct ubc_msg *msg)
 {
+    if (header->type == UBC_MSG_LEDGER_OP) {
+        check_reencode_ledger(data, size, header);
+        return;
+    }
     const struct ubc_wire_origin origin = { .sender_id = header->sender_id,
                                             .session_id = header->session_id,
                                             .flags = header->flags };

@@ -57,6 +57,27 @@ static const struct patch wire_patches[] = {
     { "short-header", 0, 'U', -60 }, { "newer-minor", 5, 1, 0 },
 };
 
+/* A LEDGER_OP group as large as a datagram holds, and a revocation. */
+static void
+write_wire_ledger_group_and_revocation(uint8_t *buf, size_t cap)
+{
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT];
+    ubc_wire_sample_ledger_op(&ops[0], 1);
+    ops[0].cosign_count = UBC_WIRE_LEDGER_GROUP_FIT - 1;
+    for (uint32_t i = 1; i < UBC_WIRE_LEDGER_GROUP_FIT; i++)
+        ubc_wire_sample_cosign(&ops[i], i);
+    const struct ubc_wire_origin origin = { .sender_id = 7, .session_id = 9 };
+    size_t len = 0;
+    UBC_ASSERT(ubc_wire_ledger_group_encode(ops, UBC_WIRE_LEDGER_GROUP_FIT, 3, &origin, buf, cap,
+                                            &len) == UBC_WIRE_OK);
+    write_file("wire", "ledger-group", buf, len);
+    struct ubc_msg msg;
+    ubc_wire_sample(&msg, UBC_MSG_ASSIGNMENT, 2);
+    msg.hdr.flags = UBC_MSG_FLAG_REVOKE;
+    UBC_ASSERT(ubc_wire_encode(&msg, &origin, buf, cap, &len) == UBC_WIRE_OK);
+    write_file("wire", "revoke-assignment", buf, len);
+}
+
 static void
 write_wire_corpus(void)
 {
@@ -70,6 +91,7 @@ write_wire_corpus(void)
             write_file("wire", name, buf, len);
         }
     }
+    write_wire_ledger_group_and_revocation(buf, sizeof(buf));
     for (size_t i = 0; i < UBC_ARRAY_SIZE(wire_patches); i++) {
         const struct patch *p = &wire_patches[i];
         size_t len = encode(UBC_MSG_JOB_CANCEL, 0, buf, sizeof(buf));
