@@ -19,6 +19,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t in the journal's own memory */
+#include <xxhash.h>
 
 #include "common/ubc_assert.h"
 
@@ -35,6 +37,8 @@
 #define OP_CLOSE 8u    /* a finished segment's fd; the result is ignored */
 #define OP_SNAPSHOT 9u /* the snapshot's current step */
 #define LOCAL_COMPLETIONS_MAX 8u
+/* A snapshot write's size: bounds the XXH3 work done in one poll (~0.2 ms). */
+#define SNAPSHOT_WRITE_BYTES (4u << 20)
 
 enum batch_state { BATCH_FREE = 0, BATCH_FILLING, BATCH_SEALED, BATCH_SUBMITTED };
 /* The next segment: open, fallocate, zero-fill, fdatasync, fsync of the
@@ -53,8 +57,8 @@ enum spare_state {
 enum snapshot_step {
     SNAP_IDLE = 0,
     SNAP_OPEN,           /* openat of snap-X.ubcs.tmp */
-    SNAP_HEADER,         /* the header block */
-    SNAP_BLOB,           /* the caller's blob, possibly in several writes */
+    SNAP_BLOB,           /* the caller's blob, SNAPSHOT_WRITE_BYTES per write, hashed as it goes */
+    SNAP_HEADER,         /* the header block, once the blob's checksum is known */
     SNAP_FSYNC,          /* fsync of the temp file */
     SNAP_CLOSE,          /* its fd */
     SNAP_RENAME,         /* .tmp -> final name */
@@ -72,12 +76,15 @@ struct snapshot_job {
     const uint8_t *blob;
     uint64_t blob_bytes;
     uint64_t written; /* of the current step's bytes */
-    int result;       /* of the last snapshot: 0, -errno, -ENOENT before any */
+    uint64_t hashed;  /* blob bytes fed to blob_hash */
+    uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
+    int result; /* of the last snapshot: 0, -errno, -ENOENT before any */
     uint64_t result_sequence;
     char name[UBC_JOURNAL_NAME_BYTES];
     char temp[UBC_JOURNAL_NAME_BYTES + 8];
     char retire_name[UBC_JOURNAL_NAME_BYTES];
     _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES];
+    XXH3_state_t blob_hash;
 };
 
 struct batch {
@@ -1139,6 +1146,22 @@ snapshot_finish(struct ubc_journal *j, int result)
     s->blob = NULL;
 }
 
+static void
+snapshot_header_encode(struct snapshot_job *s)
+{
+    memset(s->header_block, 0, sizeof(s->header_block));
+    struct ubc_journal_snapshot_header h = {
+        .magic = UBC_JOURNAL_SNAPSHOT_MAGIC,
+        .version = UBC_JOURNAL_VERSION,
+        .header_bytes = UBC_JOURNAL_BLOCK_BYTES,
+        .sequence = s->sequence,
+        .blob_bytes = s->blob_bytes,
+        .blob_checksum = XXH3_64bits_digest(&s->blob_hash),
+    };
+    memcpy(h.chain, s->chain, UBC_JOURNAL_CHAIN_BYTES);
+    ubc_journal_snapshot_header_encode(s->header_block, &h);
+}
+
 /* Builds the request of the current step. 0, or 1 when the step has nothing
  * to do (the job moved on; call again). */
 static int
@@ -1158,14 +1181,22 @@ snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
         int header = s->step == SNAP_HEADER;
         uint64_t total = header ? UBC_JOURNAL_BLOCK_BYTES : s->blob_bytes;
         if (s->written == total) {
-            s->step = header ? SNAP_BLOB : SNAP_FSYNC;
+            if (!header)
+                snapshot_header_encode(s);
+            s->step = header ? SNAP_FSYNC : SNAP_HEADER;
             s->written = 0;
             return 1;
+        }
+        uint64_t bytes = total - s->written;
+        bytes = bytes > SNAPSHOT_WRITE_BYTES ? SNAPSHOT_WRITE_BYTES : bytes;
+        if (!header && s->written + bytes > s->hashed) {
+            XXH3_64bits_update(&s->blob_hash, s->blob + s->hashed, s->written + bytes - s->hashed);
+            s->hashed = s->written + bytes;
         }
         r->op = UBC_JOURNAL_IO_WRITE;
         r->fd = s->fd;
         r->buf = (header ? s->header_block : s->blob) + s->written;
-        r->bytes = total - s->written;
+        r->bytes = bytes;
         r->offset = (header ? 0 : UBC_JOURNAL_BLOCK_BYTES) + s->written;
         return 0;
     }
@@ -1244,7 +1275,7 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
         return;
     }
     switch (s->step) {
-    case SNAP_OPEN: s->fd = result, s->step = SNAP_HEADER, s->written = 0; return;
+    case SNAP_OPEN: s->fd = result, s->step = SNAP_BLOB, s->written = 0; return;
     case SNAP_HEADER:
     case SNAP_BLOB: s->written += (uint64_t)result; return;
     case SNAP_FSYNC: s->step = SNAP_CLOSE; return;
@@ -1274,17 +1305,11 @@ ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const
     if (sequence == 0 || entry == NULL || sequence > j->durable_sequence ||
         (blob == NULL && blob_bytes > 0))
         return -EINVAL;
-    memset(s->header_block, 0, sizeof(s->header_block));
-    struct ubc_journal_snapshot_header h = {
-        .magic = UBC_JOURNAL_SNAPSHOT_MAGIC,
-        .version = UBC_JOURNAL_VERSION,
-        .header_bytes = UBC_JOURNAL_BLOCK_BYTES,
-        .sequence = sequence,
-        .blob_bytes = blob_bytes,
-        .blob_checksum = ubc_journal_hash64(blob_bytes > 0 ? blob : s->header_block, blob_bytes),
-    };
-    memcpy(h.chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
-    ubc_journal_snapshot_header_encode(s->header_block, &h);
+    /* The blob's checksum is computed as it is written (a large blob would
+     * stall this call otherwise); the header goes last, before the fsync. */
+    XXH3_64bits_reset(&s->blob_hash);
+    s->hashed = 0;
+    memcpy(s->chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
     ubc_journal_snapshot_name(s->name, sequence);
     snprintf(s->temp, sizeof(s->temp), "%s.tmp", s->name);
     s->sequence = sequence;

@@ -294,6 +294,107 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
     return 0;
 }
 
+/* One snapshot of blob_bytes while appending: the longest time the lcore
+ * spent in one append burst + poll (its stall) with the asynchronous
+ * snapshot, against the time the blocking ubc_journal_snapshot_write() takes
+ * (the stall the disk lcore had before), same journal, same blob. */
+/* Appends and polls until the snapshot finished (snapshot) or for
+ * duration_ns (no snapshot); returns the longest append burst + poll. */
+static uint64_t
+ticks_longest_ns(struct ubc_journal *j, int snapshot, uint64_t duration_ns)
+{
+    static uint8_t payload[RECORD_PAYLOAD_BYTES];
+    uint64_t appended = 0, longest = 0;
+    uint64_t end = ubc_time_monotonic_ns() + duration_ns;
+    while (snapshot ? ubc_journal_snapshot_status(j, NULL) == -EINPROGRESS
+                    : ubc_time_monotonic_ns() < end) {
+        uint64_t tick = ubc_time_monotonic_ns();
+        uint64_t before = appended;
+        while (ubc_journal_append(j, 1, payload, RECORD_PAYLOAD_BYTES, appended) > 0)
+            appended++;
+        ubc_journal_poll(j, ubc_time_monotonic_ns(), NULL, NULL);
+        uint64_t spent = ubc_time_monotonic_ns() - tick;
+        longest = spent > longest ? spent : longest;
+        if (appended == before)
+            ubc_journal_wait(j);
+    }
+    return longest;
+}
+
+static int
+snapshot_stall_sample(struct ubc_journal *j, const uint8_t *blob, uint64_t blob_bytes,
+                      double *async_stall_ms, double *blocking_ms, double *plain_ms)
+{
+    if (ubc_journal_flush(j, NULL, NULL) != 0)
+        return -EIO;
+    uint64_t start = ubc_time_monotonic_ns();
+    int rc = ubc_journal_snapshot_write(j, ubc_journal_durable_sequence(j), blob, blob_bytes);
+    *blocking_ms = (double)(ubc_time_monotonic_ns() - start) * 1e-6;
+    if (rc != 0 || ubc_journal_flush(j, NULL, NULL) != 0)
+        return rc != 0 ? rc : -EIO;
+    *plain_ms = (double)ticks_longest_ns(j, 0, (uint64_t)(*blocking_ms * 1e6)) * 1e-6;
+    uint64_t begin = ubc_time_monotonic_ns();
+    rc = ubc_journal_snapshot_begin(j, ubc_journal_durable_sequence(j), blob, blob_bytes);
+    uint64_t begin_ns = ubc_time_monotonic_ns() - begin; /* a tick of its own */
+    if (rc != 0)
+        return rc;
+    uint64_t longest = ticks_longest_ns(j, 1, 0);
+    *async_stall_ms = (double)(longest > begin_ns ? longest : begin_ns) * 1e-6;
+    return ubc_journal_snapshot_status(j, NULL);
+}
+
+static void
+snapshot_stall(const struct bench_config *c)
+{
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/journal-snapshot", c->dir);
+    remove_tree(dir);
+    uint64_t blob_bytes = ubc_bench_quick() ? (1ull << 20) : (64ull << 20);
+    uint8_t *blob = malloc(blob_bytes);
+    struct ubc_journal_params p = { .segment_bytes = c->segment_bytes,
+                                    .batch_bytes_max = c->batch_bytes,
+                                    .batches_inflight_max = c->inflight,
+                                    .payload_bytes_max = 4096 };
+    void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
+    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
+    struct ubc_journal_uring uring;
+    struct ubc_journal_scan_result report;
+    int rc = blob == NULL || j == NULL || mkdir(dir, 0755) != 0
+                 ? -EINVAL
+                 : ubc_journal_uring_init(&uring, 64);
+    if (rc == 0) {
+        memset(blob, 0x5a, blob_bytes);
+        struct ubc_journal_open_params op = { .dir = dir, .io = ubc_journal_uring_io(&uring) };
+        rc = ubc_journal_open(j, &op, &report);
+        if (rc == 0) {
+            struct sample warm;
+            warm = journal_sample(j, 1000);
+            (void)warm;
+            double stall[SAMPLES_MAX], blocking[SAMPLES_MAX], plain[SAMPLES_MAX];
+            for (uint32_t i = 0; i < c->samples && rc == 0; i++)
+                rc = snapshot_stall_sample(j, blob, blob_bytes, &stall[i], &blocking[i], &plain[i]);
+            if (rc == 0) {
+                double blocking_ms = ubc_bench_median(blocking, c->samples);
+                emit(c, "snapshot_while_appending", "tick_ms_max", "ms",
+                     ubc_bench_median(stall, c->samples), "tick_ms_max_without_snapshot",
+                     ubc_bench_median(plain, c->samples));
+                emit(c, "snapshot_while_appending", "tick_ms_max", "ms",
+                     ubc_bench_median(stall, c->samples), "blocking_snapshot_write_ms",
+                     blocking_ms);
+            }
+            ubc_journal_close(j);
+        }
+        ubc_journal_uring_fini(&uring);
+    }
+    if (rc != 0)
+        fprintf(stderr, "bench_journal: snapshot stall: %s\n", strerror(rc < 0 ? -rc : rc));
+    if (j != NULL)
+        ubc_journal_delete(ubc_journal_leave(j));
+    free(mem);
+    free(blob);
+    remove_tree(dir);
+}
+
 /* MB/s of one chain link over a batch-sized buffer: BLAKE3 keyed (the
  * journal's chain since format 2) against libsodium's BLAKE2b-256 (format 1),
  * on this core, in this run: the CPU ceiling of a cryptographic chain. */
@@ -363,6 +464,7 @@ main(void)
     }
     ubc_journal_uring_fini(&probe);
     hash_baseline(&c);
+    snapshot_stall(&c);
     int failed = run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     /* Small segments: every sample rolls segments and pays for preparing
