@@ -35,6 +35,8 @@ WARMUP = 0.1 if QUICK else 0.5  # latencies of the first WARMUP seconds are not 
 REPEATS = 1 if QUICK else 5
 WINDOW = 256
 next_job = [1]
+# The loadgen's own JSON lines come back on stdout, not into the results file.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "UBC_BENCH_OUT"}
 SOCK = [None]
 
 
@@ -94,7 +96,7 @@ def loadgen(port, *args):
     out = subprocess.run([LOADGEN, "--port", port, "--json", "--label", "memif", "--clients",
                           "1000", "--providers", "16", "--work-ms", "1", "--duration",
                           str(SECONDS), *job_args, *args], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=CHILD_ENV)
     metrics = {}
     for line in out.stdout.splitlines():
         if line.startswith("{"):

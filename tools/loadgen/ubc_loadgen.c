@@ -1545,7 +1545,8 @@ eal_start(int argc, char **argv, char ***app_argv)
                                 "-l",
                                 "0",
                                 "--log-level=lib.*:warning",
-                                "--log-level=pmd.*:warning" };
+                                "--log-level=pmd.*:warning",
+                                "--no-telemetry" };
     eal_argv[n++] = argv[0];
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         eal_argv[n++] = defaults[i];
