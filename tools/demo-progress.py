@@ -67,12 +67,16 @@ def summary(stats, sched):
               f"{lcore['wake_late_us_avg']:.1f} us, max {lcore['wake_late_us_max']:.1f} us")
 
 
-def ledger_summary(ledger):
+def ledger_summary(ledger, journal):
     if not ledger:
         return
     supply, results = ledger["supply"], ledger.get("results", {})
     print(f"  ledger              height {ledger['height']:,}, ops applied "
           f"{ledger['ops_applied']:,}, refused {ledger['ops_refused']:,}")
+    if journal:
+        print(f"  ledger journal      {journal['batches_durable']:,} of {journal['batches']:,} "
+              f"batches durable, {journal['batches_failed']:,} lost; every answer left after "
+              f"its batch was on disk")
     for result, count in sorted(results.items()):
         print(f"    {result:<18}{count:,}")
     print(f"  supply              minted {supply['minted']:,} = balances {supply['balances']:,}"
@@ -107,9 +111,10 @@ def main():
     stats = documents[0]
     sched = documents[1] if len(documents) > 1 else {}
     ledger = documents[2] if len(documents) > 2 else {}
+    journal = documents[3] if len(documents) > 3 else {}
     if sys.argv[1] == "summary":
         summary(stats, sched)
-        ledger_summary(ledger)
+        ledger_summary(ledger, journal)
         if len(sys.argv) > 2:
             client_summary(sys.argv[2])
     else:

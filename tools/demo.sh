@@ -86,7 +86,7 @@ while [ "$stopping" -eq 0 ]; do
 done
 
 say "stopping"
-counters > "$data/final-stats.json" || true
+{ counters && "$ubcctl" --socket "$socket" --json ledger stats; } > "$data/final-stats.json" || true
 for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 "$ubcctl" --socket "$socket" shutdown >/dev/null
 rc=0
@@ -95,4 +95,8 @@ node_pid=
 python3 "$top/tools/demo-progress.py" summary "$data/demo-replies.jsonl" \
     < "$data/final-stats.json" || true
 [ "$rc" -eq 0 ] || die "ubcd exited with status $rc; see var/ubcd.log"
+# Anyone can audit the ledger: replay its journal from genesis, checking every state hash.
+if [ -x "$build/tools/ubc-journal" ] && "$build/tools/ubc-journal" 2>&1 | grep -q audit; then
+    echo "  ledger audit        $("$build/tools/ubc-journal" audit "$data/ledger" --every 0 | tail -1)"
+fi
 say "node stopped cleanly"
