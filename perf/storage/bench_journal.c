@@ -463,14 +463,20 @@ main(void)
         return 77;
     }
     ubc_journal_uring_fini(&probe);
-    hash_baseline(&c);
-    snapshot_stall(&c);
-    int failed = run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
-    failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
+    /* UBC_BENCH_JOURNAL_PARTS (e.g. "small"): a subset, to explore. */
+    const char *parts = getenv("UBC_BENCH_JOURNAL_PARTS");
+#define PART(name) (parts == NULL || strstr(parts, name) != NULL)
+    if (PART("hash"))
+        hash_baseline(&c);
+    if (PART("snapshot"))
+        snapshot_stall(&c);
+    int failed = PART("linked") ? run_mode(&c, UBC_JOURNAL_SYNC_LINKED) : 0;
+    if (PART("dsync"))
+        failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     /* Small segments: every sample rolls segments and pays for preparing
      * (zero-filling) the next ones, the steady state of a long run. */
     c.segment_bytes = 64ull << 20;
-    if (!ubc_bench_quick()) /* the smoke test stays under 5 s */
+    if (!ubc_bench_quick() && PART("small")) /* the smoke test stays under 5 s */
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     remove_tree(c.dir);
     return failed;
