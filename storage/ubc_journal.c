@@ -56,6 +56,7 @@ enum spare_state {
 /* An asynchronous snapshot's steps, in order. */
 enum snapshot_step {
     SNAP_IDLE = 0,
+    SNAP_WAIT_DURABLE,   /* its sequence was sealed as a batch end, not yet durable */
     SNAP_OPEN,           /* openat of snap-X.ubcs.tmp */
     SNAP_BLOB,           /* the caller's blob, SNAPSHOT_WRITE_BYTES per write, hashed as it goes */
     SNAP_HEADER,         /* the header block, once the blob's checksum is known */
@@ -809,6 +810,7 @@ spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
 
 static void snapshot_complete(struct ubc_journal *j, int32_t result);
 static void snapshot_advance(struct ubc_journal *j);
+static void snapshot_finish(struct ubc_journal *j, int result);
 
 static void
 completion_dispatch(struct ubc_journal *j, const struct ubc_journal_io_completion *done)
@@ -1065,7 +1067,10 @@ ubc_journal_close(struct ubc_journal *journal)
     struct ubc_journal *j = journal;
     if (!j->opened)
         return;
-    /* A snapshot in progress is finished (or fails) before the files close. */
+    /* A snapshot in progress is finished (or fails) before the files close;
+     * one still waiting for its records to be durable is dropped. */
+    if (j->snapshot.step == SNAP_WAIT_DURABLE)
+        snapshot_finish(j, -ECANCELED);
     for (uint64_t round = 0;
          (j->ops_in_flight > 0 || j->snapshot.step != SNAP_IDLE) && round < (1ull << 32); round++) {
         completions_reap(j);
@@ -1170,6 +1175,15 @@ snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
     struct snapshot_job *s = &j->snapshot;
     *r = (struct ubc_journal_io_file_request){ .fd = j->dir_fd };
     switch (s->step) {
+    case SNAP_WAIT_DURABLE:
+        if (j->read_only_errno != 0) {
+            snapshot_finish(j, -j->read_only_errno); /* the state it covers is not durable */
+            return 1;
+        }
+        if (j->durable_sequence < s->sequence)
+            return 2; /* a later poll */
+        s->step = SNAP_OPEN;
+        return 1;
     case SNAP_OPEN:
         r->op = UBC_JOURNAL_IO_OPENAT;
         r->name = s->temp;
@@ -1231,7 +1245,10 @@ snapshot_advance(struct ubc_journal *j)
     struct snapshot_job *s = &j->snapshot;
     struct ubc_journal_io_file_request r;
     while (s->step != SNAP_IDLE && !s->pending) {
-        if (snapshot_request(j, &r) != 0)
+        int rc = snapshot_request(j, &r);
+        if (rc == 2)
+            return;
+        if (rc != 0)
             continue;
         if (file_op_start(j, &r, user_data_of(0, OP_SNAPSHOT)) != 0)
             return; /* queue full: next poll */
@@ -1298,18 +1315,29 @@ ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const
     struct snapshot_job *s = &j->snapshot;
     if (s->step != SNAP_IDLE)
         return -EBUSY;
+    if (sequence == 0 || (blob == NULL && blob_bytes > 0))
+        return -EINVAL;
     const struct history_entry *entry = NULL;
     for (uint32_t i = 0; i < HISTORY_MAX && i < j->history_next; i++)
         if (j->history[i].sequence == sequence)
             entry = &j->history[i];
-    if (sequence == 0 || entry == NULL || sequence > j->durable_sequence ||
-        (blob == NULL && blob_bytes > 0))
+    s->step = SNAP_OPEN;
+    if (entry != NULL && sequence <= j->durable_sequence) {
+        memcpy(s->chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
+    } else if (sequence + 1 == j->next_sequence && j->read_only_errno == 0) {
+        /* The last record appended: seal its batch now so that sequence is a
+         * batch end, and start writing once it is durable. */
+        batch_rotate(j);
+        memcpy(s->chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+        s->step = SNAP_WAIT_DURABLE;
+    } else {
+        s->step = SNAP_IDLE;
         return -EINVAL;
+    }
     /* The blob's checksum is computed as it is written (a large blob would
      * stall this call otherwise); the header goes last, before the fsync. */
     XXH3_64bits_reset(&s->blob_hash);
     s->hashed = 0;
-    memcpy(s->chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
     ubc_journal_snapshot_name(s->name, sequence);
     snprintf(s->temp, sizeof(s->temp), "%s.tmp", s->name);
     s->sequence = sequence;
@@ -1318,7 +1346,6 @@ ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const
     s->written = 0;
     s->fd = -1;
     s->result = -EINPROGRESS;
-    s->step = SNAP_OPEN;
     snapshot_advance(j);
     return 0;
 }
@@ -1337,6 +1364,8 @@ ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, const
                            uint64_t blob_bytes)
 {
     struct ubc_journal *j = journal;
+    if (sequence > j->durable_sequence)
+        return -EINVAL; /* waiting here would need polls that report durability */
     int rc = ubc_journal_snapshot_begin(j, sequence, blob, blob_bytes);
     if (rc != 0)
         return rc;

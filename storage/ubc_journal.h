@@ -131,7 +131,10 @@ int ubc_journal_snapshot_write(struct ubc_journal *journal, uint64_t sequence, c
                                uint64_t blob_bytes);
 
 /* The same without blocking: starts writing blob as the state after record
- * sequence (same rules) and returns at once; ubc_journal_poll() moves it on
+ * sequence and returns at once. sequence is a recent durable batch end (as
+ * above) or the last record appended, ubc_journal_next_sequence() - 1: its
+ * batch is sealed now and the snapshot starts once it is durable (no flush
+ * needed: the disk role snapshots the state it has folded so far); ubc_journal_poll() moves it on
  * (open, write, fsync, rename, fsync of the directory, then retirement of
  * the segments it covers, each one io_uring request) while appends go on.
  * blob is the caller's and must stay unchanged until the snapshot finished.

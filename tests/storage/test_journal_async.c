@@ -154,6 +154,48 @@ test_snapshot_while_appending(void **state)
     test_dir_remove(dir);
 }
 
+/* The disk role's way: snapshot the state folded so far, covering the last
+ * record appended, without a flush; the snapshot waits for it to be durable. */
+static void
+test_snapshot_of_last_appended(void **state)
+{
+    (void)state;
+    char dir[256];
+    test_dir_make(dir, sizeof(dir), "async-last");
+    struct ubc_journal_params p = test_params_small();
+    struct test_journal t = { 0 };
+    struct test_seen durable = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &durable), 0);
+    for (int i = 0; i < 2500; i++)
+        assert_true(test_append(&t, &durable) > 0);
+    uint64_t covered = ubc_journal_next_sequence(t.journal) - 1;
+    assert_true(covered > ubc_journal_durable_sequence(t.journal)); /* not durable yet */
+    /* Neither an older record inside a batch nor a future one is a batch end. */
+    assert_int_equal(ubc_journal_snapshot_begin(t.journal, covered - 1, blob, 16), -EINVAL);
+    assert_int_equal(ubc_journal_snapshot_begin(t.journal, covered + 1, blob, 16), -EINVAL);
+    blob_fill(blob, 65536, covered);
+    assert_int_equal(ubc_journal_snapshot_begin(t.journal, covered, blob, 65536), 0);
+    while (ubc_journal_snapshot_status(t.journal, NULL) == -EINPROGRESS) {
+        assert_true(test_append(&t, &durable) > 0);
+        ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
+        ubc_journal_wait(t.journal);
+    }
+    assert_int_equal(ubc_journal_snapshot_status(t.journal, NULL), 0);
+    append_some(&t, &durable, 10);
+    uint64_t last = ubc_journal_durable_sequence(t.journal);
+    assert_int_equal(durable.count, last);
+    assert_int_equal(durable.out_of_order, 0);
+    test_journal_destroy(&t);
+    struct replay r;
+    struct ubc_journal_scan_result report;
+    assert_int_equal(reopen(dir, &p, &r, &report), 0);
+    assert_int_equal(r.seen.snapshot_sequence, covered);
+    assert_int_equal(r.blob_errors, 0);
+    assert_int_equal(r.seen.count, last - covered);
+    assert_int_equal(r.seen.payload_errors + r.seen.out_of_order, 0);
+    test_dir_remove(dir);
+}
+
 static void
 test_snapshot_failure_keeps_previous(void **state)
 {
@@ -408,6 +450,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_while_appending),
+        cmocka_unit_test(test_snapshot_of_last_appended),
         cmocka_unit_test(test_snapshot_failure_keeps_previous),
         cmocka_unit_test(test_crash_during_snapshot),
         cmocka_unit_test(test_segment_preparation_async),
