@@ -334,6 +334,35 @@ replay_ledger_fail(struct ubc_role_disk *disk, uint64_t sequence, const char *wh
                  "ledger journal record %lu: %s", (unsigned long)sequence, what);
 }
 
+/* Two genesis records describe the same ledger when everything but the
+ * table sizes matches: sizes may grow between restarts (more accounts, more
+ * jobs); what the ledger is and what it began with may not change. */
+static bool
+replay_same_genesis(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
+{
+    static struct ubc_ledger_genesis_storage storage_a, storage_b;
+    struct ubc_ledger_config x, y;
+    if (ubc_ledger_genesis_record_parse(a, a_bytes, &x, &storage_a) != 0 ||
+        ubc_ledger_genesis_record_parse(b, b_bytes, &y, &storage_b) != 0)
+        return false;
+    bool same = x.chain_id == y.chain_id && memcmp(x.params, y.params, sizeof(x.params)) == 0 &&
+                memcmp(x.authority, y.authority, sizeof(x.authority)) == 0 &&
+                memcmp(x.treasury, y.treasury, sizeof(x.treasury)) == 0 &&
+                memcmp(x.guardian, y.guardian, sizeof(x.guardian)) == 0 &&
+                x.guardian_threshold == y.guardian_threshold &&
+                x.guardian_key_count == y.guardian_key_count &&
+                x.genesis_count == y.genesis_count;
+    same = same && memcmp(storage_a.guardian_keys, storage_b.guardian_keys,
+                          (size_t)x.guardian_key_count * UBC_LEDGER_KEY_BYTES) == 0;
+    same = same && memcmp(storage_a.entries, storage_b.entries,
+                          (size_t)x.genesis_count * sizeof(storage_a.entries[0])) == 0;
+    /* Smaller tables than the journal was written with could refuse what it applied. */
+    return same && y.accounts_max >= x.accounts_max && y.escrows_max >= x.escrows_max &&
+           y.unbonding_max >= x.unbonding_max && y.proposals_max >= x.proposals_max &&
+           y.multisig_accounts_max >= x.multisig_accounts_max &&
+           y.multisig_keys_max >= x.multisig_keys_max;
+}
+
 static void
 replay_ledger_genesis(struct ubc_role_disk *disk, uint64_t sequence, const void *payload,
                       uint32_t length)
@@ -341,10 +370,11 @@ replay_ledger_genesis(struct ubc_role_disk *disk, uint64_t sequence, const void 
     const struct ubc_role_ledger *ledger = disk->state->node->ledger;
     if (disk->ledger_genesis_seen)
         replay_ledger_fail(disk, sequence, "a second genesis record");
-    else if (length != ledger->genesis_bytes || memcmp(payload, ledger->genesis, length) != 0)
+    else if (!replay_same_genesis(payload, length, ledger->genesis, ledger->genesis_bytes))
         replay_ledger_fail(disk, sequence,
-                           "made under another genesis (ledger.* config changed since the "
-                           "journal began: restore it, or start from an empty data directory)");
+                           "made under another genesis, or with larger tables (ledger.*, "
+                           "sched.max_jobs changed since the journal began: restore them, or "
+                           "start from an empty data directory)");
     disk->ledger_genesis_seen = 1;
 }
 

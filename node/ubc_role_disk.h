@@ -30,32 +30,10 @@
 
 #include "node/ubc_node.h"
 #include "node/ubc_role_sched.h"
+#include "node/ubc_records.h"
 #include "storage/ubc_journal.h"
 
 struct ubc_job_set;
-
-/* Journal record types written by the node. */
-enum ubc_record_type {
-    UBC_RECORD_JOB_SUBMIT = UBC_MSG_JOB_SUBMIT, /* struct ubc_job_submit, before its ACK */
-    UBC_RECORD_JOB_DONE = 0x0101,               /* struct ubc_record_job_done */
-    UBC_RECORD_LEDGER_GENESIS = 0x0201, /* ledger journal, first record: the genesis config */
-    UBC_RECORD_LEDGER_BATCH = 0x0202,   /* ledger journal: one applied batch, ops and results */
-};
-
-#define UBC_RECORD_LEDGER_FIRST 0x0200u
-#define UBC_RECORD_LEDGER_LAST 0x02ffu
-
-/* Payload of an append whose record lives in the producer's buffer (too
- * large for a message): the producer leaves the buffer alone until the
- * message comes back durable. */
-struct ubc_record_external {
-    const void *data;
-    uint64_t bytes;
-};
-
-struct ubc_record_job_done {
-    uint64_t job_id;
-};
 
 #define UBC_DISK_FAILED 0x8000u      /* in hdr.flags of a durable reply: never durable */
 #define UBC_DISK_RECORD_MASK 0x7fffu /* hdr.flags: the record type */

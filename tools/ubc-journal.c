@@ -5,12 +5,16 @@
  *   ubc-journal stats DIR           counts per type, sizes, segments, snapshot
  *   ubc-journal check-snapshot DIR  every snapshot file, and the newest against the chain
  *   ubc-journal repair DIR          truncate at the first corruption (says what it drops)
+ *   ubc-journal audit DIR [--every N] [--json] [--accounts-max N] [--escrows-max N]
+ *                                   replay a ledger journal (<data>/ledger) from genesis,
+ *                                   checking every batch's results and state hash
  *
  * Exit status: 0 valid (a torn tail is reported but is not corruption),
  * 1 corruption found, 2 usage or I/O error. Read-only except `repair`.
  * A single-threaded command-line tool; it maps files and may allocate.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 
 #include "storage/ubc_journal_format.h"
 #include "storage/ubc_journal_scan.h"
+#include "tools/ubc_journal_audit.h"
 
 #define TYPES_TRACKED 256u
 
@@ -186,8 +191,30 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: ubc-journal verify|dump|stats|check-snapshot|repair DIR "
-                    "[--from SEQ] [--limit N]\n");
+                    "[--from SEQ] [--limit N]\n"
+                    "       ubc-journal audit DIR [--every N] [--json] [--accounts-max N] "
+                    "[--escrows-max N]\n");
     return 2;
+}
+
+static int
+audit_main(const char *dir, int argc, char **argv)
+{
+    struct ubc_journal_audit_options options = { .every = 1000 };
+    for (int i = 0; i < argc; i++) {
+        bool has_value = i + 1 < argc;
+        if (strcmp(argv[i], "--json") == 0)
+            options.json = true;
+        else if (strcmp(argv[i], "--every") == 0 && has_value)
+            options.every = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--accounts-max") == 0 && has_value)
+            options.accounts_max = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--escrows-max") == 0 && has_value)
+            options.escrows_max = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else
+            return usage();
+    }
+    return ubc_journal_audit(dir, &options);
 }
 
 int
@@ -197,6 +224,8 @@ main(int argc, char **argv)
         return usage();
     const char *command = argv[1];
     const char *dir = argv[2];
+    if (strcmp(command, "audit") == 0)
+        return audit_main(dir, argc - 3, argv + 3);
     static struct tool t;
     t.limit = UINT64_MAX;
     for (int i = 3; i + 1 < argc; i += 2) {
