@@ -193,36 +193,54 @@ ubc_role_disk_poll(void *ctx, uint64_t now_tsc)
 }
 
 /* A snapshot of the unfinished jobs bounds recovery: segments before it are
- * retired. It blocks the disk lcore for one flush and one file write, so it
- * runs only every disk.snapshot_records records. */
+ * retired. The set is serialized into the blob as it stands (it has folded
+ * every record appended so far) and the journal writes it through io_uring
+ * while appends go on: the disk lcore never waits for it. */
 static void
-disk_snapshot(struct ubc_role_disk *disk)
+disk_snapshot_begin(struct ubc_role_disk *disk)
 {
-    if (ubc_journal_flush(disk->journal, disk_durable, disk) != 0)
-        return; /* read-only: no snapshot */
     size_t bytes = ubc_job_set_snapshot(disk->jobs, disk->snapshot_blob, disk->snapshot_cap);
     UBC_ASSERT(bytes > 0); /* the blob is sized for the whole set */
-    uint64_t sequence = ubc_journal_durable_sequence(disk->journal);
-    int rc = ubc_journal_snapshot_write(disk->journal, sequence, disk->snapshot_blob, bytes);
+    uint64_t sequence = ubc_journal_next_sequence(disk->journal) - 1; /* the last appended */
+    int rc = ubc_journal_snapshot_begin(disk->journal, sequence, disk->snapshot_blob, bytes);
     if (rc != 0) {
         disk->stats.snapshot_failures++;
-        UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu failed: %s", (unsigned long)sequence,
-                strerror(-rc));
+        UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu not started: %s",
+                (unsigned long)sequence, strerror(-rc));
         return;
     }
-    ubc_job_set_compact(disk->jobs);
+    ubc_job_set_compact(disk->jobs); /* the blob is written; tombstones can go */
     disk->records_since_snapshot = 0;
-    disk->stats.snapshots++;
-    disk->stats.snapshot_sequence = sequence;
+    disk->snapshot_running = 1;
+}
+
+static void
+disk_snapshot_check(struct ubc_role_disk *disk)
+{
+    uint64_t sequence = 0;
+    int rc = ubc_journal_snapshot_status(disk->journal, &sequence);
+    if (rc == -EINPROGRESS)
+        return;
+    disk->snapshot_running = 0;
+    if (rc == 0) {
+        disk->stats.snapshots++;
+        disk->stats.snapshot_sequence = sequence;
+        return;
+    }
+    disk->stats.snapshot_failures++;
+    UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu failed: %s (the previous one stays in force)",
+            (unsigned long)sequence, strerror(-rc));
 }
 
 void
 ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_disk *disk = ctx;
-    if (disk->snapshot_records != 0 && disk->records_since_snapshot >= disk->snapshot_records &&
-        disk->read_only == 0)
-        disk_snapshot(disk);
+    if (disk->snapshot_running)
+        disk_snapshot_check(disk);
+    else if (disk->snapshot_records != 0 &&
+             disk->records_since_snapshot >= disk->snapshot_records && disk->read_only == 0)
+        disk_snapshot_begin(disk);
     disk_poll_journals(disk, now_tsc);
     disk_flush_done(disk);
     ubc_node_control_serve(disk->state);
@@ -233,7 +251,7 @@ ubc_role_disk_drained(void *ctx)
 {
     struct ubc_role_disk *disk = ctx;
     return disk->held_next == disk->held_count && disk->done_head == disk->done_tail &&
-           disk->outstanding == 0 &&
+           disk->outstanding == 0 && !disk->snapshot_running &&
            ubc_link_count(&disk->state->node->links[UBC_LINK_TO_DISK]) == 0;
 }
 

@@ -80,6 +80,7 @@ struct ubc_role_disk {
     size_t snapshot_cap;
     uint64_t records_since_snapshot;
     uint64_t snapshot_records; /* 0: never */
+    int snapshot_running;      /* the journal is writing snapshot_blob */
     int replay_damaged;
     /* The ledger journal. */
     struct ubc_journal *ledger_journal;
