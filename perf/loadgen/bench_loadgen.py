@@ -69,7 +69,8 @@ def start_node(tmp):
     sock = os.path.join(data, "ubcd.sock")
     for _ in range(150):
         if subprocess.run([UBCCTL, "--socket", sock, "status"], capture_output=True).returncode == 0:
-            return proc, sock, f"net_memif0,role=client,socket={sock_memif}"
+            # 8192-slot rings (rsize=13): a descheduled loadgen loses no reply.
+            return proc, sock, f"net_memif0,role=client,socket={sock_memif},rsize=13"
         if proc.poll() is not None:
             break
         time.sleep(0.2)

@@ -1462,6 +1462,20 @@ port_find(const char *devargs, uint16_t *port_id)
     return rte_eth_dev_get_port_by_name(name, port_id) == 0 ? 0 : -ENODEV;
 }
 
+/* A memif client cannot connect while the server still serves the previous
+ * client (it notices the disconnection on its next poll): retry for 5 s. */
+static int
+port_start(struct loadgen *g)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 50 && !stop_requested; attempt++) {
+        if ((rc = rte_eth_dev_start(g->port_id)) == 0)
+            return 0;
+        rte_delay_ms(100);
+    }
+    return rc;
+}
+
 static int
 port_open(struct loadgen *g)
 {
@@ -1486,7 +1500,7 @@ port_open(struct loadgen *g)
                                      NULL, g->pool)) != 0 ||
         (rc = rte_eth_tx_queue_setup(g->port_id, 0, tx_desc, socket < 0 ? 0 : (unsigned)socket,
                                      NULL)) != 0 ||
-        (rc = rte_eth_dev_start(g->port_id)) != 0) {
+        (rc = port_start(g)) != 0) {
         fprintf(stderr, "ubc-loadgen: port '%s' setup: %s\n", g->o.port, rte_strerror(-rc));
         return rc < 0 ? rc : -EIO;
     }
