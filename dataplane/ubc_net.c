@@ -186,6 +186,17 @@ net_route(struct ubc_net *net, uint16_t type)
     }
 }
 
+/* A message for a datagram of this burst: from the burst's bulk take
+ * (ubc_net_poll), else from the pool; NULL when the pool is empty. */
+static inline struct ubc_msg *
+net_msg_take(struct ubc_net *net)
+{
+    if (net->spare_count > 0)
+        return net->spare[--net->spare_count];
+    struct ubc_msg *msg = NULL;
+    return rte_mempool_get(net->msg_pool, (void **)&msg) == 0 ? msg : NULL;
+}
+
 /* Marks a message from a peer: who sent it (the peer handle) and when. */
 static void
 net_stamp(struct ubc_net *net, struct ubc_msg *msg, const struct ubc_pkt_info *info,
@@ -277,8 +288,8 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     struct ubc_net_queue_stats *stats = &net->stats[queue];
     const uint8_t *payload = rte_pktmbuf_mtod_offset(frame, const uint8_t *, info->payload_offset);
     struct net_pending *entry = &pending[*pending_count];
-    struct ubc_msg *msg = NULL;
-    if (rte_mempool_get(net->msg_pool, (void **)&msg) != 0) {
+    struct ubc_msg *msg = net_msg_take(net);
+    if (msg == NULL) {
         stats->drops[UBC_NET_DROP_NO_MSG]++;
         memset(&entry->header, 0, sizeof(entry->header));
         if (ubc_wire_header_decode(payload, info->payload_len, &net->policy, &entry->header) ==
@@ -370,8 +381,10 @@ net_flush_pending(struct ubc_net *net, uint16_t queue, struct net_pending *pendi
     for (uint32_t i = 0; i < count; i++)
         msgs[i] = pending[i].msg;
     uint32_t sent = count ? ubc_link_send_burst(net->to_sched, msgs, count) : 0;
+    struct rte_mbuf *frames[UBC_NET_BURST_MAX];
     for (uint32_t i = 0; i < sent; i++)
-        rte_pktmbuf_free(pending[i].frame);
+        frames[i] = pending[i].frame;
+    rte_pktmbuf_free_bulk(frames, sent); /* the requests, decoded: one bulk free */
     for (uint32_t i = sent; i < count; i++) {
         net->stats[queue].drops[UBC_NET_DROP_OVERLOADED]++;
         rte_mempool_put(net->msg_pool, pending[i].msg);
@@ -458,12 +471,20 @@ net_rx_queue(struct ubc_net *net, uint16_t queue, uint64_t now_tsc)
     uint32_t pending_count = 0;
     stats->rx_bursts++;
     stats->rx_packets += n;
+    /* One bulk take of messages for the burst instead of one get per
+     * datagram; what the burst did not use goes back in one put. */
+    UBC_ASSERT(net->spare_count == 0);
+    if (rte_mempool_get_bulk(net->msg_pool, (void **)net->spare, n) == 0)
+        net->spare_count = n;
     for (uint16_t i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void *));
         stats->rx_bytes += rte_pktmbuf_pkt_len(frames[i]);
         net_handle_frame(net, queue, frames[i], now_tsc, pending, &pending_count);
     }
+    if (net->spare_count > 0)
+        rte_mempool_put_bulk(net->msg_pool, (void **)net->spare, net->spare_count);
+    net->spare_count = 0;
     net_flush_pending(net, queue, pending, pending_count);
     return n;
 }

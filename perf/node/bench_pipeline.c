@@ -255,10 +255,20 @@ main(int argc, char **argv)
     uint32_t samples = quick ? 1 : 5;
     double seconds = quick ? 0.2 : 1.0;
     double subject[5], baseline[5];
+    /* UBC_BENCH_PIPELINE_ONLY=subject|baseline runs one loop alone, to
+     * profile it (perf record / perf stat); the figures are then not written. */
+    const char *only = getenv("UBC_BENCH_PIPELINE_ONLY");
     bench_run(1, seconds / 4); /* warm the caches, the peer table and the pools */
     for (uint32_t i = 0; i < samples; i++) {
-        baseline[i] = bench_run(0, seconds);
-        subject[i] = bench_run(1, seconds);
+        baseline[i] = only == NULL || strcmp(only, "baseline") == 0 ? bench_run(0, seconds) : 0;
+        subject[i] = only == NULL || strcmp(only, "subject") == 0 ? bench_run(1, seconds) : 0;
+    }
+    if (only != NULL) {
+        fprintf(stderr, "pipeline   %s only: %.3g packets/s (median), rx %lu\n", only,
+                ubc_bench_median(strcmp(only, "subject") == 0 ? subject : baseline, samples),
+                (unsigned long)node.net[0].stats[0].rx_packets);
+        rte_eal_cleanup();
+        return 0;
     }
     struct ubc_bench_result r = { .harness = "pipeline",
                                   .metric = "packets_per_s",
