@@ -381,6 +381,11 @@ void ubc_ledger_checkpoint_digest(const struct ubc_ledger *ledger,
 int ubc_ledger_account_get(const struct ubc_ledger *ledger, const uint8_t *key,
                            struct ubc_ledger_account_info *out); /* 0 or -ENOENT */
 void ubc_ledger_supply_get(const struct ubc_ledger *ledger, struct ubc_ledger_supply *out);
+/* Calls fn for every open escrow (start-up reconciliation, tools); returns how many. */
+uint64_t ubc_ledger_escrows_each(const struct ubc_ledger *ledger,
+                                 void (*fn)(void *ctx, const uint8_t *owner, uint64_t job_id,
+                                            uint64_t amount),
+                                 void *ctx);
 /* The escrow an owner holds for a job: 0 (amount left in *amount, may be NULL) or -ENOENT. */
 int ubc_ledger_escrow_get(const struct ubc_ledger *ledger, const uint8_t *owner, uint64_t job_id,
                           uint64_t *amount);

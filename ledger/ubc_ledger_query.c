@@ -244,3 +244,22 @@ ubc_ledger_escrow_get(const struct ubc_ledger *ledger, const uint8_t *owner, uin
         *amount = ubc_ledger_escrows(ledger)[slot].amount;
     return 0;
 }
+
+uint64_t
+ubc_ledger_escrows_each(const struct ubc_ledger *ledger,
+                        void (*fn)(void *ctx, const uint8_t *owner, uint64_t job_id,
+                                   uint64_t amount),
+                        void *ctx)
+{
+    const struct ubc_ledger_escrow *escrows = ubc_ledger_escrows(ledger);
+    const struct ubc_ledger_account *accounts = ubc_ledger_accounts(ledger);
+    uint64_t count = 0;
+    for (uint64_t slot = 0; slot < ledger->escrow_capacity; slot++) {
+        if (escrows[slot].owner_index == UBC_LEDGER_NO_INDEX)
+            continue;
+        fn(ctx, accounts[escrows[slot].owner_index].key, escrows[slot].job_id,
+           escrows[slot].amount);
+        count++;
+    }
+    return count;
+}

@@ -21,7 +21,7 @@ ubc_job_set_footprint(uint32_t capacity)
     if (capacity == 0 || capacity > (1u << 28))
         return 0;
     size_t slots = job_set_slots(capacity);
-    size_t bytes = sizeof(struct ubc_job_set) + slots * sizeof(struct ubc_job_submit) + 2 * slots;
+    size_t bytes = sizeof(struct ubc_job_set) + slots * sizeof(struct ubc_job_submit) + slots;
     return (bytes + 63) & ~(size_t)63;
 }
 
@@ -39,7 +39,6 @@ ubc_job_set_new(void *memory, uint32_t capacity)
     set->used_max = slots / 2;
     set->jobs = (struct ubc_job_submit *)(set + 1);
     set->finished = (uint8_t *)(set->jobs + slots);
-    set->escrow = set->finished + slots;
     set->magic = JOB_SET_MAGIC;
     return set;
 }
@@ -74,7 +73,6 @@ ubc_job_set_submit(struct ubc_job_set *set, const struct ubc_job_submit *job)
     }
     set->jobs[slot] = *job;
     set->finished[slot] = 0;
-    set->escrow[slot] = UBC_JOB_ESCROW_UNKNOWN;
     set->live++;
     return 0;
 }
@@ -138,7 +136,6 @@ ubc_job_set_compact(struct ubc_job_set *set)
         uint32_t home = job_set_slot(set, job.job_id);
         set->jobs[home] = job;
     }
-    memset(set->escrow, 0, slots); /* recovery notes do not outlive recovery */
     UBC_ASSERT(set->used == set->live);
 }
 
@@ -193,21 +190,11 @@ ubc_job_set_each_live(const struct ubc_job_set *set,
     }
 }
 
-void
-ubc_job_set_escrow_note(struct ubc_job_set *set, uint64_t job_id, uint8_t escrow)
+const struct ubc_job_submit *
+ubc_job_set_find(const struct ubc_job_set *set, uint64_t job_id)
 {
     if (job_id == 0)
-        return;
+        return NULL;
     uint32_t slot = job_set_slot(set, job_id);
-    if (set->jobs[slot].job_id == job_id && !set->finished[slot])
-        set->escrow[slot] = escrow;
-}
-
-uint8_t
-ubc_job_set_escrow_get(const struct ubc_job_set *set, uint64_t job_id)
-{
-    if (job_id == 0)
-        return UBC_JOB_ESCROW_UNKNOWN;
-    uint32_t slot = job_set_slot(set, job_id);
-    return set->jobs[slot].job_id == job_id ? set->escrow[slot] : UBC_JOB_ESCROW_UNKNOWN;
+    return set->jobs[slot].job_id == job_id && !set->finished[slot] ? &set->jobs[slot] : NULL;
 }

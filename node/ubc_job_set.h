@@ -29,7 +29,6 @@ struct ubc_job_set {
     uint32_t used_max;           /* beyond it inserts are refused (load factor 1/2) */
     uint64_t overflows;          /* inserts refused: the set was full */
     uint8_t *finished;           /* per slot */
-    uint8_t *escrow;             /* per slot, recovery only: enum ubc_job_escrow */
     struct ubc_job_submit *jobs; /* per slot; job_id 0 = empty */
 };
 
@@ -66,14 +65,7 @@ int ubc_job_set_load(struct ubc_job_set *set, const void *blob, uint64_t bytes);
 void ubc_job_set_each_live(const struct ubc_job_set *set,
                            void (*fn)(void *ctx, const struct ubc_job_submit *job), void *ctx);
 
-/* Recovery: what the ledger journal says of a live job's escrow, its last event winning (a job
- * id may be reused after its job finished). Notes for jobs not live are ignored. */
-enum ubc_job_escrow {
-    UBC_JOB_ESCROW_UNKNOWN = 0, /* no lock durable: the job was never acknowledged */
-    UBC_JOB_ESCROW_LOCKED = 1,  /* locked and still open: recover the job, do not lock again */
-    UBC_JOB_ESCROW_CLOSED = 2,  /* refunded or finally released: the job is over */
-};
-void ubc_job_set_escrow_note(struct ubc_job_set *set, uint64_t job_id, uint8_t escrow);
-uint8_t ubc_job_set_escrow_get(const struct ubc_job_set *set, uint64_t job_id);
+/* The unfinished job with this id, or NULL. */
+const struct ubc_job_submit *ubc_job_set_find(const struct ubc_job_set *set, uint64_t job_id);
 
 #endif /* UBC_JOB_SET_H */

@@ -276,55 +276,31 @@ replay_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, 
         disk->replay_damaged = 1;
 }
 
-/* A recovered job's escrow lock goes to the ledger ring now (before any
- * lcore runs) only when the ledger journal holds no lock for it: the job
- * was journaled but never acknowledged (its ACK waits for the escrow). */
-static void
-replay_forward_escrow(struct ubc_role_sched *sched, struct ubc_role_disk *disk)
-{
-    struct ubc_node *node = sched->state->node;
-    for (uint32_t i = 0; i < sched->out.count; i++) {
-        const struct ubc_msg *out = &sched->out.msgs[i];
-        struct ubc_msg *msg;
-        if (out->hdr.type != UBC_MSG_LEDGER_OP)
-            continue;
-        if (rte_mempool_get(node->msg_pool, (void **)&msg) != 0) {
-            disk->stats.replay_escrows_dropped++;
-            continue;
-        }
-        *msg = *out;
-        msg->hdr.src_role = UBC_ROLE_SCHED;
-        if (ubc_link_send_burst(&node->links[UBC_LINK_SCHED_TO_LEDGER], &msg, 1) != 1) {
-            rte_mempool_put(node->msg_pool, msg);
-            disk->stats.replay_escrows_dropped++;
-        }
-    }
-}
-
 struct replay_context {
     struct ubc_role_sched *sched;
     struct ubc_role_disk *disk;
     uint64_t count;
 };
 
-/* Hands one acknowledged, unfinished job back to the scheduler, as if
- * submitted now; its ACK was given before the crash and is not sent again.
- * A job whose escrow the ledger already closed is over (its JOB_DONE record
- * follows the ledger's and was lost): it is finished, not run again. */
+/* Hands one journaled, unfinished job back to the scheduler, as if submitted
+ * now (its ACK, if it had one, is not sent again), when the recovered ledger
+ * still holds its escrow. An ACK needs a durable escrow lock and every job's
+ * lock is non-zero, so a job without one was either never acknowledged (its
+ * lock never became durable) or is over (a durable refund closed it, and its
+ * JOB_DONE record, written after that refund, was lost): either way it is
+ * finished here, not run, and nothing is locked again. */
 static void
 replay_job(void *ctx, const struct ubc_job_submit *job)
 {
     struct replay_context *replay = ctx;
     struct ubc_role_sched *sched = replay->sched;
     struct ubc_role_disk *disk = replay->disk;
-    uint8_t escrow = ubc_job_set_escrow_get(disk->jobs, job->job_id);
-    if (escrow == UBC_JOB_ESCROW_CLOSED) {
+    const struct ubc_ledger *ledger = sched->state->node->ledger->ledger;
+    if (ubc_ledger_escrow_get(ledger, job->owner, job->job_id, NULL) != 0) {
         ubc_job_set_finish(disk->jobs, job->job_id);
-        disk->stats.recovered_settled++;
+        disk->stats.recovered_without_escrow++;
         return;
     }
-    const struct ubc_ledger *ledger = sched->state->node->ledger->ledger;
-    bool locked = ubc_ledger_escrow_get(ledger, job->owner, job->job_id, NULL) == 0;
     struct ubc_msg msg;
     memset(&msg, 0, sizeof(msg));
     msg.hdr.type = UBC_MSG_JOB_SUBMIT;
@@ -333,12 +309,41 @@ replay_job(void *ctx, const struct ubc_job_submit *job)
     sched->out.count = 0;
     int rc = ubc_sched_handle(sched->sched, &msg, 0, &sched->out);
     UBC_ASSERT(rc == UBC_OK); /* out is empty and large enough */
-    if (locked)
-        disk->stats.recovered_escrows_kept++;
-    else
-        replay_forward_escrow(sched, disk);
-    sched->out.count = 0;
+    sched->out.count = 0;     /* its escrow lock is already in the ledger */
     replay->count++;
+}
+
+/* An escrow whose job the journal does not hold (its lock became durable,
+ * its JOB_SUBMIT record did not: never acknowledged) is refunded now, as a
+ * settlement on sched>ledger before any lcore runs. */
+static void
+replay_refund_orphan(void *ctx, const uint8_t *owner, uint64_t job_id, uint64_t amount)
+{
+    (void)amount;
+    struct ubc_role_disk *disk = ctx;
+    const struct ubc_job_submit *job = ubc_job_set_find(disk->jobs, job_id);
+    if (job != NULL && memcmp(job->owner, owner, UBC_KEY_BYTES) == 0)
+        return;
+    struct ubc_node *node = disk->state->node;
+    struct ubc_msg *msg;
+    if (rte_mempool_get(node->msg_pool, (void **)&msg) != 0) {
+        disk->stats.orphan_refunds_dropped++;
+        return;
+    }
+    memset(msg, 0, sizeof(msg->hdr) + sizeof(struct ubc_settlement));
+    msg->hdr.type = UBC_MSG_LEDGER_OP;
+    msg->hdr.len = sizeof(struct ubc_settlement);
+    msg->hdr.src_role = UBC_ROLE_SCHED;
+    msg->hdr.peer = UBC_PEER_NONE;
+    struct ubc_settlement refund = { .job_id = job_id, .kind = UBC_SETTLE_REFUND };
+    memcpy(refund.owner, owner, UBC_KEY_BYTES);
+    memcpy(msg->u.bytes, &refund, sizeof(refund));
+    if (ubc_link_send_burst(&node->links[UBC_LINK_SCHED_TO_LEDGER], &msg, 1) != 1) {
+        rte_mempool_put(node->msg_pool, msg);
+        disk->stats.orphan_refunds_dropped++;
+        return;
+    }
+    disk->stats.orphan_refunds++;
 }
 
 /* Ledger journal replay: the genesis record must match this node's, then
@@ -423,21 +428,6 @@ replay_ledger_record(void *ctx, uint64_t sequence, uint16_t type, const void *pa
                                      "(the ledger code or the journal changed)"
                                    : "a malformed batch");
         return;
-    }
-    const struct ubc_ledger_op *ops;
-    const uint16_t *results;
-    rc = ubc_ledger_batch_record_parse(disk->ledger_scratch, length, &audit, &ops, &results);
-    UBC_ASSERT(rc == 0); /* replay parsed it already */
-    for (uint32_t i = 0; i < audit.op_count; i++) {
-        if (results[i] != UBC_LEDGER_OK)
-            continue;
-        uint64_t job_id = ops[i].args.u.escrow.job_id;
-        if (ops[i].kind == UBC_LEDGER_OP_ESCROW_LOCK)
-            ubc_job_set_escrow_note(disk->jobs, job_id, UBC_JOB_ESCROW_LOCKED);
-        else if (ops[i].kind == UBC_LEDGER_OP_ESCROW_REFUND ||
-                 (ops[i].kind == UBC_LEDGER_OP_ESCROW_RELEASE &&
-                  (ops[i].flags & UBC_LEDGER_FLAG_RELEASE_FINAL)))
-            ubc_job_set_escrow_note(disk->jobs, job_id, UBC_JOB_ESCROW_CLOSED);
     }
     disk->stats.ledger_replayed_batches++;
     disk->stats.ledger_replayed_ops += audit.op_count;
@@ -678,14 +668,15 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
     struct replay_context replay = { .sched = sched, .disk = disk };
     ubc_job_set_each_live(disk->jobs, replay_job, &replay);
     disk->stats.replayed_jobs = replay.count;
+    ubc_ledger_escrows_each(node->ledger->ledger, replay_refund_orphan, disk);
     UBC_LOG(NOTICE, UBC_LOG_DISK,
             "journal recovered: snapshot at %lu, %lu records after it, %lu unfinished jobs back "
-            "in the queue (%lu escrows kept), %lu found settled; ledger: %lu batches (%lu ops) "
-            "replayed to height %lu, every state hash matching%s%s",
+            "in the queue, %lu without an escrow finished, %lu orphan escrows refunded; ledger: "
+            "%lu batches (%lu ops) replayed to height %lu, every state hash matching%s%s",
             (unsigned long)disk->stats.snapshot_sequence,
             (unsigned long)disk->stats.replayed_records, (unsigned long)replay.count,
-            (unsigned long)disk->stats.recovered_escrows_kept,
-            (unsigned long)disk->stats.recovered_settled,
+            (unsigned long)disk->stats.recovered_without_escrow,
+            (unsigned long)disk->stats.orphan_refunds,
             (unsigned long)disk->stats.ledger_replayed_batches,
             (unsigned long)disk->stats.ledger_replayed_ops,
             (unsigned long)ubc_ledger_height(node->ledger->ledger),

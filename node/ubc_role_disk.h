@@ -45,7 +45,6 @@ struct ubc_role_disk_stats {
     uint64_t backpressure; /* appends retried because every batch buffer was busy */
     uint64_t replayed_records;
     uint64_t replayed_jobs;          /* acknowledged jobs handed back to the scheduler at start */
-    uint64_t replay_escrows_dropped; /* escrow locks of recovered jobs the ring could not take */
     uint64_t snapshots;
     uint64_t snapshot_failures;
     uint64_t snapshot_sequence; /* the newest snapshot covers the records up to it */
@@ -53,8 +52,12 @@ struct ubc_role_disk_stats {
     uint64_t ledger_appended;
     uint64_t ledger_replayed_batches; /* at start, each one's state hash checked */
     uint64_t ledger_replayed_ops;
-    uint64_t recovered_settled;      /* journaled jobs whose escrow the ledger had closed */
-    uint64_t recovered_escrows_kept; /* recovered jobs whose escrow was durable: not locked again */
+    uint64_t recovered_without_escrow; /* journaled jobs never acknowledged, or already settled */
+    uint64_t orphan_refunds;           /* escrows without a journaled job, refunded at start */
+    uint64_t orphan_refunds_dropped;   /* ... that the ring or the pool could not take */
+    uint64_t ledger_checkpoints;       /* ledger images written (and retired segments before) */
+    uint64_t ledger_checkpoint_failures;
+    uint64_t ledger_checkpoint_height; /* the newest image's height (restored or written) */
 };
 
 struct ubc_role_disk {

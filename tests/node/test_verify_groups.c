@@ -1,7 +1,7 @@
 /* test_verify_groups.c: the verify and ledger roles take client ops in whole groups (an op and
  * its cosign records): ubc_role_verify_complete_prefix finds where the whole groups end, so a
  * dequeue that split a group leaves its first part waiting, and malformed leaders travel alone.
- * Also the job set's escrow notes that recovery uses. */
+ * Also the job set's lookup that recovery uses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,27 +68,24 @@ test_malformed_leaders_travel_alone(void **state)
 }
 
 static void
-test_job_set_escrow_notes(void **state)
+test_job_set_find(void **state)
 {
     (void)state;
     size_t footprint = ubc_job_set_footprint(64);
     void *memory = aligned_alloc(64, footprint);
     struct ubc_job_set *set = ubc_job_set_new(memory, 64);
     assert_non_null(set);
-    struct ubc_job_submit job = { .job_id = 7 };
+    struct ubc_job_submit job = { .job_id = 7, .owner = { 0xc1 } };
     assert_int_equal(ubc_job_set_submit(set, &job), 0);
-    assert_int_equal(ubc_job_set_escrow_get(set, 7), UBC_JOB_ESCROW_UNKNOWN);
-    /* The last event wins: a lock, its close, then the same id locked again. */
-    ubc_job_set_escrow_note(set, 7, UBC_JOB_ESCROW_LOCKED);
-    ubc_job_set_escrow_note(set, 7, UBC_JOB_ESCROW_CLOSED);
-    assert_int_equal(ubc_job_set_escrow_get(set, 7), UBC_JOB_ESCROW_CLOSED);
-    ubc_job_set_escrow_note(set, 7, UBC_JOB_ESCROW_LOCKED);
-    assert_int_equal(ubc_job_set_escrow_get(set, 7), UBC_JOB_ESCROW_LOCKED);
-    ubc_job_set_escrow_note(set, 8, UBC_JOB_ESCROW_CLOSED); /* not a live job: ignored */
-    assert_int_equal(ubc_job_set_escrow_get(set, 8), UBC_JOB_ESCROW_UNKNOWN);
+    const struct ubc_job_submit *found = ubc_job_set_find(set, 7);
+    assert_non_null(found);
+    assert_int_equal(found->owner[0], 0xc1);
+    assert_null(ubc_job_set_find(set, 8));
+    assert_null(ubc_job_set_find(set, 0));
     ubc_job_set_finish(set, 7);
+    assert_null(ubc_job_set_find(set, 7)); /* finished: not live any more */
     ubc_job_set_compact(set);
-    assert_int_equal(ubc_job_set_escrow_get(set, 7), UBC_JOB_ESCROW_UNKNOWN);
+    assert_null(ubc_job_set_find(set, 7));
     free(memory);
 }
 
@@ -98,7 +95,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_groups),
         cmocka_unit_test(test_malformed_leaders_travel_alone),
-        cmocka_unit_test(test_job_set_escrow_notes),
+        cmocka_unit_test(test_job_set_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
