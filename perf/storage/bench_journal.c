@@ -294,6 +294,136 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
     return 0;
 }
 
+/* A device that takes every write at once and keeps nothing: the journal's
+ * own CPU cost (records, hashing, batching, completions) without the disk
+ * and without the kernel, i.e. the bandwidth ceiling of one core. */
+#define NULL_QUEUE 512u
+struct null_device {
+    struct ubc_journal_io_completion done[NULL_QUEUE];
+    uint32_t head, tail;
+};
+
+static int
+null_push(struct null_device *d, uint64_t user_data, int32_t result)
+{
+    if (d->tail - d->head == NULL_QUEUE)
+        return -EBUSY;
+    d->done[d->tail++ % NULL_QUEUE] =
+        (struct ubc_journal_io_completion){ .user_data = user_data, .result = result };
+    return 0;
+}
+
+static int
+null_buffers(void *ctx, void *base, uint64_t bytes)
+{
+    (void)ctx, (void)base, (void)bytes;
+    return 0;
+}
+
+static int
+null_file_register(void *ctx, uint32_t slot, int fd)
+{
+    (void)ctx, (void)slot, (void)fd;
+    return 0;
+}
+
+static int
+null_write(void *ctx, uint32_t slot, const void *buf, uint32_t bytes, uint64_t offset,
+           uint64_t user_data, uint32_t flags)
+{
+    (void)slot, (void)buf, (void)offset, (void)flags;
+    return null_push(ctx, user_data, (int32_t)bytes);
+}
+
+static int
+null_fsync(void *ctx, uint32_t slot, uint64_t user_data, uint32_t flags)
+{
+    (void)slot, (void)flags;
+    return null_push(ctx, user_data, 0);
+}
+
+static int
+null_submit(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static uint32_t
+null_reap(void *ctx, struct ubc_journal_io_completion *out, uint32_t max)
+{
+    struct null_device *d = ctx;
+    uint32_t count = 0;
+    while (count < max && d->head != d->tail)
+        out[count++] = d->done[d->head++ % NULL_QUEUE];
+    return count;
+}
+
+static int
+null_allocate(void *ctx, int fd, uint64_t bytes)
+{
+    (void)ctx, (void)fd, (void)bytes;
+    return 0;
+}
+
+static int
+null_file_op(void *ctx, const struct ubc_journal_io_file_request *r, uint64_t user_data)
+{
+    /* Files are really opened (the journal keeps their fds), nothing else. */
+    int32_t result = r->op == UBC_JOURNAL_IO_OPENAT || r->op == UBC_JOURNAL_IO_CLOSE
+                         ? ubc_journal_io_file_run(r)
+                         : 0;
+    return null_push(ctx, user_data, result);
+}
+
+static const struct ubc_journal_io_ops null_ops = {
+    .buffers_register = null_buffers,
+    .file_register = null_file_register,
+    .write_queue = null_write,
+    .fsync_queue = null_fsync,
+    .submit = null_submit,
+    .reap = null_reap,
+    .wait = null_submit,
+    .allocate = null_allocate,
+    .file_op_queue = null_file_op,
+};
+
+static void
+null_device_run(const struct bench_config *c)
+{
+    static struct null_device device;
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/journal-null", c->dir);
+    remove_tree(dir);
+    struct ubc_journal_params p = { .segment_bytes = 4ull << 30, /* no roll in the samples */
+                                    .batch_bytes_max = c->batch_bytes,
+                                    .batches_inflight_max = c->inflight,
+                                    .payload_bytes_max = 4096 };
+    void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
+    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
+    struct ubc_journal_scan_result report;
+    struct ubc_journal_open_params op = { .dir = dir, .io = { .ops = &null_ops, .ctx = &device } };
+    if (j == NULL || mkdir(dir, 0755) != 0 || ubc_journal_open(j, &op, &report) != 0) {
+        fprintf(stderr, "bench_journal: null device: cannot open\n");
+        free(mem);
+        return;
+    }
+    struct sample s[SAMPLES_MAX];
+    uint64_t records = c->sample_bytes / ubc_journal_record_footprint(RECORD_PAYLOAD_BYTES);
+    journal_sample(j, 1000);
+    journal_settle(j);
+    for (uint32_t i = 0; i < c->samples; i++)
+        s[i] = journal_sample(j, records);
+    ubc_journal_close(j);
+    ubc_journal_delete(ubc_journal_leave(j));
+    free(mem);
+    remove_tree(dir);
+    emit(c, "null_device", "write_mb_per_s", "MB/s",
+         median_of(s, c->samples, offsetof(struct sample, mb_per_s)), NULL, 0);
+    emit(c, "null_device", "cpu_ns_per_record", "ns",
+         median_of(s, c->samples, offsetof(struct sample, cpu_ns_per_record)), NULL, 0);
+}
+
 /* One snapshot of blob_bytes while appending: the longest time the lcore
  * spent in one append burst + poll (its stall) with the asynchronous
  * snapshot, against the time the blocking ubc_journal_snapshot_write() takes
@@ -470,6 +600,8 @@ main(void)
         hash_baseline(&c);
     if (PART("snapshot"))
         snapshot_stall(&c);
+    if (PART("null"))
+        null_device_run(&c);
     int failed = PART("linked") ? run_mode(&c, UBC_JOURNAL_SYNC_LINKED) : 0;
     if (PART("dsync"))
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
