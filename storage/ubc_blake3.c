@@ -227,6 +227,8 @@ hash16_avx512(const uint32_t key[8], const uint8_t *base, uint32_t stride_bytes,
                           counter_high,
                           _mm512_set1_epi32((int)BLOCK_BYTES),
                           _mm512_set1_epi32((int)block_flags) };
+        /* Unrolled: message indices become constants, words stay in registers. */
+#pragma GCC unroll 7
         for (int r = 0; r < 7; r++)
             ROUND_VECTOR(v, m, SCHEDULE[r]);
         for (int i = 0; i < 8; i++)
