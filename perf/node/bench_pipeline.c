@@ -4,19 +4,26 @@
  * `io` forwarding: rx burst straight to tx burst) on the same port and the
  * same lcore, measured alternately in the same run.
  *
- * The port is a DPDK ring port (rte_eth_from_rings): no kernel, no NIC. A
- * generator on the same lcore keeps the rx ring fed with job-status queries
- * from 1024 clients for 4096 known jobs (copying a prebuilt frame into a
- * fresh mbuf) and drains the tx ring; it does exactly the same for the
- * baseline, so the ratio compares the per-packet work of the two loops.
+ * Two ports, one after the other. First a DPDK ring port (rte_eth_from_rings):
+ * no kernel, no NIC, no copy: rx and tx cost almost nothing, so io-forward is
+ * the cheapest loop there is. Then a net_memif pair in this process (the
+ * node's port is the memif server, the generator drives the client): every
+ * packet is copied into and out of shared memory on each side, as a virtual
+ * NIC costs, which is the fairer "virtual port". A generator on the same
+ * lcore keeps the node's rx fed with job-status queries from 1024 clients
+ * for 4096 known jobs (copying a prebuilt frame into a fresh mbuf) and
+ * drains what it sends; it does exactly the same for the baseline, so the
+ * ratio compares the per-packet work of the two loops.
  * Writes JSON Lines (common/ubc_bench.h). UBC_BENCH_QUICK=1 for a smoke run.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -46,6 +53,7 @@ struct bench_frame {
 static struct ubc_node node;
 static struct ubc_role_sched sched_role;
 static struct bench_frame templates[BENCH_TEMPLATES];
+static uint8_t templates_mac[6]; /* the node's MAC the templates were built for */
 static struct rte_ring *rx_ring, *tx_ring;
 static int disk_ok;
 
@@ -94,6 +102,7 @@ bench_templates(void)
     struct ubc_pkt_self self = { .ipv4_be = node.config.net_ipv4_be,
                                  .udp_port_be = rte_cpu_to_be_16(7400) };
     memcpy(self.mac, node.port.mac.addr_bytes, 6);
+    memcpy(templates_mac, self.mac, 6);
     for (uint32_t i = 0; i < BENCH_TEMPLATES; i++) {
         struct ubc_msg msg;
         memset(&msg, 0, sizeof(msg));
@@ -128,12 +137,43 @@ bench_templates(void)
 
 static struct rte_mempool *generator_pool;
 static uint32_t next_template;
+static int memif_mode;           /* the generator drives a memif client port */
+static uint16_t memif_client;    /* its port id */
+static uint32_t memif_inflight;
+
+/* The generator on the memif client: what came back, then a top-up. */
+static uint32_t
+bench_generate_memif(void)
+{
+    struct rte_mbuf *frames[2 * BENCH_BURST];
+    uint32_t done = rte_eth_rx_burst(memif_client, 0, frames, 2 * BENCH_BURST);
+    if (done > 0)
+        rte_pktmbuf_free_bulk(frames, done);
+    memif_inflight -= done < memif_inflight ? done : memif_inflight;
+    uint32_t want = memif_inflight < BENCH_INFLIGHT ? BENCH_INFLIGHT - memif_inflight : 0;
+    want = want < BENCH_BURST ? want : BENCH_BURST;
+    if (want > 0 && rte_pktmbuf_alloc_bulk(generator_pool, frames, want) == 0) {
+        for (uint32_t i = 0; i < want; i++) {
+            const struct bench_frame *t = &templates[next_template++ % BENCH_TEMPLATES];
+            memcpy(rte_pktmbuf_mtod(frames[i], void *), t->bytes, t->length);
+            frames[i]->data_len = t->length;
+            frames[i]->pkt_len = t->length;
+        }
+        uint32_t in = rte_eth_tx_burst(memif_client, 0, frames, (uint16_t)want);
+        if (in < want)
+            rte_pktmbuf_free_bulk(frames + in, want - in);
+        memif_inflight += in;
+    }
+    return done;
+}
 
 /* Drains what the loop under test sent and tops the rx ring up. Returns the
  * frames that came out (the work completed). */
 static uint32_t
 bench_generate(void)
 {
+    if (memif_mode)
+        return bench_generate_memif();
     struct rte_mbuf *frames[2 * BENCH_BURST];
     uint32_t done = rte_ring_dequeue_burst(tx_ring, (void **)frames, 2 * BENCH_BURST, NULL);
     if (done > 0)
@@ -183,6 +223,7 @@ bench_run(int subject, double seconds)
     uint64_t hz = rte_get_tsc_hz(), start = rte_rdtsc();
     uint64_t end = start + (uint64_t)(seconds * (double)hz), out = 0, iteration = 0;
     uint64_t now = start;
+    memif_inflight = 0; /* a frame a loop dropped must not hold the window shut */
     while (now < end) {
         out += bench_generate();
         if (subject)
@@ -240,34 +281,27 @@ bench_setup(void)
     bench_templates();
 }
 
-int
-main(int argc, char **argv)
+/* Measures both loops on the current port; returns 0 or the emit's error.
+ * UBC_BENCH_PIPELINE_ONLY=subject|baseline runs one loop alone, to profile
+ * it (perf record); its figures are then printed, not written. */
+static int
+bench_measure(const char *port_kind)
 {
-    (void)argc;
-    char *eal[] = { argv[0], "--no-huge",           "-m", "1024", "--no-pci", "--no-shconf", "-l",
-                    "0",     "--log-level=*:error", NULL };
-    if (rte_eal_init((int)UBC_ARRAY_SIZE(eal) - 1, eal) < 0) {
-        fprintf(stderr, "bench_pipeline: EAL init failed\n");
-        return 1;
-    }
-    bench_setup();
     int quick = ubc_bench_quick();
     uint32_t samples = quick ? 1 : 5;
     double seconds = quick ? 0.2 : 1.0;
     double subject[5], baseline[5];
-    /* UBC_BENCH_PIPELINE_ONLY=subject|baseline runs one loop alone, to
-     * profile it (perf record / perf stat); the figures are then not written. */
     const char *only = getenv("UBC_BENCH_PIPELINE_ONLY");
     bench_run(1, seconds / 4); /* warm the caches, the peer table and the pools */
     for (uint32_t i = 0; i < samples; i++) {
         baseline[i] = only == NULL || strcmp(only, "baseline") == 0 ? bench_run(0, seconds) : 0;
         subject[i] = only == NULL || strcmp(only, "subject") == 0 ? bench_run(1, seconds) : 0;
     }
+    struct ubc_net_queue_stats *q = &node.net[0].stats[0];
     if (only != NULL) {
-        fprintf(stderr, "pipeline   %s only: %.3g packets/s (median), rx %lu\n", only,
-                ubc_bench_median(strcmp(only, "subject") == 0 ? subject : baseline, samples),
-                (unsigned long)node.net[0].stats[0].rx_packets);
-        rte_eal_cleanup();
+        fprintf(stderr, "pipeline   %s, %s only: %.3g packets/s (median), rx %lu\n", port_kind,
+                only, ubc_bench_median(strcmp(only, "subject") == 0 ? subject : baseline, samples),
+                (unsigned long)q->rx_packets);
         return 0;
     }
     struct ubc_bench_result r = { .harness = "pipeline",
@@ -281,13 +315,106 @@ main(int argc, char **argv)
     ubc_bench_param_num(&r, "burst", BENCH_BURST);
     ubc_bench_param_num(&r, "clients", BENCH_CLIENTS);
     ubc_bench_param_text(&r, "message", "job-query -> job-status");
-    ubc_bench_param_text(&r, "port", "net_ring");
+    ubc_bench_param_text(&r, "port", port_kind);
     int rc = ubc_bench_emit(&r);
-    struct ubc_net_queue_stats *q = &node.net[0].stats[0];
-    fprintf(stderr, "pipeline   rx %lu, replies %lu, overloaded %lu, no-msg %lu\n",
+    fprintf(stderr, "pipeline   %s: rx %lu, replies %lu, overloaded %lu, no-msg %lu\n", port_kind,
             (unsigned long)q->rx_packets, (unsigned long)q->tx_by_type[UBC_MSG_JOB_STATUS],
             (unsigned long)q->drops[UBC_NET_DROP_OVERLOADED],
             (unsigned long)q->drops[UBC_NET_DROP_NO_MSG]);
+    return rc;
+}
+
+static bool
+bench_link_up(uint16_t port_id)
+{
+    struct rte_eth_link link;
+    return rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+/* The memif client the generator drives: configured, started, and
+ * connected to the node's server port (the connection is made by EAL's
+ * interrupt thread once both are started). */
+static int
+bench_memif_client(const char *socket_path)
+{
+    char devargs[160];
+    snprintf(devargs, sizeof(devargs), "net_memif1,role=client,id=0,socket=%s", socket_path);
+    if (rte_dev_probe(devargs) != 0 || rte_eth_dev_get_port_by_name("net_memif1", &memif_client))
+        return -1;
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    if (rte_eth_dev_configure(memif_client, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(memif_client, 0, 1024, SOCKET_ID_ANY, NULL, generator_pool) != 0 ||
+        rte_eth_tx_queue_setup(memif_client, 0, 1024, SOCKET_ID_ANY, NULL) != 0 ||
+        rte_eth_dev_start(memif_client) != 0)
+        return -1;
+    for (int waited_ms = 0; waited_ms < 5000; waited_ms += 10) {
+        if (bench_link_up(memif_client) && bench_link_up(node.port.port_id))
+            return 0;
+        rte_delay_ms(10);
+    }
+    return -1;
+}
+
+/* Moves the node from the ring port to a memif server port. */
+static int
+bench_setup_memif(void)
+{
+    char socket_path[64], error[256];
+    snprintf(socket_path, sizeof(socket_path), "/tmp/ubc-bench-memif-%d.sock", (int)getpid());
+    char devargs[160];
+    snprintf(devargs, sizeof(devargs), "net_memif0,role=server,id=0,socket=%s", socket_path);
+    struct ubc_net_config net_config = node.net[0].config;
+    ubc_net_fini(&node.net[0]);
+    ubc_net_port_close(&node.port);
+    struct ubc_net_port_config port_config = { .name = devargs,
+                                               .queues = 1,
+                                               .rx_desc = 1024,
+                                               .tx_desc = 1024,
+                                               .burst_size = BENCH_BURST,
+                                               .mbuf_cache = 256,
+                                               .lcore_count = 1 };
+    if (ubc_net_port_open(&node.port, &port_config, error, sizeof(error)) != 0) {
+        fprintf(stderr, "bench_pipeline: memif: %s\n", error);
+        return -1;
+    }
+    net_config.queue_count = 0;
+    UBC_ASSERT(ubc_net_init(&node.net[0], &net_config, &node.port, node.msg_pool,
+                            &node.links[UBC_LINK_NET_TO_SCHED],
+                            &node.links[UBC_LINK_SCHED_TO_NET]) == 0);
+    memcpy(node.net[0].self.mac, templates_mac, 6); /* the templates address the ring port's MAC */
+    if (bench_memif_client(socket_path) != 0) {
+        fprintf(stderr, "bench_pipeline: memif: the client did not connect\n");
+        return -1;
+    }
+    memif_mode = 1;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    (void)argc;
+    char *eal[] = { argv[0], "--no-huge",           "-m", "1024", "--no-pci", "--no-shconf", "-l",
+                    "0",     "--log-level=*:error", NULL };
+    if (rte_eal_init((int)UBC_ARRAY_SIZE(eal) - 1, eal) < 0) {
+        fprintf(stderr, "bench_pipeline: EAL init failed\n");
+        return 1;
+    }
+    bench_setup();
+    const char *port = getenv("UBC_BENCH_PIPELINE_PORT"); /* ring, memif; default both */
+    int rc = 0;
+    if (port == NULL || strcmp(port, "ring") == 0)
+        rc |= bench_measure("net_ring");
+    if (port == NULL || strcmp(port, "memif") == 0) {
+        if (bench_setup_memif() == 0)
+            rc |= bench_measure("net_memif");
+        else
+            rc = 1;
+    }
+    if (memif_mode)
+        rte_eth_dev_stop(memif_client);
+    ubc_net_port_close(&node.port);
     rte_eal_cleanup();
     return rc == 0 ? 0 : 1;
 }
