@@ -1462,22 +1462,8 @@ port_find(const char *devargs, uint16_t *port_id)
     return rte_eth_dev_get_port_by_name(name, port_id) == 0 ? 0 : -ENODEV;
 }
 
-/* A memif client cannot connect while the server still serves the previous
- * client (it notices the disconnection on its next poll): retry for 5 s. */
 static int
-port_start(struct loadgen *g)
-{
-    int rc = 0;
-    for (int attempt = 0; attempt < 50 && !stop_requested; attempt++) {
-        if ((rc = rte_eth_dev_start(g->port_id)) == 0)
-            return 0;
-        rte_delay_ms(100);
-    }
-    return rc;
-}
-
-static int
-port_open(struct loadgen *g)
+port_open_once(struct loadgen *g)
 {
     int rc = port_find(g->o.port, &g->port_id);
     if (rc != 0) {
@@ -1485,8 +1471,9 @@ port_open(struct loadgen *g)
         return rc;
     }
     int socket = rte_eth_dev_socket_id(g->port_id);
-    g->pool = rte_pktmbuf_pool_create("loadgen_mbufs", MBUF_COUNT, MBUF_CACHE, 0,
-                                      RTE_MBUF_DEFAULT_BUF_SIZE, socket < 0 ? 0 : socket);
+    if (g->pool == NULL)
+        g->pool = rte_pktmbuf_pool_create("loadgen_mbufs", MBUF_COUNT, MBUF_CACHE, 0,
+                                          RTE_MBUF_DEFAULT_BUF_SIZE, socket < 0 ? 0 : socket);
     if (g->pool == NULL) {
         fprintf(stderr, "ubc-loadgen: mbuf pool: %s\n", rte_strerror(rte_errno));
         return -ENOMEM;
@@ -1500,7 +1487,7 @@ port_open(struct loadgen *g)
                                      NULL, g->pool)) != 0 ||
         (rc = rte_eth_tx_queue_setup(g->port_id, 0, tx_desc, socket < 0 ? 0 : (unsigned)socket,
                                      NULL)) != 0 ||
-        (rc = port_start(g)) != 0) {
+        (rc = rte_eth_dev_start(g->port_id)) != 0) {
         fprintf(stderr, "ubc-loadgen: port '%s' setup: %s\n", g->o.port, rte_strerror(-rc));
         return rc < 0 ? rc : -EIO;
     }
@@ -1509,6 +1496,41 @@ port_open(struct loadgen *g)
     rte_eth_macaddr_get(g->port_id, &mac);
     memcpy(g->self.mac, mac.addr_bytes, 6);
     return 0;
+}
+
+/* A memif client's start fails while the server still serves the previous
+ * client (it notices the disconnection a little later), and the failed port
+ * does not try again: remove the device and probe it anew, for 10 s. */
+static int
+port_open(struct loadgen *g)
+{
+    int rc = -EIO;
+    for (int attempt = 0; attempt < 40 && !stop_requested; attempt++) {
+        if ((rc = port_open_once(g)) == 0 || strncmp(g->o.port, "net_memif", 9) != 0)
+            return rc;
+        struct rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(g->port_id, &info) == 0 && info.device != NULL)
+            rte_dev_remove(info.device);
+        rte_delay_ms(250);
+    }
+    return rc;
+}
+
+/* Before leaving: 200 ms without sending (answering what still arrives), so
+ * that the node's net role has gone back to its idle sleeps when the link
+ * drops. DPDK 22.11's memif server unmaps a departed client's rings from its
+ * interrupt thread while the datapath may be polling them: a node busy on the
+ * link when a client leaves can crash (seen; docs/loadgen.md). */
+static void
+port_quiesce(struct loadgen *g)
+{
+    uint64_t end = rte_rdtsc() + g->hz / 5;
+    while (rte_rdtsc() < end) {
+        rx_poll(g);
+        if (g->tx_count > 0)
+            tx_flush(g);
+        rte_delay_us_sleep(1000);
+    }
 }
 
 /* A memif client connects after start: wait for the link. */
@@ -1658,6 +1680,7 @@ main(int argc, char **argv)
     if (rc == 0)
         loadgen_report(&g);
     if (g.pool != NULL) {
+        port_quiesce(&g);
         rte_eth_dev_stop(g.port_id);
         rte_eth_dev_close(g.port_id);
     }
