@@ -209,6 +209,8 @@ request_send(struct loadgen *g, struct ubc_msg *msg, uint64_t id, uint32_t ident
         e->in_use = 0;
         g->c.lost[msg->hdr.type]++;
         g->c.lost_total++;
+        if (msg->hdr.type == UBC_MSG_JOB_SUBMIT && g->in_flight > 0)
+            g->in_flight--; /* never left: keep the closed-loop window whole */
     }
 }
 
