@@ -139,6 +139,10 @@ static const struct config_key config_keys[] = {
       "network id: separates signatures and hashes of different networks" },
     { "ledger", "verify_burst", TYPE_U32, OFF(ledger_verify_burst), 1, 64, "8",
       "client signatures the verify role checks per poll (about 50 us each)" },
+    { "ledger", "checkpoint_batches", TYPE_U32, OFF(ledger_checkpoint_batches), 0, UINT32_MAX,
+      "10000",
+      "batches between two checkpoints of the ledger (its memory image, as the ledger journal's "
+      "snapshot; segments before it move to <data>/ledger-archive); 0: never" },
     { "ledger", "batch_ops", TYPE_U32, OFF(ledger_batch_ops), 1, 4096, "512",
       "most operations the ledger applies and journals as one batch" },
     { "ledger", "burn_rate_bps", TYPE_U32, OFF(ledger_burn_rate_bps), 0, 10000, "500",

@@ -84,6 +84,7 @@ struct ubc_config {
     uint32_t ledger_burn_rate_bps;
     uint32_t ledger_verify_burst;
     uint32_t ledger_batch_ops;
+    uint32_t ledger_checkpoint_batches;
     char ledger_genesis_account[72];
     uint64_t ledger_genesis_balance;
     char ledger_guardian_key[72];

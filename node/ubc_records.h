@@ -15,6 +15,22 @@ enum ubc_record_type {
     UBC_RECORD_JOB_DONE = 0x0101,               /* struct ubc_record_job_done */
     UBC_RECORD_LEDGER_GENESIS = 0x0201, /* ledger journal, first record: the genesis config */
     UBC_RECORD_LEDGER_BATCH = 0x0202,   /* ledger journal: one applied batch, ops and results */
+    /* Not a record: the ledger role asks the disk role to write a checkpoint (struct
+     * ubc_ledger_checkpoint_header, the genesis record, the ledger's memory image) as the
+     * ledger journal's snapshot after its last batch record. */
+    UBC_RECORD_LEDGER_CHECKPOINT = 0x0203,
+};
+
+#define UBC_LEDGER_CHECKPOINT_MAGIC 0x31504b43474c4255ull /* "UBLGCKP1" */
+
+/* A ledger checkpoint: this header, genesis_bytes of genesis record, then image_bytes of the
+ * ledger's memory (position independent: it joins at any address, ledger/ubc_ledger.h). */
+struct ubc_ledger_checkpoint_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t genesis_bytes;
+    uint64_t image_bytes;
+    uint64_t height;
 };
 
 #define UBC_RECORD_LEDGER_FIRST 0x0200u

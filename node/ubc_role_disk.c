@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_malloc.h>
 
@@ -129,10 +132,93 @@ disk_record_of(const struct ubc_msg *msg, const void **payload, uint32_t *length
     return 0;
 }
 
+/* Before a checkpoint retires ledger segments, each one gets a hard link in
+ * <data>/ledger-archive (segments are never rewritten once sealed: the link
+ * keeps them whole), so the audit still replays from genesis. Blocking
+ * directory calls on the disk lcore, but only once per checkpoint. */
+static int
+disk_archive_ledger(struct ubc_role_disk *disk)
+{
+    DIR *dir = opendir(disk->ledger_dir); /* lint:allow rare, once per checkpoint */
+    int archive = open(disk->archive_dir, O_RDONLY | O_DIRECTORY); /* lint:allow same */
+    if (dir == NULL || archive < 0) {
+        if (dir != NULL)
+            closedir(dir);
+        return -errno;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL && rc == 0) { /* lint:allow same */
+        uint64_t index;
+        if (ubc_journal_segment_name_parse(entry->d_name, &index) != 0)
+            continue;
+        if (linkat(dirfd(dir), entry->d_name, archive, entry->d_name, 0) != 0 && errno != EEXIST)
+            rc = -errno;
+    }
+    if (rc == 0 && fsync(archive) != 0) /* lint:allow the links must outlive the unlinks */
+        rc = -errno;
+    close(archive);
+    closedir(dir);
+    return rc;
+}
+
+/* The ledger's checkpoint: its image becomes the ledger journal's snapshot
+ * after the last batch record (appended just before, in ring order). */
+static void
+disk_ledger_checkpoint_begin(struct ubc_role_disk *disk, struct ubc_msg *msg)
+{
+    struct ubc_record_external external;
+    memcpy(&external, msg->u.bytes, sizeof(external));
+    int rc = disk->ledger_checkpoint != NULL ? -EBUSY : 0;
+    if (rc == 0 && ubc_journal_read_only(disk->ledger_journal) != 0)
+        rc = -EIO; /* the batch before it may not be durable: no image of it */
+    if (rc == 0)
+        rc = disk_archive_ledger(disk);
+    if (rc == 0)
+        rc = ubc_journal_snapshot_begin(disk->ledger_journal,
+                                        ubc_journal_next_sequence(disk->ledger_journal) - 1,
+                                        external.data, external.bytes);
+    if (rc != 0) {
+        disk->stats.ledger_checkpoint_failures++;
+        UBC_LOG(WARNING, UBC_LOG_DISK, "ledger checkpoint not started: %s", strerror(-rc));
+        disk_finish(disk, msg, rc);
+        return;
+    }
+    disk->ledger_checkpoint = msg;
+}
+
+static void
+disk_ledger_checkpoint_check(struct ubc_role_disk *disk)
+{
+    uint64_t sequence = 0;
+    int rc = ubc_journal_snapshot_status(disk->ledger_journal, &sequence);
+    if (rc == -EINPROGRESS)
+        return;
+    struct ubc_msg *msg = disk->ledger_checkpoint;
+    disk->ledger_checkpoint = NULL;
+    if (rc == 0) {
+        struct ubc_record_external external;
+        memcpy(&external, msg->u.bytes, sizeof(external));
+        const struct ubc_ledger_checkpoint_header *header = external.data;
+        disk->stats.ledger_checkpoints++;
+        disk->stats.ledger_checkpoint_height = header->height;
+    } else {
+        disk->stats.ledger_checkpoint_failures++;
+        UBC_LOG(WARNING, UBC_LOG_DISK, "ledger checkpoint at %lu failed: %s",
+                (unsigned long)sequence, strerror(-rc));
+    }
+    disk_finish(disk, msg, rc);
+}
+
 /* Appends one record; false when the journal is out of buffers (retry). */
 static bool
 disk_append(struct ubc_role_disk *disk, struct ubc_msg *msg)
 {
+    if (msg->hdr.type == UBC_MSG_JOURNAL_APPEND && msg->hdr.flags == UBC_RECORD_LEDGER_CHECKPOINT &&
+        msg->hdr.len == sizeof(struct ubc_record_external)) {
+        disk_ledger_checkpoint_begin(disk, msg);
+        return true;
+    }
     const void *payload;
     uint32_t length;
     if (msg->hdr.type != UBC_MSG_JOURNAL_APPEND || disk_record_of(msg, &payload, &length) != 0) {
@@ -236,6 +322,8 @@ void
 ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_disk *disk = ctx;
+    if (disk->ledger_checkpoint != NULL)
+        disk_ledger_checkpoint_check(disk);
     if (disk->snapshot_running)
         disk_snapshot_check(disk);
     else if (disk->snapshot_records != 0 &&
@@ -251,7 +339,7 @@ ubc_role_disk_drained(void *ctx)
 {
     struct ubc_role_disk *disk = ctx;
     return disk->held_next == disk->held_count && disk->done_head == disk->done_tail &&
-           disk->outstanding == 0 && !disk->snapshot_running &&
+           disk->outstanding == 0 && !disk->snapshot_running && disk->ledger_checkpoint == NULL &&
            ubc_link_count(&disk->state->node->links[UBC_LINK_TO_DISK]) == 0;
 }
 
@@ -399,6 +487,46 @@ replay_ledger_genesis(struct ubc_role_disk *disk, uint64_t sequence, const void 
                            "sched.max_jobs changed since the journal began: restore them, or "
                            "start from an empty data directory)");
     disk->ledger_genesis_seen = 1;
+}
+
+/* The newest ledger checkpoint: its image replaces the genesis ledger, and
+ * only the batches after it are replayed. */
+static void
+replay_ledger_checkpoint(void *ctx, uint64_t sequence, const void *blob, uint64_t bytes)
+{
+    struct ubc_role_disk *disk = ctx;
+    struct ubc_role_ledger *role = disk->state->node->ledger;
+    struct ubc_ledger_checkpoint_header header;
+    if (bytes < sizeof(header)) {
+        replay_ledger_fail(disk, sequence, "a checkpoint too short for its header");
+        return;
+    }
+    memcpy(&header, blob, sizeof(header));
+    const uint8_t *genesis = (const uint8_t *)blob + sizeof(header);
+    if (header.magic != UBC_LEDGER_CHECKPOINT_MAGIC || header.version != 1 ||
+        bytes != sizeof(header) + header.genesis_bytes + header.image_bytes) {
+        replay_ledger_fail(disk, sequence, "a malformed checkpoint");
+        return;
+    }
+    if (!replay_same_genesis(genesis, header.genesis_bytes, role->genesis, role->genesis_bytes)) {
+        replay_ledger_fail(disk, sequence, "a checkpoint made under another genesis");
+        return;
+    }
+    if (header.image_bytes != role->ledger_bytes) {
+        replay_ledger_fail(disk, sequence,
+                           "the checkpoint's image has other table sizes than this config "
+                           "(ledger.accounts_max or sched.max_jobs changed): restore them");
+        return;
+    }
+    memcpy(role->ledger_memory, genesis + header.genesis_bytes, header.image_bytes);
+    role->ledger = ubc_ledger_join(role->ledger_memory);
+    if (role->ledger == NULL || ubc_ledger_height(role->ledger) != header.height) {
+        replay_ledger_fail(disk, sequence, "the checkpoint's image is not a ledger");
+        return;
+    }
+    role->height = header.height;
+    disk->ledger_genesis_seen = 1;
+    disk->stats.ledger_checkpoint_height = header.height;
 }
 
 static void
@@ -604,12 +732,19 @@ static int
 disk_recover_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *error,
                     size_t error_cap)
 {
+    snprintf(disk->ledger_dir, sizeof(disk->ledger_dir), "%s/ledger", node->config.data_dir);
+    snprintf(disk->archive_dir, sizeof(disk->archive_dir), "%s/ledger-archive",
+             node->config.data_dir);
+    if (mkdir(disk->archive_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(error, error_cap, "ledger archive %s: %s", disk->archive_dir, strerror(errno));
+        return -errno;
+    }
     struct disk_journal_spec spec = { "ledger",
                                       disk->ledger_journal,
                                       &disk->ledger_uring,
                                       &disk->ledger_uring_ready,
                                       &disk->ledger_recovery,
-                                      NULL,
+                                      replay_ledger_checkpoint,
                                       replay_ledger_record };
     int rc = disk_open(node, disk, &spec, error, error_cap);
     if (rc == 0 && disk->ledger_replay_error[0] != '\0') {

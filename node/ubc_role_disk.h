@@ -94,6 +94,9 @@ struct ubc_role_disk {
     uint64_t ledger_record_max;
     int ledger_genesis_seen;
     int uring_ready; /* each io_uring initialized (fini must not touch one that is not) */
+    struct ubc_msg *ledger_checkpoint; /* the ledger's request while its snapshot is written */
+    char ledger_dir[UBC_CONFIG_PATH_MAX + 16];
+    char archive_dir[UBC_CONFIG_PATH_MAX + 16];
     int ledger_uring_ready;
     char ledger_replay_error[256];
 };

@@ -237,6 +237,16 @@ ledger_on_durable(struct ubc_role_ledger *role, struct ubc_msg *msg)
             ledger_control_answer(role, slot, failed);
         slot->busy = 0;
         role->slot_head++;
+    } else if (record == UBC_RECORD_LEDGER_CHECKPOINT) {
+        UBC_ASSERT(role->checkpoint_busy);
+        role->checkpoint_busy = 0;
+        if (failed) {
+            role->stats.checkpoint_failures++;
+        } else {
+            const struct ubc_ledger_checkpoint_header *header = (const void *)role->checkpoint;
+            role->stats.checkpoints++;
+            role->stats.checkpoint_height = header->height;
+        }
     }
     rte_mempool_put(role->state->node->msg_pool, msg);
 }
@@ -314,6 +324,42 @@ ledger_send_record(struct ubc_role_ledger *role, struct ubc_ledger_slot *slot,
     role->slot_tail++;
 }
 
+/* Between two batches, the ledger's memory is a consistent image of the
+ * state at role->height: copy it (a few ms for tens of MiB, every
+ * ledger.checkpoint_batches batches) and hand it to the disk role, which
+ * writes it after the batch record just sent. */
+static void
+ledger_maybe_checkpoint(struct ubc_role_ledger *role)
+{
+    role->batches_since_checkpoint++;
+    if (role->checkpoint_every == 0 || role->checkpoint_busy ||
+        role->batches_since_checkpoint < role->checkpoint_every)
+        return;
+    struct ubc_msg *request;
+    if (rte_mempool_get(role->state->node->msg_pool, (void **)&request) != 0)
+        return; /* the next batch tries again */
+    struct ubc_ledger_checkpoint_header header = { .magic = UBC_LEDGER_CHECKPOINT_MAGIC,
+                                                   .version = 1,
+                                                   .genesis_bytes = role->genesis_bytes,
+                                                   .image_bytes = role->ledger_bytes,
+                                                   .height = role->height };
+    memcpy(role->checkpoint, &header, sizeof(header));
+    memcpy(role->checkpoint + sizeof(header), role->genesis, role->genesis_bytes);
+    memcpy(role->checkpoint + sizeof(header) + role->genesis_bytes, role->ledger_memory,
+           role->ledger_bytes);
+    struct ubc_record_external external = { role->checkpoint, role->checkpoint_bytes };
+    memset(request, 0, sizeof(request->hdr) + sizeof(external));
+    request->hdr.type = UBC_MSG_JOURNAL_APPEND;
+    request->hdr.flags = UBC_RECORD_LEDGER_CHECKPOINT;
+    request->hdr.len = sizeof(external);
+    request->hdr.src_role = UBC_ROLE_LEDGER;
+    request->hdr.peer = UBC_PEER_NONE;
+    memcpy(request->u.bytes, &external, sizeof(external));
+    outbox_push(&role->to_disk, request);
+    role->checkpoint_busy = 1;
+    role->batches_since_checkpoint = 0;
+}
+
 /* Applies one batch and hands its record to the journal. Returns the inputs taken. */
 static uint32_t
 ledger_batch(struct ubc_role_ledger *role, struct ubc_msg *append)
@@ -355,6 +401,7 @@ ledger_batch(struct ubc_role_ledger *role, struct ubc_msg *append)
     role->control_active = control;
     role->control_count = 0;
     ledger_send_record(role, slot, append);
+    ledger_maybe_checkpoint(role);
     return n + control;
 }
 
@@ -390,7 +437,7 @@ ubc_role_ledger_poll(void *ctx, uint64_t now_tsc)
         return work;
     }
     /* Room for a whole batch among the held messages, or wait for the rings to drain. */
-    if (ledger_held_total(role) + role->batch_ops + UBC_LEDGER_CARRY_MAX + 1 > role->held_mask)
+    if (ledger_held_total(role) + role->batch_ops + UBC_LEDGER_CARRY_MAX + 2 > role->held_mask)
         return work;
     struct ubc_msg *append;
     if (rte_mempool_get(role->state->node->msg_pool, (void **)&append) != 0)
@@ -417,7 +464,7 @@ ubc_role_ledger_drained(void *ctx)
 {
     struct ubc_role_ledger *role = ctx;
     if (ledger_held_total(role) != 0 || role->slot_head != role->slot_tail ||
-        role->carry_count != 0 || role->control_count != 0)
+        role->carry_count != 0 || role->control_count != 0 || role->checkpoint_busy)
         return false;
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(ledger_inputs); i++) {
         if (ubc_link_count(&role->state->node->links[ledger_inputs[i]]) != 0)
@@ -595,6 +642,8 @@ ledger_make(struct ubc_role_ledger *role, const struct ubc_ledger_config *config
         return -ENOMEM;
     }
     role->ledger = ubc_ledger_join(ubc_ledger_new(memory, config));
+    role->ledger_memory = memory;
+    role->ledger_bytes = footprint;
     if (role->ledger == NULL) {
         rte_free(memory);
         snprintf(error, error_cap, "config: ledger.*: the ledger refuses this configuration");
@@ -606,6 +655,14 @@ ledger_make(struct ubc_role_ledger *role, const struct ubc_ledger_config *config
         ubc_ledger_genesis_record_write(role->genesis, role->genesis_bytes, config) !=
             (int64_t)role->genesis_bytes) {
         snprintf(error, error_cap, "ledger: cannot build the genesis record");
+        return -ENOMEM;
+    }
+    role->checkpoint_bytes =
+        sizeof(struct ubc_ledger_checkpoint_header) + role->genesis_bytes + footprint;
+    role->checkpoint = rte_zmalloc("ledger_checkpoint", role->checkpoint_bytes, 64);
+    if (role->checkpoint == NULL) {
+        snprintf(error, error_cap, "ledger: cannot allocate the checkpoint buffer (%lu bytes)",
+                 (unsigned long)role->checkpoint_bytes);
         return -ENOMEM;
     }
     return 0;
@@ -628,6 +685,7 @@ ubc_role_ledger_init(struct ubc_node *node, struct ubc_role_ledger *role, char *
     if (rc != 0)
         return rc;
     role->height = ubc_ledger_height(role->ledger);
+    role->checkpoint_every = node->config.ledger_checkpoint_batches;
     role->state->control_fn = ledger_control;
     role->state->control_ctx = role;
     return 0;
@@ -650,5 +708,6 @@ ubc_role_ledger_fini(struct ubc_role_ledger *role)
     rte_free(role->to_net.msgs);
     rte_free(role->to_disk.msgs);
     rte_free(role->genesis);
+    rte_free(role->checkpoint);
     memset(role, 0, sizeof(*role));
 }

@@ -84,6 +84,9 @@ struct ubc_role_ledger_stats {
     uint64_t done_records;     /* JOB_DONE records after a closed escrow */
     uint64_t refused_read_only;
     uint64_t slots_full; /* polls that found every record buffer in the journal */
+    uint64_t checkpoints;        /* images the disk role wrote */
+    uint64_t checkpoint_failures;
+    uint64_t checkpoint_height;  /* of the newest image written */
     uint64_t results[UBC_LEDGER_RESULT_COUNT]; /* per result code, settlements included */
     uint64_t by_kind[32];                      /* applied ops per enum ubc_ledger_op_kind */
 };
@@ -96,6 +99,13 @@ struct ubc_role_ledger {
     int read_only;
     uint8_t *genesis; /* the genesis record, compared with the journal's */
     uint32_t genesis_bytes;
+    void *ledger_memory; /* the ledger's region (ledger_bytes): a checkpoint is a copy of it */
+    uint64_t ledger_bytes;
+    uint8_t *checkpoint;      /* header, genesis, image: read by the disk lcore while busy */
+    uint64_t checkpoint_bytes;
+    uint32_t checkpoint_every; /* batches between checkpoints (ledger.checkpoint_batches) */
+    uint32_t checkpoint_busy;
+    uint64_t batches_since_checkpoint;
     struct ubc_ledger_slot slots[UBC_LEDGER_SLOTS];
     uint32_t slot_head; /* oldest batch in the journal */
     uint32_t slot_tail; /* next free */

@@ -6,6 +6,7 @@
  *   ubc-journal check-snapshot DIR  every snapshot file, and the newest against the chain
  *   ubc-journal repair DIR          truncate at the first corruption (says what it drops)
  *   ubc-journal audit DIR [--every N] [--json] [--accounts-max N] [--escrows-max N]
+ *                         [--archive DIR]
  *                                   replay a ledger journal (<data>/ledger) from genesis,
  *                                   checking every batch's results and state hash
  *
@@ -193,7 +194,7 @@ usage(void)
     fprintf(stderr, "usage: ubc-journal verify|dump|stats|check-snapshot|repair DIR "
                     "[--from SEQ] [--limit N]\n"
                     "       ubc-journal audit DIR [--every N] [--json] [--accounts-max N] "
-                    "[--escrows-max N]\n");
+                    "[--escrows-max N] [--archive DIR]\n");
     return 2;
 }
 
@@ -211,6 +212,8 @@ audit_main(const char *dir, int argc, char **argv)
             options.accounts_max = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--escrows-max") == 0 && has_value)
             options.escrows_max = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--archive") == 0 && has_value)
+            options.archive = argv[++i];
         else
             return usage();
     }

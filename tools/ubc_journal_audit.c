@@ -1,11 +1,16 @@
 /* ubc_journal_audit.c: replay a ledger journal from genesis (see ubc_journal_audit.h). */
 #include "tools/ubc_journal_audit.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ledger/ubc_ledger.h"
 #include "node/ubc_records.h"
@@ -147,6 +152,77 @@ audit_finish(struct audit *a, const struct ubc_journal_scan_result *scan)
     return supply.conserved && supply.scan_matches ? 0 : 1;
 }
 
+/* Links every segment of src into the directory dst_fd (a later source wins). */
+static int
+audit_link_segments(const char *src, int dst_fd)
+{
+    DIR *dir = opendir(src);
+    if (dir == NULL)
+        return -errno;
+    int rc = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL && rc == 0) {
+        uint64_t index;
+        char path[PATH_MAX], target[PATH_MAX + 300];
+        if (ubc_journal_segment_name_parse(entry->d_name, &index) != 0)
+            continue;
+        if (realpath(src, path) == NULL) {
+            rc = -errno;
+            break;
+        }
+        snprintf(target, sizeof(target), "%s/%s", path, entry->d_name);
+        unlinkat(dst_fd, entry->d_name, 0);
+        if (symlinkat(target, dst_fd, entry->d_name) != 0)
+            rc = -errno;
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* A temporary directory holding the archive's segments and the live ones. */
+static int
+audit_union(const char *dir, const char *archive, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/ubc-audit-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(out) == NULL)
+        return -errno;
+    int fd = open(out, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -errno;
+    int rc = audit_link_segments(archive, fd);
+    if (rc == 0)
+        rc = audit_link_segments(dir, fd);
+    close(fd);
+    return rc;
+}
+
+static void
+audit_union_remove(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return;
+    int fd = dirfd(dir);
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            unlinkat(fd, entry->d_name, 0);
+    }
+    closedir(dir);
+    rmdir(path);
+}
+
+/* The archive to read: the one named, or DIR's sibling ledger-archive if present. */
+static const char *
+audit_archive(const char *dir, const char *named, char *buf, size_t cap)
+{
+    if (named != NULL)
+        return named;
+    snprintf(buf, cap, "%s/../ledger-archive", dir);
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
+}
+
 int
 ubc_journal_audit(const char *dir, const struct ubc_journal_audit_options *options)
 {
@@ -157,11 +233,28 @@ ubc_journal_audit(const char *dir, const struct ubc_journal_audit_options *optio
     a.json = options->json;
     a.accounts_max = options->accounts_max;
     a.escrows_max = options->escrows_max;
+    char archive_buf[PATH_MAX], union_dir[PATH_MAX];
+    const char *archive = audit_archive(dir, options->archive, archive_buf, sizeof(archive_buf));
+    const char *scan_dir = dir;
+    union_dir[0] = '\0';
+    if (archive != NULL) {
+        int rc = audit_union(dir, archive, union_dir, sizeof(union_dir));
+        if (rc != 0) {
+            fprintf(stderr, "ubc-journal audit: %s + %s: %s\n", archive, dir, strerror(-rc));
+            audit_union_remove(union_dir);
+            return 2;
+        }
+        scan_dir = union_dir;
+        if (!options->json)
+            printf("reading the archive %s and %s\n", archive, dir);
+    }
     struct ubc_journal_scan_params params = {
-        .dir = dir, .flags = 0, .record_callback = audit_record, .ctx = &a
+        .dir = scan_dir, .flags = 0, .record_callback = audit_record, .ctx = &a
     };
     struct ubc_journal_scan_result scan;
     int rc = ubc_journal_scan(&params, &work, &scan);
+    if (union_dir[0] != '\0')
+        audit_union_remove(union_dir);
     if (rc != 0 && rc != -EUCLEAN) {
         fprintf(stderr, "ubc-journal audit: %s: %s\n", dir, strerror(-rc));
         return 2;

@@ -9,7 +9,12 @@ and all earlier ones, is known to the node again (`ubcctl jobs`), and that
 the ledger, rebuilt from its own journal, holds one escrow per known job with
 its supply conserved.
 
-usage: test_crash.py UBCD UBCCTL UBC_CLIENT [ROUNDS]   (77: needs root)
+Ledger checkpoints every 40 batches and 1 MiB segments make checkpoints (and the
+retirement of ledger segments into the archive) happen between and during kills; at
+the end `ubc-journal audit` replays the archive and the live journal from genesis and
+must reach the node's height and state hash.
+
+usage: test_crash.py UBCD UBCCTL UBC_CLIENT UBC_JOURNAL [ROUNDS]   (77: needs root)
 """
 import json
 import os
@@ -20,8 +25,8 @@ import sys
 import tempfile
 import time
 
-UBCD, UBCCTL, CLIENT = sys.argv[1:4]
-ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+UBCD, UBCCTL, CLIENT, JOURNAL = sys.argv[1:5]
+ROUNDS = int(sys.argv[5]) if len(sys.argv) > 5 else 5
 NS = f"ubc-crash-{os.getpid()}"
 NODE_IP = "198.18.0.2"
 # The clients' account, credited at genesis so that their jobs can be escrowed.
@@ -38,7 +43,8 @@ def start(data):
     # Snapshots every 150 records, so that kills land before, during and after
     # them and recovery starts from a snapshot as often as from the journal.
     proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
-                             "disk.snapshot_records=150"],
+                             "disk.snapshot_records=150", "--set", "disk.segment_mib=1",
+                             "--set", "ledger.checkpoint_batches=40"],
                             stdout=open(os.path.join(data, "ubcd.log"), "a"),
                             stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
@@ -79,6 +85,22 @@ def ledger_matches_jobs(sock, round_number, heights):
               f"height {ledger['height']} after {heights[-1:]}, supply {supply}")
     heights.append(ledger["height"])
     return ok
+
+
+def audit_matches(data, summary):
+    """Checkpoints retired ledger segments into the archive; the audit still starts at
+    genesis and reaches the node's last height and state hash."""
+    live = set(os.listdir(os.path.join(data, "ledger")))
+    archived = set(os.listdir(os.path.join(data, "ledger-archive")))
+    out = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
+    h = summary["state_hash"]
+    state = (int(h[:16], 16).to_bytes(8, "little") + int(h[16:], 16).to_bytes(8, "little")).hex()
+    final = [line for line in out.stdout.splitlines() if line.startswith("final")]
+    ok = (out.returncode == 0 and "audit OK" in out.stdout and len(final) == 1
+          and f"height {summary['height']} " in final[0] and state in final[0])
+    print(f"audit: {len(archived - live)} segments only in the archive, {len(live)} live; "
+          f"{(final or [out.stdout.strip()[-200:]])[0]}")
+    return ok and len(archived - live) > 0
 
 
 def one_round(data, round_number, acked, heights, rng):
@@ -127,8 +149,10 @@ def main():
         ok = ok and not missing and len(acked) > 0 and ledger_matches_jobs(sock, ROUNDS, heights)
         print(f"final: {len(acked)} acknowledged, {len(missing)} missing after {ROUNDS} kills; "
               f"ledger heights after each start {heights}")
+        summary = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger").stdout)
         sh(UBCCTL, "--socket", sock, "shutdown")
         proc.wait(timeout=20)
+        ok = audit_matches(data, summary) and ok
     finally:
         sh("ip", "netns", "del", NS)
         shutil.rmtree(data, ignore_errors=True)
