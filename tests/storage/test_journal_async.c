@@ -212,7 +212,7 @@ test_snapshot_failure_keeps_previous(void **state)
     assert_int_equal(ubc_journal_snapshot_write(t.journal, first, blob, 4096), 0);
     append_some(&t, &durable, 2000);
     /* Let the next segment finish preparing, so the only file requests
-     * counted below are the snapshot's: openat, header, blob, fsync. */
+     * counted below are the snapshot's: openat, blob writes, header, fsync. */
     struct ubc_journal_stats stats;
     for (int i = 0; i < 100000; i++) {
         ubc_journal_stats_get(t.journal, &stats);
@@ -224,7 +224,8 @@ test_snapshot_failure_keeps_previous(void **state)
     assert_true(stats.spare_ready);
     struct ubc_journal_fault_rule rule = { .kind = UBC_JOURNAL_FAULT_ERROR,
                                            .errno_value = EIO,
-                                           .nth = 4 };
+                                           .nth = 5 }; /* the fsync: after
+                                           openat, two 1 MiB blob writes, the header */
     ubc_journal_fault_set(&t.fault, UBC_JOURNAL_FAULT_FILE, rule);
     uint64_t second = ubc_journal_durable_sequence(t.journal);
     blob_fill(blob, BLOB_BYTES, second);
