@@ -116,6 +116,21 @@ ubc_net_fini(struct ubc_net *net)
     net->peers = NULL;
 }
 
+/* With a port that fills checksums: asks for them in the mbuf and tells the
+ * frame builder to leave the IPv4 checksum and the UDP sum to the device. */
+static uint32_t
+net_tx_checksum_flags(const struct ubc_net *net, struct rte_mbuf *frame, bool has_vlan)
+{
+    if (!net->port->tx_checksum_offload) {
+        frame->ol_flags = 0;
+        return 0;
+    }
+    frame->l2_len = UBC_PKT_ETHER_BYTES + (has_vlan ? UBC_PKT_VLAN_BYTES : 0);
+    frame->l3_len = UBC_PKT_IPV4_BYTES;
+    frame->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+    return UBC_PKT_TX_CHECKSUM_OFFLOAD;
+}
+
 static void
 net_tx_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, size_t length)
 {
@@ -141,7 +156,8 @@ net_refuse_in_place(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     size_t payload_len = 0;
     if (offset < cap && ubc_wire_encode(&reply, &net->origin, data + offset, cap - offset,
                                         &payload_len) == UBC_WIRE_OK) {
-        size_t length = ubc_pkt_udp_reply(data, cap, info, &net->self, payload_len, 0);
+        size_t length = ubc_pkt_udp_reply(data, cap, info, &net->self, payload_len,
+                                          net_tx_checksum_flags(net, frame, info->has_vlan));
         if (length > 0) {
             net->stats[queue].refusals_sent++;
             net->stats[queue].tx_by_type[UBC_MSG_REFUSAL]++;
@@ -416,7 +432,8 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
     size_t payload_len = 0, length = 0;
     if (ubc_wire_encode(msg, &net->origin, data + offset, cap - offset, &payload_len) ==
         UBC_WIRE_OK)
-        length = ubc_pkt_udp_build(data, cap, &net->self, &destination, false, 0, payload_len, 0);
+        length = ubc_pkt_udp_build(data, cap, &net->self, &destination, false, 0, payload_len,
+                                   net_tx_checksum_flags(net, frame, false));
     if (length == 0) {
         stats->drops[UBC_NET_DROP_ENCODE]++;
         rte_pktmbuf_free(frame);

@@ -78,6 +78,15 @@ port_configure(struct ubc_net_port *port, const struct ubc_net_port_config *conf
     }
     if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+    /* Checksums in the device when it offers both halves; else in software. */
+    const uint64_t rx_checksums = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+    const uint64_t tx_checksums = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    port->rx_checksum_offload = (info->rx_offload_capa & rx_checksums) == rx_checksums;
+    port->tx_checksum_offload = (info->tx_offload_capa & tx_checksums) == tx_checksums;
+    if (port->rx_checksum_offload)
+        conf.rxmode.offloads |= rx_checksums;
+    if (port->tx_checksum_offload)
+        conf.txmode.offloads |= tx_checksums;
     if (port->queues > info->max_rx_queues || port->queues > info->max_tx_queues) {
         snprintf(error, error_cap, "net.rx_queues = %u: port %s supports %u rx / %u tx queues",
                  config->queues, port->name, info->max_rx_queues, info->max_tx_queues);
@@ -107,6 +116,8 @@ port_setup_queues(struct ubc_net_port *port, const struct rte_eth_dev_info *info
     txconf.offloads = 0;
     if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
         txconf.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+    if (port->tx_checksum_offload)
+        txconf.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
     for (uint16_t q = 0; q < port->queues; q++) {
         int rc = rte_eth_rx_queue_setup(port->port_id, q, port->rx_desc, (unsigned)port->socket_id,
                                         NULL, port->mbuf_pool);

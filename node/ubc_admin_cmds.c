@@ -261,6 +261,8 @@ cmds_ports_json(const struct ubc_node *node)
     json_object_set_new(one, "peers", json_integer((json_int_t)cmds_net_peers(node)));
     json_object_set_new(one, "rss_hash", json_integer((json_int_t)port->rss_hf));
     json_object_set_new(one, "queues_asked", json_integer((json_int_t)port->queues_asked));
+    json_object_set_new(one, "rx_checksum_offload", json_boolean(port->rx_checksum_offload));
+    json_object_set_new(one, "tx_checksum_offload", json_boolean(port->tx_checksum_offload));
     json_object_set_new(one, "net_instances", cmds_net_instances_json(node));
     json_t *ports = json_array();
     json_array_append_new(ports, one);
