@@ -7,14 +7,24 @@
  * its batch is durable. Baseline in the same run: the same batches applied without a journal,
  * so the ratio is what durability costs. Batches of 512 ops (the node's ledger.batch_ops
  * default) and 8192. The journal lives under UBC_BENCH_DIR (default /var/tmp/ubc-bench).
+ *
+ * Then recovery: a ledger journal of 8192-op batches (256 MiB; 16 MiB quick) is recovered the
+ * way the node does it (ubc_journal_open: scan, checksums, chain; every batch replayed with
+ * ubc_ledger_replay, which checks its results and state hash) with the page cache dropped for
+ * its files, in seconds per GiB of journal; baseline: the same scan without the replay (the
+ * journal's own floor). A second journal has a checkpoint (the ledger's memory image as the
+ * journal's snapshot) at 90% of its batches: recovery loads the image and replays the rest.
  * Medians of 5 samples; UBC_BENCH_QUICK=1 shrinks it to a smoke test.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/ubc_bench.h"
 #include "common/ubc_time.h"
@@ -43,6 +53,8 @@ key_of(uint32_t index, uint8_t key[32])
     memcpy(key, &index, sizeof(index));
     key[31] = 0x5a;
 }
+
+static size_t ledger_bytes; /* the footprint of every ledger made here (one config) */
 
 static struct ubc_ledger *
 ledger_open(void **mem_out)
@@ -73,6 +85,7 @@ ledger_open(void **mem_out)
     c.genesis = genesis;
     c.genesis_count = ACCOUNTS;
     size_t footprint = ubc_ledger_footprint(&c);
+    ledger_bytes = footprint;
     void *mem = aligned_alloc(ubc_ledger_align(), (footprint + 63) & ~(size_t)63);
     UBC_ASSERT(mem != NULL && ubc_ledger_new(mem, &c) != NULL);
     free(genesis);
@@ -228,6 +241,200 @@ bench_batch(const char *base, uint32_t batch, uint32_t batches, uint32_t samples
     UBC_ASSERT(system(command) == 0);
 }
 
+/* ---- recovery ---- */
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+struct replayer {
+    struct ubc_ledger *ledger;
+    void *memory;
+    size_t bytes;
+    uint8_t *scratch;
+    uint16_t *results;
+    uint64_t batches;
+    int replay; /* 0: scan only (the baseline) */
+    int bad;
+};
+
+static void
+replay_snapshot(void *ctx, uint64_t sequence, const void *blob, uint64_t bytes)
+{
+    (void)sequence;
+    struct replayer *r = ctx;
+    if (bytes != r->bytes) {
+        r->bad++;
+        return;
+    }
+    memcpy(r->memory, blob, bytes);
+    r->ledger = ubc_ledger_join(r->memory);
+}
+
+static void
+replay_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, uint32_t length)
+{
+    (void)sequence, (void)type;
+    struct replayer *r = ctx;
+    r->batches++;
+    if (!r->replay)
+        return;
+    memcpy(r->scratch, payload, length); /* 8-byte alignment, as the node does */
+    struct ubc_ledger_audit audit;
+    r->bad += ubc_ledger_replay(r->ledger, r->scratch, length, r->results, &audit) != 0;
+}
+
+/* Drops the page cache of the journal's files (ours only). */
+static uint64_t
+drop_cache(const char *dir)
+{
+    DIR *d = opendir(dir);
+    UBC_ASSERT(d != NULL);
+    uint64_t bytes = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY);
+        struct stat st;
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            fdatasync(fd);
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            bytes += (uint64_t)st.st_size;
+        }
+        close(fd);
+    }
+    closedir(d);
+    return bytes;
+}
+
+/* Writes `batches` batches (a checkpoint after `checkpoint_at` of them, 0: none); returns the
+ * bytes of journal written. */
+static uint64_t
+recovery_write(const char *dir, const struct ubc_ledger_op *ops, uint32_t batches,
+               uint32_t checkpoint_at)
+{
+    char command[1400];
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    UBC_ASSERT(system(command) == 0);
+    void *mem_ledger, *mem_journal;
+    struct ubc_journal_uring uring;
+    struct run r = { ledger_open(&mem_ledger), NULL, 0, 8192, NULL, NULL };
+    r.journal = journal_open(dir, 8192, &mem_journal, &uring);
+    r.record = aligned_alloc(64, (ubc_ledger_batch_record_bytes(8192) + 63) & ~63ull);
+    r.results = calloc(8192, sizeof(uint16_t));
+    for (uint32_t b = 0; b < batches; b++) {
+        run_batches(&r, ops + (uint64_t)b * 8192, 1);
+        if (b + 1 == checkpoint_at) {
+            size_t bytes = ledger_bytes;
+            UBC_ASSERT(ubc_journal_snapshot_write(r.journal,
+                                                  ubc_journal_durable_sequence(r.journal),
+                                                  mem_ledger, bytes) == 0);
+        }
+    }
+    struct ubc_journal_stats stats;
+    ubc_journal_stats_get(r.journal, &stats);
+    ubc_journal_close(r.journal);
+    ubc_journal_uring_fini(&uring);
+    free(ubc_journal_delete(ubc_journal_leave(r.journal)));
+    free(r.record);
+    free(r.results);
+    free(mem_ledger);
+    return stats.bytes_written;
+}
+
+/* Recovers dir once, cold; returns seconds. */
+static double
+recovery_run(const char *dir, uint32_t batches, int replay, uint8_t hash[UBC_LEDGER_HASH_BYTES])
+{
+    drop_cache(dir);
+    struct replayer r = { 0 };
+    r.ledger = ledger_open(&r.memory);
+    r.bytes = ledger_bytes;
+    r.scratch = aligned_alloc(64, (ubc_ledger_batch_record_bytes(8192) + 63) & ~63ull);
+    r.results = calloc(UBC_LEDGER_BATCH_MAX, sizeof(uint16_t));
+    r.replay = replay;
+    void *mem_journal;
+    struct ubc_journal_uring uring;
+    uint64_t record = ubc_ledger_batch_record_bytes(8192);
+    struct ubc_journal_params p = {
+        .segment_bytes = 256ull << 20,
+        .batch_bytes_max = (uint32_t)(((record + 8192 + 4095) / 4096) * 4096),
+        .batches_inflight_max = 4,
+        .payload_bytes_max = (uint32_t)record,
+        .sync_mode = UBC_JOURNAL_SYNC_LINKED,
+    };
+    mem_journal = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
+    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem_journal, &p));
+    UBC_ASSERT(j != NULL && ubc_journal_uring_init(&uring, 64) == 0);
+    struct ubc_journal_open_params op = { .dir = dir,
+                                          .io = ubc_journal_uring_io(&uring),
+                                          .snapshot_callback = replay ? replay_snapshot : NULL,
+                                          .record_callback = replay_record,
+                                          .replay_ctx = &r };
+    struct ubc_journal_scan_result report;
+    uint64_t start = ubc_time_monotonic_ns();
+    UBC_ASSERT(ubc_journal_open(j, &op, &report) == 0);
+    double seconds = (double)(ubc_time_monotonic_ns() - start) / 1e9;
+    UBC_ASSERT(r.bad == 0 && (r.batches == batches || replay));
+    if (replay)
+        ubc_ledger_state_hash(r.ledger, hash);
+    ubc_journal_close(j);
+    ubc_journal_uring_fini(&uring);
+    free(ubc_journal_delete(ubc_journal_leave(j))); /* mem_journal */
+    free(r.scratch);
+    free(r.results);
+    free(r.memory);
+    return seconds;
+}
+
+static void
+emit_recovery(const char *metric, double value, const char *baseline, double baseline_value,
+              uint32_t samples, uint64_t bytes)
+{
+    struct ubc_bench_result r;
+    memset(&r, 0, sizeof(r));
+    r.harness = "ledger";
+    r.metric = metric;
+    r.unit = "s/GiB";
+    r.lower_is_better = 1;
+    r.value = value;
+    r.baseline = baseline;
+    r.baseline_value = baseline_value;
+    r.samples = samples;
+    ubc_bench_param_num(&r, "journal_mib", (double)bytes / (1 << 20));
+    ubc_bench_param_num(&r, "batch", 8192);
+    ubc_bench_emit(&r);
+}
+
+static void
+bench_recovery(const char *base, uint32_t batches, uint32_t samples)
+{
+    char plain[600], checkpointed[600];
+    snprintf(plain, sizeof(plain), "%s/ledger-recovery-plain", base);
+    snprintf(checkpointed, sizeof(checkpointed), "%s/ledger-recovery-checkpoint", base);
+    struct ubc_ledger_op *ops = transfers_make((uint64_t)batches * 8192);
+    uint64_t bytes = recovery_write(plain, ops, batches, 0);
+    recovery_write(checkpointed, ops, batches, batches * 9 / 10);
+    free(ops);
+    double replayed[SAMPLES_MAX], scanned[SAMPLES_MAX], from_checkpoint[SAMPLES_MAX];
+    uint8_t hash_plain[UBC_LEDGER_HASH_BYTES], hash_checkpoint[UBC_LEDGER_HASH_BYTES];
+    for (uint32_t s = 0; s < samples; s++) {
+        replayed[s] = recovery_run(plain, batches, 1, hash_plain) * GIB / (double)bytes;
+        scanned[s] = recovery_run(plain, batches, 0, NULL) * GIB / (double)bytes;
+        from_checkpoint[s] =
+            recovery_run(checkpointed, batches, 1, hash_checkpoint) * GIB / (double)bytes;
+        UBC_ASSERT(memcmp(hash_plain, hash_checkpoint, sizeof(hash_plain)) == 0);
+    }
+    double replayed_median = ubc_bench_median(replayed, samples);
+    emit_recovery("recovery_s_per_gib", replayed_median, "journal_scan_only_s_per_gib",
+                  ubc_bench_median(scanned, samples), samples, bytes);
+    emit_recovery("recovery_s_per_gib_checkpoint_at_90pct", ubc_bench_median(from_checkpoint,
+                                                                              samples),
+                  "recovery_s_per_gib_from_genesis", replayed_median, samples, bytes);
+    char command[1400];
+    snprintf(command, sizeof(command), "rm -rf '%s' '%s'", plain, checkpointed);
+    UBC_ASSERT(system(command) == 0);
+}
+
 int
 main(void)
 {
@@ -237,5 +444,6 @@ main(void)
     bool quick = ubc_bench_quick();
     bench_batch(base, 512, quick ? 8 : 400, quick ? 2 : 5);
     bench_batch(base, 8192, quick ? 1 : 25, quick ? 2 : 5);
+    bench_recovery(base, quick ? 8 : 140, quick ? 2 : 5);
     return 0;
 }
