@@ -141,7 +141,8 @@ def wire_latency(port):
         ping = median_of(runs, "ping_rtt_p50")
         params = {"load_fraction": fraction, "offered_per_s": rate,
                   "lost": sum(r.get("lost", 0) for r in runs),
-                  "refused": sum(r.get("jobs_refused", 0) for r in runs)}
+                  "refused": sum(r.get("jobs_refused", 0) for r in runs),
+                  "late_sends": sum(r.get("late_sends", 0) for r in runs)}
         for what in ("submit_to_ack", "submit_to_assignment"):
             for p in ("p50", "p99", "p999"):
                 value = median_of(runs, f"{what}_{p}")
