@@ -8,6 +8,9 @@
  * finished is durable only once every earlier batch is. A batch that starts a
  * new segment waits until every earlier batch is durable, so damage after a
  * crash can only sit at the end of the last segment (the scan relies on it).
+ * The next segment and snapshots are small state machines (spare_*,
+ * snapshot_*) that issue one file request at a time from poll, so the
+ * disk lcore never waits for the file system.
  */
 #include "storage/ubc_journal.h"
 

@@ -15,6 +15,11 @@
  *                         reports each record, in sequence order, exactly once
  *                         to the callback: status 0 when it is durable, or
  *                         -UBC_ERR_READ_ONLY when it never will be. Never blocks.
+ *   ubc_journal_snapshot_begin() / _status()  write a snapshot through the
+ *                         ring while appends go on (poll moves it on).
+ * Nothing on the data path blocks: the next segment (openat, fallocate,
+ * zero-fill, fsyncs) and snapshots (writes, fsync, rename, unlinks) are
+ * io_uring requests too, issued from poll.
  * A write error (EIO, ENOSPC, anything but EAGAIN/EINTR, which are requeued,
  * and short writes, which are completed) puts the journal in a read-only
  * state: appends fail, ubc_journal_read_only() returns the errno and
