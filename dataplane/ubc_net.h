@@ -116,7 +116,7 @@ struct ubc_net {
     uint64_t tx_drain_tsc;
     uint64_t next_drain_tsc;
     uint32_t inflight_replies;
-    uint32_t spare_count;                    /* messages taken for the current rx burst */
+    uint32_t spare_count; /* messages taken for the current rx burst */
     struct ubc_msg *spare[UBC_NET_BURST_MAX];
     struct ubc_net_queue_stats stats[UBC_NET_QUEUES_MAX];
 };

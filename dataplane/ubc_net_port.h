@@ -46,8 +46,8 @@ struct ubc_net_port {
     char name[64];
     char driver[32];
     bool started;
-    uint16_t queues_asked; /* what the config asked; queues is what the port got */
-    uint64_t rss_hf;       /* the RSS hash functions in use; 0: no RSS (one queue) */
+    uint16_t queues_asked;    /* what the config asked; queues is what the port got */
+    uint64_t rss_hf;          /* the RSS hash functions in use; 0: no RSS (one queue) */
     bool rx_checksum_offload; /* the device checks IPv4 and UDP checksums (mbuf ol_flags) */
     bool tx_checksum_offload; /* the device fills IPv4 and UDP checksums */
 };

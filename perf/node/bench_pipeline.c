@@ -137,8 +137,8 @@ bench_templates(void)
 
 static struct rte_mempool *generator_pool;
 static uint32_t next_template;
-static int memif_mode;           /* the generator drives a memif client port */
-static uint16_t memif_client;    /* its port id */
+static int memif_mode;        /* the generator drives a memif client port */
+static uint16_t memif_client; /* its port id */
 static uint32_t memif_inflight;
 
 /* The generator on the memif client: what came back, then a top-up. */
