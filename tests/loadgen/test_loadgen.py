@@ -92,8 +92,11 @@ def start_node(link, data):
 
 def loadgen(link, *args):
     """Runs the loadgen; returns (exit code, {metric: value})."""
+    # Long timeout and drain: on a loaded 2-core machine a reply can take
+    # seconds; the drain ends as soon as everything is answered.
     out = subprocess.run(link.prefix + [LOADGEN, "--port", link.loadgen_port, "--json",
-                                        "--label", link.kind, *args],
+                                        "--label", link.kind, "--timeout-ms", "5000",
+                                        "--drain", "15", *args],
                          capture_output=True, text=True, timeout=60)
     sys.stdout.write(out.stderr[-2500:])
     metrics = {}
