@@ -157,14 +157,17 @@ load_transposed(const uint8_t *p, uint32_t stride_bytes, uint32_t lanes, __m512i
 {
     __m512i row[16], pair[16];
     /* Unused lanes repeat lane 0: never read past the caller's input. */
+#pragma GCC unroll 16
     for (uint32_t i = 0; i < 16; i++)
         row[i] = _mm512_loadu_si512((const void *)(p + (size_t)(i < lanes ? i : 0) * stride_bytes));
+#pragma GCC unroll 8
     for (int i = 0; i < 16; i += 2) {
         pair[i] = _mm512_unpacklo_epi32(row[i], row[i + 1]);
         pair[i + 1] = _mm512_unpackhi_epi32(row[i], row[i + 1]);
     }
     /* quad[4 * g + j]: 128-bit lane k holds rows 4g..4g+3, word 4k + j. */
     __m512i quad[16];
+#pragma GCC unroll 4
     for (int g = 0; g < 4; g++) {
         __m512i *q = quad + 4 * g, *t = pair + 4 * g;
         q[0] = _mm512_unpacklo_epi64(t[0], t[2]);
@@ -172,6 +175,7 @@ load_transposed(const uint8_t *p, uint32_t stride_bytes, uint32_t lanes, __m512i
         q[2] = _mm512_unpacklo_epi64(t[1], t[3]);
         q[3] = _mm512_unpackhi_epi64(t[1], t[3]);
     }
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         __m512i a = _mm512_shuffle_i32x4(quad[j], quad[4 + j], 0x44);
         __m512i b = _mm512_shuffle_i32x4(quad[8 + j], quad[12 + j], 0x44);
