@@ -359,8 +359,7 @@ int64_t ubc_ledger_genesis_record_write(void *buf, size_t cap,
                                         const struct ubc_ledger_config *config);
 /* Validates a record read back (untrusted) into *config, whose key and entry pointers then point
  * into *storage. 0 or -EINVAL. */
-int ubc_ledger_genesis_record_parse(const void *buf, size_t bytes,
-                                    struct ubc_ledger_config *config,
+int ubc_ledger_genesis_record_parse(const void *buf, size_t bytes, struct ubc_ledger_config *config,
                                     struct ubc_ledger_genesis_storage *storage);
 
 /* For ubc-journal: parses one journaled batch record and replays it (ubc_ledger_replay_batch).

@@ -310,15 +310,14 @@ cmds_disk_json(struct ubc_node *node)
     json_object_set_new(disk, "snapshot_sequence", json_integer((json_int_t)d->snapshot_sequence));
     json_object_set_new(disk, "snapshot_failures", json_integer((json_int_t)d->snapshot_failures));
     json_object_set_new(disk, "job_set_overflows", json_integer((json_int_t)d->job_set_overflows));
-    json_object_set_new(disk, "ledger",
-                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "appended",
-                                  (json_int_t)d->ledger_appended, "replayed_batches",
-                                  (json_int_t)d->ledger_replayed_batches, "replayed_ops",
-                                  (json_int_t)d->ledger_replayed_ops, "recovered_without_escrow",
-                                  (json_int_t)d->recovered_without_escrow, "orphan_refunds",
-                                  (json_int_t)d->orphan_refunds, "checkpoints",
-                                  (json_int_t)d->ledger_checkpoints, "checkpoint_height",
-                                  (json_int_t)d->ledger_checkpoint_height));
+    json_object_set_new(
+        disk, "ledger",
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "appended", (json_int_t)d->ledger_appended,
+                  "replayed_batches", (json_int_t)d->ledger_replayed_batches, "replayed_ops",
+                  (json_int_t)d->ledger_replayed_ops, "recovered_without_escrow",
+                  (json_int_t)d->recovered_without_escrow, "orphan_refunds",
+                  (json_int_t)d->orphan_refunds, "checkpoints", (json_int_t)d->ledger_checkpoints,
+                  "checkpoint_height", (json_int_t)d->ledger_checkpoint_height));
     struct ubc_control_request *answer;
     if (ubc_node_control_call(node, UBC_ROLE_DISK, 0, 0, NULL, NULL, 0, 1000, &answer) == 0 &&
         answer->result == 0) {

@@ -158,15 +158,15 @@ ledger_stats(struct ubc_node *node, json_t **result, char *error, size_t error_c
             json_object_set_new(kinds, ubc_ledger_op_kind_name((uint8_t)k),
                                 json_integer((json_int_t)s->by_kind[k]));
     }
-    *result = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "height", (json_int_t)s->height,
-        "batches", (json_int_t)s->batches, "ops", (json_int_t)s->ops, "batches_durable",
-        (json_int_t)s->batches_durable, "batches_failed", (json_int_t)s->batches_failed,
-        "answers_sched", (json_int_t)s->answers_sched, "answers_net", (json_int_t)s->answers_net,
-        "answers_dropped", (json_int_t)s->answers_dropped, "done_records",
-        (json_int_t)s->done_records, "refused_read_only", (json_int_t)s->refused_read_only,
-        "slots_full", (json_int_t)s->slots_full, "read_only", node->ledger->read_only != 0,
-        "by_kind", kinds);
+    *result = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "height",
+                        (json_int_t)s->height, "batches", (json_int_t)s->batches, "ops",
+                        (json_int_t)s->ops, "batches_durable", (json_int_t)s->batches_durable,
+                        "batches_failed", (json_int_t)s->batches_failed, "answers_sched",
+                        (json_int_t)s->answers_sched, "answers_net", (json_int_t)s->answers_net,
+                        "answers_dropped", (json_int_t)s->answers_dropped, "done_records",
+                        (json_int_t)s->done_records, "refused_read_only",
+                        (json_int_t)s->refused_read_only, "slots_full", (json_int_t)s->slots_full,
+                        "read_only", node->ledger->read_only != 0, "by_kind", kinds);
     return 0;
 }
 

@@ -173,8 +173,7 @@ const char ubc_config_embedded[] = "# The embedded default: every key at its def
 static const char *const role_names[UBC_ROLE_COUNT] = {
     [UBC_ROLE_NET] = "net",       [UBC_ROLE_SCHED] = "sched",
     [UBC_ROLE_LEDGER] = "ledger", [UBC_ROLE_CONSENSUS] = "consensus",
-    [UBC_ROLE_DISK] = "disk",
-    [UBC_ROLE_VERIFY] = "verify",
+    [UBC_ROLE_DISK] = "disk",     [UBC_ROLE_VERIFY] = "verify",
 };
 
 const char *

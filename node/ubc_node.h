@@ -93,7 +93,7 @@ struct ubc_node {
      * reach the instance that owns a peer through links_to_net. */
     uint32_t net_count;
     struct ubc_net net[UBC_NET_INSTANCES_MAX];
-    struct ubc_link *links_to_net[UBC_ROLE_COUNT][UBC_NET_INSTANCES_MAX]; /* NULL: none */
+    struct ubc_link *links_to_net[UBC_ROLE_COUNT][UBC_NET_INSTANCES_MAX];   /* NULL: none */
     struct ubc_link net_reply_links[UBC_ROLE_COUNT][UBC_NET_INSTANCES_MAX]; /* storage */
     struct ubc_role_state roles[UBC_ROLE_COUNT];
     struct ubc_loop loops[RTE_MAX_LCORE];

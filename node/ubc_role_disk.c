@@ -291,8 +291,8 @@ disk_snapshot_begin(struct ubc_role_disk *disk)
     int rc = ubc_journal_snapshot_begin(disk->journal, sequence, disk->snapshot_blob, bytes);
     if (rc != 0) {
         disk->stats.snapshot_failures++;
-        UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu not started: %s",
-                (unsigned long)sequence, strerror(-rc));
+        UBC_LOG(WARNING, UBC_LOG_DISK, "snapshot at %lu not started: %s", (unsigned long)sequence,
+                strerror(-rc));
         return;
     }
     ubc_job_set_compact(disk->jobs); /* the blob is written; tombstones can go */
@@ -461,8 +461,7 @@ replay_same_genesis(const void *a, size_t a_bytes, const void *b, size_t b_bytes
                 memcmp(x.treasury, y.treasury, sizeof(x.treasury)) == 0 &&
                 memcmp(x.guardian, y.guardian, sizeof(x.guardian)) == 0 &&
                 x.guardian_threshold == y.guardian_threshold &&
-                x.guardian_key_count == y.guardian_key_count &&
-                x.genesis_count == y.genesis_count;
+                x.guardian_key_count == y.guardian_key_count && x.genesis_count == y.genesis_count;
     same = same && memcmp(storage_a.guardian_keys, storage_b.guardian_keys,
                           (size_t)x.guardian_key_count * UBC_LEDGER_KEY_BYTES) == 0;
     same = same && memcmp(storage_a.entries, storage_b.entries,
@@ -548,8 +547,8 @@ replay_ledger_record(void *ctx, uint64_t sequence, uint16_t type, const void *pa
     }
     memcpy(disk->ledger_scratch, payload, length); /* the parser wants 8-byte alignment */
     struct ubc_ledger_audit audit;
-    int rc = ubc_ledger_replay(role->ledger, disk->ledger_scratch, length, disk->ledger_results,
-                               &audit);
+    int rc =
+        ubc_ledger_replay(role->ledger, disk->ledger_scratch, length, disk->ledger_results, &audit);
     if (rc != 0) {
         replay_ledger_fail(disk, sequence,
                            rc == 1 ? "replaying it gives other results or another state hash "
@@ -655,8 +654,7 @@ disk_journal_alloc(const struct ubc_journal_params *params, char *error, size_t 
 }
 
 static int
-disk_alloc_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *error,
-                  size_t error_cap)
+disk_alloc_ledger(struct ubc_node *node, struct ubc_role_disk *disk, char *error, size_t error_cap)
 {
     disk->ledger_record_max = ubc_ledger_batch_record_bytes(node->config.ledger_batch_ops);
     if (disk->ledger_record_max < node->ledger->genesis_bytes)
@@ -785,10 +783,9 @@ ubc_role_disk_init(struct ubc_node *node, struct ubc_role_disk *disk, struct ubc
         return rc;
     disk->state->control_fn = disk_control;
     disk->state->control_ctx = disk;
-    struct disk_journal_spec spec = {
-        "journal",       disk->journal, &disk->uring, &disk->uring_ready, &disk->recovery,
-        replay_snapshot, replay_record
-    };
+    struct disk_journal_spec spec = { "journal",          disk->journal,   &disk->uring,
+                                      &disk->uring_ready, &disk->recovery, replay_snapshot,
+                                      replay_record };
     rc = disk_open(node, disk, &spec, error, error_cap);
     if (rc == 0 && disk->replay_damaged) {
         snprintf(error, error_cap,

@@ -44,7 +44,7 @@ struct ubc_role_disk_stats {
     uint64_t failed;
     uint64_t backpressure; /* appends retried because every batch buffer was busy */
     uint64_t replayed_records;
-    uint64_t replayed_jobs;          /* acknowledged jobs handed back to the scheduler at start */
+    uint64_t replayed_jobs; /* acknowledged jobs handed back to the scheduler at start */
     uint64_t snapshots;
     uint64_t snapshot_failures;
     uint64_t snapshot_sequence; /* the newest snapshot covers the records up to it */

@@ -93,10 +93,9 @@ ledger_answer_settlement(struct ubc_msg *msg, const struct ubc_ledger_op *op, ui
         /* An owner without an account has no funds: that is what the client hears. */
         enum ubc_err error =
             result == UBC_LEDGER_ERR_NO_ACCOUNT ? UBC_ERR_FUNDS : ubc_ledger_result_to_err(result);
-        ledger_reply_in_place(msg, (struct ubc_reply){ .id = job_id,
-                                                       .error = (uint16_t)error,
-                                                       .state = op->kind,
-                                                       .detail = result });
+        ledger_reply_in_place(
+            msg, (struct ubc_reply){
+                     .id = job_id, .error = (uint16_t)error, .state = op->kind, .detail = result });
         return UBC_LEDGER_DEST_SCHED;
     }
     if (op->kind != UBC_LEDGER_OP_ESCROW_REFUND)
@@ -169,7 +168,9 @@ static void
 ledger_route(struct ubc_role_ledger *role, struct ubc_msg *msg, uint8_t dest)
 {
     switch (dest) {
-    case UBC_LEDGER_DEST_SCHED: outbox_push(&role->to_sched, msg), role->stats.answers_sched++; break;
+    case UBC_LEDGER_DEST_SCHED:
+        outbox_push(&role->to_sched, msg), role->stats.answers_sched++;
+        break;
     case UBC_LEDGER_DEST_NET: outbox_push(&role->to_net, msg), role->stats.answers_net++; break;
     case UBC_LEDGER_DEST_DISK: outbox_push(&role->to_disk, msg), role->stats.done_records++; break;
     default: rte_mempool_put(role->state->node->msg_pool, msg); break;
@@ -191,8 +192,7 @@ ledger_release(struct ubc_role_ledger *role, const struct ubc_ledger_slot *slot,
 
 /* The operator's ops lead the batch: their results lead the record's. */
 static void
-ledger_control_answer(struct ubc_role_ledger *role, const struct ubc_ledger_slot *slot,
-                      bool failed)
+ledger_control_answer(struct ubc_role_ledger *role, const struct ubc_ledger_slot *slot, bool failed)
 {
     struct ubc_control_request *req = &role->state->control;
     req->reply_len = 0;
@@ -201,8 +201,8 @@ ledger_control_answer(struct ubc_role_ledger *role, const struct ubc_ledger_slot
         struct ubc_ledger_audit audit;
         const struct ubc_ledger_op *ops;
         const uint16_t *results;
-        int rc = ubc_ledger_batch_record_parse(slot->record, slot->record_bytes, &audit, &ops,
-                                               &results);
+        int rc =
+            ubc_ledger_batch_record_parse(slot->record, slot->record_bytes, &audit, &ops, &results);
         UBC_ASSERT(rc == 0 && audit.op_count >= slot->control_count);
         memcpy(req->reply, results, slot->control_count * sizeof(results[0]));
         req->reply_len = slot->control_count * (uint32_t)sizeof(results[0]);
@@ -278,8 +278,7 @@ ledger_gather(struct ubc_role_ledger *role, uint32_t room)
         role->carry_count = 0;
     }
     if (role->carry_count == 0 && n < room)
-        n += ubc_link_recv_burst(&node->links[UBC_LINK_VERIFY_TO_LEDGER], role->msgs + n,
-                                 room - n);
+        n += ubc_link_recv_burst(&node->links[UBC_LINK_VERIFY_TO_LEDGER], role->msgs + n, room - n);
     uint32_t groups;
     uint32_t whole = first_client + ubc_role_verify_complete_prefix(role->msgs + first_client,
                                                                     n - first_client, &groups);

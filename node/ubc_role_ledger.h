@@ -77,16 +77,16 @@ struct ubc_role_ledger_stats {
     uint64_t batches;
     uint64_t ops;
     uint64_t batches_durable;
-    uint64_t batches_failed;   /* the journal went read-only under them */
-    uint64_t answers_sched;    /* escrow-lock outcomes */
-    uint64_t answers_net;      /* client results */
-    uint64_t answers_dropped;  /* client results for peers no net instance owns */
-    uint64_t done_records;     /* JOB_DONE records after a closed escrow */
+    uint64_t batches_failed;  /* the journal went read-only under them */
+    uint64_t answers_sched;   /* escrow-lock outcomes */
+    uint64_t answers_net;     /* client results */
+    uint64_t answers_dropped; /* client results for peers no net instance owns */
+    uint64_t done_records;    /* JOB_DONE records after a closed escrow */
     uint64_t refused_read_only;
-    uint64_t slots_full; /* polls that found every record buffer in the journal */
-    uint64_t checkpoints;        /* images the disk role wrote */
+    uint64_t slots_full;  /* polls that found every record buffer in the journal */
+    uint64_t checkpoints; /* images the disk role wrote */
     uint64_t checkpoint_failures;
-    uint64_t checkpoint_height;  /* of the newest image written */
+    uint64_t checkpoint_height;                /* of the newest image written */
     uint64_t results[UBC_LEDGER_RESULT_COUNT]; /* per result code, settlements included */
     uint64_t by_kind[32];                      /* applied ops per enum ubc_ledger_op_kind */
 };
@@ -101,7 +101,7 @@ struct ubc_role_ledger {
     uint32_t genesis_bytes;
     void *ledger_memory; /* the ledger's region (ledger_bytes): a checkpoint is a copy of it */
     uint64_t ledger_bytes;
-    uint8_t *checkpoint;      /* header, genesis, image: read by the disk lcore while busy */
+    uint8_t *checkpoint; /* header, genesis, image: read by the disk lcore while busy */
     uint64_t checkpoint_bytes;
     uint32_t checkpoint_every; /* batches between checkpoints (ledger.checkpoint_batches) */
     uint32_t checkpoint_busy;
@@ -118,8 +118,8 @@ struct ubc_role_ledger {
     struct ubc_ledger_outbox to_sched, to_net, to_disk;
     /* The operator's group, from the control mailbox. */
     struct ubc_ledger_op control_ops[UBC_LEDGER_SUBMIT_OPS_MAX];
-    uint32_t control_count;  /* queued, not yet applied */
-    uint32_t control_active; /* in a batch, waiting for the journal */
+    uint32_t control_count;                      /* queued, not yet applied */
+    uint32_t control_active;                     /* in a batch, waiting for the journal */
     struct ubc_msg *carry[UBC_LEDGER_CARRY_MAX]; /* a group's first part from verify>ledger */
     uint32_t carry_count;
     /* Per-batch scratch, sized for batch_ops. */

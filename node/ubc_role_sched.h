@@ -52,7 +52,7 @@ struct ubc_role_sched {
     uint64_t submits_repeated;
     /* a client's retry of a job it already submitted */ /* jobs acknowledged without waiting for their escrow */
     struct ubc_admission_table *admission;               /* jobs waiting for journal and escrow */
-    uint64_t replies_unaddressed; /* outputs for no peer (replayed jobs) */
+    uint64_t replies_unaddressed;                        /* outputs for no peer (replayed jobs) */
     uint64_t routed_net;
     uint64_t routed_ledger;
     uint64_t unrouted; /* outputs of a type no link takes (counted, freed) */

@@ -62,10 +62,10 @@ audit_genesis(struct audit *a, uint64_t sequence, const void *payload, uint32_t 
     if (a->escrows_max > config.escrows_max)
         config.escrows_max = a->escrows_max;
     size_t footprint = ubc_ledger_footprint(&config);
-    a->ledger_memory = footprint ? aligned_alloc(ubc_ledger_align(),
-                                                 (footprint + ubc_ledger_align() - 1) /
-                                                     ubc_ledger_align() * ubc_ledger_align())
-                                 : NULL;
+    a->ledger_memory =
+        footprint ? aligned_alloc(ubc_ledger_align(), (footprint + ubc_ledger_align() - 1) /
+                                                          ubc_ledger_align() * ubc_ledger_align())
+                  : NULL;
     if (a->ledger_memory != NULL)
         a->ledger = ubc_ledger_join(ubc_ledger_new(a->ledger_memory, &config));
     if (a->ledger == NULL)
@@ -113,9 +113,10 @@ audit_record(void *ctx, uint64_t sequence, uint16_t type, const void *payload, u
     struct ubc_ledger_audit journaled;
     int rc = ubc_ledger_replay(a->ledger, a->record, length, a->results, &journaled);
     if (rc != 0) {
-        audit_fail(a, sequence, rc == 1 ? "DIVERGES: replaying it gives other results or "
-                                          "another state hash than the node journaled"
-                                        : "a malformed batch record");
+        audit_fail(a, sequence,
+                   rc == 1 ? "DIVERGES: replaying it gives other results or "
+                             "another state hash than the node journaled"
+                           : "a malformed batch record");
         return;
     }
     a->last = journaled;

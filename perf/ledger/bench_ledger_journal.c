@@ -150,9 +150,9 @@ run_batches(struct run *r, const struct ubc_ledger_op *ops, uint32_t batches)
             count.ops += r->batch;
             continue;
         }
-        int64_t bytes = ubc_ledger_batch_record_write(
-            r->record, ubc_ledger_batch_record_bytes(r->batch), &audit,
-            ops + (uint64_t)b * r->batch, r->results);
+        int64_t bytes =
+            ubc_ledger_batch_record_write(r->record, ubc_ledger_batch_record_bytes(r->batch),
+                                          &audit, ops + (uint64_t)b * r->batch, r->results);
         UBC_ASSERT(bytes > 0);
         int64_t seq;
         while ((seq = ubc_journal_append(r->journal, 0x0202, r->record, (uint32_t)bytes,
@@ -427,9 +427,9 @@ bench_recovery(const char *base, uint32_t batches, uint32_t samples)
     double replayed_median = ubc_bench_median(replayed, samples);
     emit_recovery("recovery_s_per_gib", replayed_median, "journal_scan_only_s_per_gib",
                   ubc_bench_median(scanned, samples), samples, bytes);
-    emit_recovery("recovery_s_per_gib_checkpoint_at_90pct", ubc_bench_median(from_checkpoint,
-                                                                              samples),
-                  "recovery_s_per_gib_from_genesis", replayed_median, samples, bytes);
+    emit_recovery("recovery_s_per_gib_checkpoint_at_90pct",
+                  ubc_bench_median(from_checkpoint, samples), "recovery_s_per_gib_from_genesis",
+                  replayed_median, samples, bytes);
     char command[1400];
     snprintf(command, sizeof(command), "rm -rf '%s' '%s'", plain, checkpointed);
     UBC_ASSERT(system(command) == 0);

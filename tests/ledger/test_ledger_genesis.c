@@ -38,8 +38,7 @@ test_round_trip(void **state)
     uint8_t *record = malloc(bytes);
     assert_int_equal(ubc_ledger_genesis_record_write(record, bytes, &fixture.config),
                      (int64_t)bytes);
-    assert_int_equal(ubc_ledger_genesis_record_write(record, bytes - 1, &fixture.config),
-                     -ENOSPC);
+    assert_int_equal(ubc_ledger_genesis_record_write(record, bytes - 1, &fixture.config), -ENOSPC);
     static struct ubc_ledger_genesis_storage storage;
     struct ubc_ledger_config parsed;
     assert_int_equal(ubc_ledger_genesis_record_parse(record, bytes, &parsed, &storage), 0);

@@ -56,7 +56,7 @@ test_malformed_leaders_travel_alone(void **state)
 {
     (void)state;
     struct ubc_msg *m[4];
-    m[0] = op_message(0, UBC_LEDGER_OP_COSIGN, 5); /* a stray cosign: alone */
+    m[0] = op_message(0, UBC_LEDGER_OP_COSIGN, 5);     /* a stray cosign: alone */
     m[1] = op_message(1, UBC_LEDGER_OP_TRANSFER, 200); /* more cosigns than allowed: alone */
     m[2] = op_message(2, UBC_LEDGER_OP_TRANSFER, 0);
     m[2]->hdr.len = 10; /* not an op record: alone */
