@@ -159,13 +159,13 @@ ubc_pkt_checksum_fold(uint64_t sum)
 {
     return (uint16_t)~checksum_fold16(sum);
 }
-/* The pseudo-header sum of UDP over IPv4 (RFC 768). */
+/* The pseudo-header sum of UDP over IPv4 (RFC 768): the source and
+ * destination addresses (adjacent in the IPv4 header, one 8-byte sum),
+ * the protocol and the UDP length. */
 static uint64_t
-udp_pseudo_sum(const uint8_t *ip_source, const uint8_t *ip_destination, uint16_t udp_len)
+udp_pseudo_sum(const uint8_t *ip, uint16_t udp_len)
 {
-    uint64_t sum = ubc_pkt_checksum_add(0, ip_source, 4);
-    sum = ubc_pkt_checksum_add(sum, ip_destination, 4);
-    return sum + IP_PROTOCOL_UDP + udp_len;
+    return ubc_pkt_checksum_add(0, ip + 12, 8) + IP_PROTOCOL_UDP + udp_len;
 }
 
 static enum ubc_pkt_kind
@@ -318,7 +318,7 @@ classify_udp(const uint8_t *frame, const struct ubc_pkt_self *self, uint32_t rx_
         return drop(info, UBC_PKT_DROP_UDP_SOURCE_PORT);
     if ((rx_flags & UBC_PKT_RX_L4_CHECKSUM_GOOD) == 0 && load_be16(udp + 6) != 0) {
         const uint8_t *ip = frame + info->l3_offset;
-        uint64_t sum = udp_pseudo_sum(ip + 12, ip + 16, udp_len);
+        uint64_t sum = udp_pseudo_sum(ip, udp_len);
         if (ubc_pkt_checksum_fold(ubc_pkt_checksum_add(sum, udp, udp_len)) != 0)
             return drop(info, UBC_PKT_DROP_UDP_CHECKSUM);
     }
@@ -454,7 +454,7 @@ ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
     memcpy(udp + 2, &peer->udp_port_be, 2);
     store_be16(udp + 4, udp_len);
     store_be16(udp + 6, 0);
-    uint64_t sum = udp_pseudo_sum(ip + 12, ip + 16, udp_len);
+    uint64_t sum = udp_pseudo_sum(ip, udp_len);
     if (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) {
         store_be16(udp + 6, (uint16_t)~ubc_pkt_checksum_fold(sum)); /* folded, not inverted */
     } else {
