@@ -196,6 +196,44 @@ test_snapshot_of_last_appended(void **state)
     test_dir_remove(dir);
 }
 
+/* The journal fails before the records a snapshot covers are durable: the
+ * snapshot fails with the journal's errno and writes nothing. */
+static void
+test_snapshot_waiting_when_disk_fails(void **state)
+{
+    (void)state;
+    char dir[256];
+    test_dir_make(dir, sizeof(dir), "async-ro");
+    struct ubc_journal_params p = test_params_small();
+    struct test_journal t = { .use_fault = 1 };
+    struct test_seen durable = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &durable), 0);
+    append_some(&t, &durable, 100);
+    struct ubc_journal_fault_rule rule = {
+        .kind = UBC_JOURNAL_FAULT_ERROR, .errno_value = EIO, .nth = 1, .persistent = 1
+    };
+    ubc_journal_fault_set(&t.fault, UBC_JOURNAL_FAULT_WRITE, rule);
+    for (int i = 0; i < 10; i++)
+        assert_true(test_append(&t, &durable) > 0);
+    uint64_t covered = ubc_journal_next_sequence(t.journal) - 1;
+    assert_int_equal(ubc_journal_snapshot_begin(t.journal, covered, blob, 4096), 0);
+    for (int i = 0; i < 1000 && ubc_journal_snapshot_status(t.journal, NULL) == -EINPROGRESS; i++) {
+        ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
+        ubc_journal_wait(t.journal);
+    }
+    assert_int_equal(ubc_journal_snapshot_status(t.journal, NULL), -EIO);
+    assert_int_equal(ubc_journal_read_only(t.journal), EIO);
+    assert_int_equal(durable.failed, 10); /* reported lost, never durable */
+    assert_false(dir_has_temp(dir));
+    test_journal_destroy(&t);
+    struct replay r;
+    struct ubc_journal_scan_result report;
+    assert_int_equal(reopen(dir, &p, &r, &report), 0);
+    assert_int_equal(r.seen.snapshot_sequence, 0); /* none */
+    assert_int_equal(r.seen.count, 100);
+    test_dir_remove(dir);
+}
+
 static void
 test_snapshot_failure_keeps_previous(void **state)
 {
@@ -452,6 +490,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_while_appending),
         cmocka_unit_test(test_snapshot_of_last_appended),
+        cmocka_unit_test(test_snapshot_waiting_when_disk_fails),
         cmocka_unit_test(test_snapshot_failure_keeps_previous),
         cmocka_unit_test(test_crash_during_snapshot),
         cmocka_unit_test(test_segment_preparation_async),
