@@ -29,89 +29,12 @@
 #include "common/ubc_bench.h"
 #include "common/ubc_time.h"
 #include "ledger/ubc_ledger.h"
+#include "perf/ledger/bench_ledger_workload.h"
 #include "storage/ubc_journal.h"
 #include "storage/ubc_journal_io.h"
 
 #define SAMPLES_MAX 16u
 #define ACCOUNTS 100000u
-
-static uint64_t rng_state = 0x10a9e1;
-
-static uint64_t
-rng_next(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static void
-key_of(uint32_t index, uint8_t key[32])
-{
-    memset(key, 0, 32);
-    memcpy(key, &index, sizeof(index));
-    key[31] = 0x5a;
-}
-
-static size_t ledger_bytes; /* the footprint of every ledger made here (one config) */
-
-static struct ubc_ledger *
-ledger_open(void **mem_out)
-{
-    static uint8_t guardian_keys[1][32];
-    struct ubc_ledger_genesis_entry *genesis = calloc(ACCOUNTS, sizeof(*genesis));
-    struct ubc_ledger_config c;
-    memset(&c, 0, sizeof(c));
-    c.accounts_max = ACCOUNTS + 16;
-    c.escrows_max = 1024;
-    c.unbonding_max = 1024;
-    c.proposals_max = 8;
-    c.multisig_accounts_max = 4;
-    c.multisig_keys_max = 4;
-    c.chain_id = 1;
-    c.params[UBC_LEDGER_PARAM_BURN_RATE_BPS] = 500;
-    c.params[UBC_LEDGER_PARAM_THRESHOLD_BPS] = 5000;
-    c.params[UBC_LEDGER_PARAM_VOTING_HEIGHTS] = 10;
-    memset(c.treasury, 0xee, 32);
-    memset(c.guardian, 0xdd, 32);
-    c.guardian_keys = (const uint8_t(*)[32])guardian_keys;
-    c.guardian_key_count = 1;
-    c.guardian_threshold = 1;
-    for (uint32_t i = 0; i < ACCOUNTS; i++) {
-        key_of(i, genesis[i].key);
-        genesis[i].balance = 1000000000000ull;
-    }
-    c.genesis = genesis;
-    c.genesis_count = ACCOUNTS;
-    size_t footprint = ubc_ledger_footprint(&c);
-    ledger_bytes = footprint;
-    void *mem = aligned_alloc(ubc_ledger_align(), (footprint + 63) & ~(size_t)63);
-    UBC_ASSERT(mem != NULL && ubc_ledger_new(mem, &c) != NULL);
-    free(genesis);
-    *mem_out = mem;
-    return ubc_ledger_join(mem);
-}
-
-static struct ubc_ledger_op *
-transfers_make(uint64_t total)
-{
-    struct ubc_ledger_op *ops = calloc(total, sizeof(*ops));
-    uint64_t *nonces = calloc(ACCOUNTS, sizeof(*nonces));
-    UBC_ASSERT(ops != NULL && nonces != NULL);
-    for (uint64_t i = 0; i < total; i++) {
-        uint32_t from = (uint32_t)(rng_next() % ACCOUNTS), to = (uint32_t)(rng_next() % ACCOUNTS);
-        ops[i].kind = UBC_LEDGER_OP_TRANSFER;
-        ops[i].verify = UBC_LEDGER_VERIFY_OK;
-        ops[i].nonce = ++nonces[from];
-        key_of(from, ops[i].account);
-        key_of(from, ops[i].signer);
-        key_of(to, ops[i].args.u.transfer.target);
-        ops[i].args.u.transfer.amount = 1 + rng_next() % 1000;
-    }
-    free(nonces);
-    return ops;
-}
 
 struct durable_count {
     uint64_t ops;
@@ -194,33 +117,35 @@ journal_open(const char *dir, uint32_t batch, void **mem, struct ubc_journal_uri
 }
 
 static void
-bench_batch(const char *base, uint32_t batch, uint32_t batches, uint32_t samples)
+bench_batch(const char *base, struct ubc_ledger_op *(*make)(uint32_t, uint64_t), const char *metric,
+            const char *pattern, double ops_per_unit, uint32_t batch, uint32_t batches,
+            uint32_t samples)
 {
     char dir[600];
-    snprintf(dir, sizeof(dir), "%s/ledger-journal-%u", base, batch);
+    snprintf(dir, sizeof(dir), "%s/ledger-journal-%s-%u", base, pattern, batch);
     char command[1400];
     snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     UBC_ASSERT(system(command) == 0);
     uint64_t per_sample = (uint64_t)batch * batches;
-    struct ubc_ledger_op *ops = transfers_make(per_sample * samples);
+    struct ubc_ledger_op *ops = make(ACCOUNTS, per_sample * samples);
     void *mem_journaled, *mem_applied, *mem_journal;
     struct ubc_journal_uring uring;
-    struct run journaled = { ledger_open(&mem_journaled), NULL, 0, batch, NULL, NULL };
-    struct run applied = { ledger_open(&mem_applied), NULL, 0, batch, NULL, NULL };
+    struct run journaled = { ledger_open(ACCOUNTS, &mem_journaled), NULL, 0, batch, NULL, NULL };
+    struct run applied = { ledger_open(ACCOUNTS, &mem_applied), NULL, 0, batch, NULL, NULL };
     journaled.journal = journal_open(dir, batch, &mem_journal, &uring);
     journaled.record = aligned_alloc(64, (ubc_ledger_batch_record_bytes(batch) + 63) & ~63ull);
     journaled.results = applied.results = calloc(batch, sizeof(uint16_t));
     double subject[SAMPLES_MAX], baseline[SAMPLES_MAX];
     for (uint32_t s = 0; s < samples; s++) {
         /* Each side applies its own copy of the stream: both ledgers see the same ops. */
-        subject[s] = run_batches(&journaled, ops + s * per_sample, batches);
-        baseline[s] = run_batches(&applied, ops + s * per_sample, batches);
+        subject[s] = run_batches(&journaled, ops + s * per_sample, batches) / ops_per_unit;
+        baseline[s] = run_batches(&applied, ops + s * per_sample, batches) / ops_per_unit;
     }
     struct ubc_bench_result r;
     memset(&r, 0, sizeof(r));
     r.harness = "ledger";
-    r.metric = "transfers_applied_journaled_per_s";
-    r.unit = "ops/s";
+    r.metric = metric;
+    r.unit = ops_per_unit == 1.0 ? "ops/s" : "cycles/s";
     r.value = ubc_bench_median(subject, samples);
     r.baseline = "applied_only_same_batches";
     r.baseline_value = ubc_bench_median(baseline, samples);
@@ -228,6 +153,7 @@ bench_batch(const char *base, uint32_t batch, uint32_t batches, uint32_t samples
     ubc_bench_param_num(&r, "accounts", ACCOUNTS);
     ubc_bench_param_num(&r, "batch", batch);
     ubc_bench_param_text(&r, "sync", "linked_fdatasync");
+    ubc_bench_param_text(&r, "pattern", pattern);
     ubc_bench_emit(&r);
     ubc_journal_close(journaled.journal);
     ubc_journal_uring_fini(&uring);
@@ -317,14 +243,14 @@ recovery_write(const char *dir, const struct ubc_ledger_op *ops, uint32_t batche
     UBC_ASSERT(system(command) == 0);
     void *mem_ledger, *mem_journal;
     struct ubc_journal_uring uring;
-    struct run r = { ledger_open(&mem_ledger), NULL, 0, 8192, NULL, NULL };
+    struct run r = { ledger_open(ACCOUNTS, &mem_ledger), NULL, 0, 8192, NULL, NULL };
     r.journal = journal_open(dir, 8192, &mem_journal, &uring);
     r.record = aligned_alloc(64, (ubc_ledger_batch_record_bytes(8192) + 63) & ~63ull);
     r.results = calloc(8192, sizeof(uint16_t));
     for (uint32_t b = 0; b < batches; b++) {
         run_batches(&r, ops + (uint64_t)b * 8192, 1);
         if (b + 1 == checkpoint_at) {
-            size_t bytes = ledger_bytes;
+            size_t bytes = bench_ledger_bytes;
             UBC_ASSERT(ubc_journal_snapshot_write(r.journal,
                                                   ubc_journal_durable_sequence(r.journal),
                                                   mem_ledger, bytes) == 0);
@@ -347,8 +273,8 @@ recovery_run(const char *dir, uint32_t batches, int replay, uint8_t hash[UBC_LED
 {
     drop_cache(dir);
     struct replayer r = { 0 };
-    r.ledger = ledger_open(&r.memory);
-    r.bytes = ledger_bytes;
+    r.ledger = ledger_open(ACCOUNTS, &r.memory);
+    r.bytes = bench_ledger_bytes;
     r.scratch = aligned_alloc(64, (ubc_ledger_batch_record_bytes(8192) + 63) & ~63ull);
     r.results = calloc(UBC_LEDGER_BATCH_MAX, sizeof(uint16_t));
     r.replay = replay;
@@ -411,7 +337,7 @@ bench_recovery(const char *base, uint32_t batches, uint32_t samples)
     char plain[600], checkpointed[600];
     snprintf(plain, sizeof(plain), "%s/ledger-recovery-plain", base);
     snprintf(checkpointed, sizeof(checkpointed), "%s/ledger-recovery-checkpoint", base);
-    struct ubc_ledger_op *ops = transfers_make((uint64_t)batches * 8192);
+    struct ubc_ledger_op *ops = transfers_make(ACCOUNTS, (uint64_t)batches * 8192);
     uint64_t bytes = recovery_write(plain, ops, batches, 0);
     recovery_write(checkpointed, ops, batches, batches * 9 / 10);
     free(ops);
@@ -442,8 +368,13 @@ main(void)
     if (base == NULL)
         base = "/var/tmp/ubc-bench";
     bool quick = ubc_bench_quick();
-    bench_batch(base, 512, quick ? 8 : 400, quick ? 2 : 5);
-    bench_batch(base, 8192, quick ? 1 : 25, quick ? 2 : 5);
+    const char *transfers = "transfers_applied_journaled_per_s";
+    bench_batch(base, transfers_make, transfers, "random_pairs", 1.0, 512, quick ? 8 : 400,
+                quick ? 2 : 5);
+    bench_batch(base, transfers_make, transfers, "random_pairs", 1.0, 8192, quick ? 1 : 25,
+                quick ? 2 : 5);
+    bench_batch(base, escrows_make, "escrow_settle_cycles_applied_journaled_per_s",
+                "lock_release_256_in_flight", 2.0, 512, quick ? 8 : 400, quick ? 2 : 5);
     bench_recovery(base, quick ? 8 : 140, quick ? 2 : 5);
     return 0;
 }
