@@ -143,8 +143,9 @@ static const struct config_key config_keys[] = {
       "10000",
       "batches between two checkpoints of the ledger (its memory image, as the ledger journal's "
       "snapshot; segments before it move to <data>/ledger-archive); 0: never" },
-    { "ledger", "batch_ops", TYPE_U32, OFF(ledger_batch_ops), 1, 4096, "512",
-      "most operations the ledger applies and journals as one batch" },
+    { "ledger", "batch_ops", TYPE_U32, OFF(ledger_batch_ops), 64, 4096, "512",
+      "most operations the ledger applies and journals as one batch (at least 64: an operator's "
+      "group and a client's group of 17 records fit together)" },
     { "ledger", "burn_rate_bps", TYPE_U32, OFF(ledger_burn_rate_bps), 0, 10000, "500",
       "genesis value of the share of each escrow release that is burned (governance changes it)" },
     { "ledger", "genesis_account", TYPE_TEXT, OFF(ledger_genesis_account), 0, 0, "",
