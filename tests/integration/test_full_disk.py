@@ -4,7 +4,10 @@ submitted until the journal cannot grow; then the node must refuse new jobs
 with the read-only reason, say so in `ubcctl status`, keep serving, and still
 know every job it acknowledged.
 
-usage: test_full_disk.py UBCD UBCCTL UBC_CLIENT      (77: needs root and mount)
+The ledger's journal shares the full disk: after the stop, `ubc-journal audit` must still
+replay it from genesis without a damaged record.
+
+usage: test_full_disk.py UBCD UBCCTL UBC_CLIENT UBC_JOURNAL   (77: needs root and mount)
 """
 import json
 import os
@@ -14,7 +17,7 @@ import sys
 import tempfile
 import time
 
-UBCD, UBCCTL, CLIENT = sys.argv[1:4]
+UBCD, UBCCTL, CLIENT, JOURNAL = sys.argv[1:5]
 NS = f"ubc-full-{os.getpid()}"
 OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
 FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
@@ -69,8 +72,14 @@ def run(mount):
           f"{len(jobs)} listed, {len(acked - jobs)} missing)")
     again = submit(900000, 1)
     check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
+    ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "stats").stdout)
     sh(UBCCTL, "--socket", sock, "shutdown")
     check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
+    audit = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
+    check(audit.returncode == 0 and "audit OK" in audit.stdout,
+          f"the ledger journal on the full disk audits clean ({ledger['batches_durable']} "
+          f"batches durable, {ledger['batches_failed']} lost to the full disk): "
+          f"{audit.stdout.strip().splitlines()[-1:]}")
 
 
 def main():
