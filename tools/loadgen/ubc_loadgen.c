@@ -51,6 +51,9 @@
 #define IDLE_SLEEP_MIN_NS 20000ull
 #define IDLE_POLL_NS 50000ull /* an idle loadgen still looks for replies this often */
 #define TABLE_MAX (1u << 22)
+/* Closed loop: tables sized for this rate (twice the best this 2-core machine
+ * reached); beyond it the tables wrap, and the overwrites are counted. */
+#define CLOSED_LOOP_RATE_MAX 250000.0
 
 enum exit_code { EXIT_OK = 0, EXIT_LOST = 1, EXIT_USAGE = 2, EXIT_SYSTEM = 4 };
 
@@ -1079,6 +1082,12 @@ print_summary(const struct loadgen *g, FILE *out)
 static void
 print_drops(const struct loadgen *g, FILE *out)
 {
+    const struct ubc_loadgen_counters *c = &g->c;
+    if (c->jobs_overwritten + c->requests_overwritten + c->tasks_overflow > 0)
+        fprintf(out,
+                "  tables full: %" PRIu64 " unfinished jobs and %" PRIu64
+                " open requests overwritten, %" PRIu64 " tasks dropped\n",
+                c->jobs_overwritten, c->requests_overwritten, c->tasks_overflow);
     bool any = false;
     for (uint32_t d = 1; d < UBC_PKT_DROP_COUNT; d++)
         if (g->c.rx_drops[d] > 0) {
@@ -1401,7 +1410,7 @@ static int
 tables_new(struct loadgen *g)
 {
     const struct ubc_loadgen_options *o = &g->o;
-    double rate = o->find_capacity ? 2e6 : o->rate_per_s;
+    double rate = o->find_capacity ? CLOSED_LOOP_RATE_MAX : o->rate_per_s;
     double live_s = o->timeout_ms / 1e3 + o->work_ms / 1e3 + 1.0;
     uint32_t per_job = (uint32_t)o->tasks * o->redundancy;
     /* Requests: submissions and results younger than the timeout, plus the
