@@ -52,35 +52,54 @@ place_score(const struct place_search *s, const struct ubc_provider *p)
     }
 }
 
+/* Members whose records are fetched ahead of the one examined: member
+ * indices are read sequentially from the bucket's range, the records are
+ * not cache resident at 1M providers, so a batch's misses overlap. */
+#define PLACE_LOOKAHEAD 8u
+
+static void
+place_examine(struct ubc_pool *pool, struct place_search *s, uint32_t bucket, uint32_t index)
+{
+    const struct ubc_provider *p = ubc_pool_get_const(pool, index);
+    UBC_ASSERT(p->in_use && p->health == UBC_HEALTH_UP && p->bucket == bucket);
+    s->examined++;
+    enum ubc_place_reason why = place_check(s, p, index);
+    if (why != UBC_PLACE_OK) {
+        s->rejected[why]++;
+        return;
+    }
+    int64_t score = place_score(s, p);
+    if (s->feasible == 0 || score > s->best_score) {
+        s->best = index;
+        s->best_score = score;
+    }
+    s->feasible++;
+}
+
 /* Examines up to the bucket's size (bounded by scan_max and k feasible)
- * from its cursor, then rotates the cursor past what it examined. */
+ * from its cursor, then moves the cursor past what it examined. */
 static void
 place_walk_bucket(struct ubc_pool *pool, struct place_search *s, uint32_t bucket)
 {
-    uint32_t k = ubc_pool_sample_k(pool);
+    uint32_t k = ubc_pool_sample_k(pool), scan_max = ubc_pool_scan_max(pool);
     uint32_t count = ubc_pool_bucket_count(pool, bucket);
-    uint32_t index = ubc_pool_bucket_cursor(pool, bucket);
-    for (uint32_t i = 0; i < count && s->examined < ubc_pool_scan_max(pool) && s->feasible < k;
-         i++) {
-        const struct ubc_provider *p = ubc_pool_get_const(pool, index);
-        UBC_ASSERT(p->in_use && p->health == UBC_HEALTH_UP);
-        s->examined++;
-        __builtin_prefetch(ubc_pool_get_const(pool, p->bucket_next)); /* overlap the next miss */
-        enum ubc_place_reason why = place_check(s, p, index);
-        if (why == UBC_PLACE_OK) {
-            int64_t score = place_score(s, p);
-            if (s->feasible == 0 || score > s->best_score) {
-                s->best = index;
-                s->best_score = score;
-            }
-            s->feasible++;
-        } else {
-            s->rejected[why]++;
-        }
-        index = ubc_pool_bucket_next(pool, bucket, index);
+    if (count == 0)
+        return;
+    const uint32_t *members = ubc_pool_bucket_members(pool, bucket);
+    uint32_t first = ubc_pool_bucket_cursor(pool, bucket) % count;
+    uint32_t budget = scan_max - s->examined < count ? scan_max - s->examined : count;
+    uint32_t i = 0;
+    while (i < budget && s->feasible < k) {
+        /* fetch a batch (k + 1 records: most walks stop after k feasible
+         * ones), then examine it */
+        uint32_t batch = budget - i < k + 1 ? budget - i : k + 1;
+        batch = batch < PLACE_LOOKAHEAD ? batch : PLACE_LOOKAHEAD;
+        for (uint32_t j = 0; j < batch; j++)
+            __builtin_prefetch(ubc_pool_get_const(pool, members[(first + i + j) % count]));
+        for (uint32_t j = 0; j < batch && s->feasible < k; j++, i++)
+            place_examine(pool, s, bucket, members[(first + i) % count]);
     }
-    if (count > 0)
-        ubc_pool_bucket_set_cursor(pool, bucket, index);
+    ubc_pool_bucket_set_cursor(pool, bucket, (first + i) % count);
 }
 
 /* Walks the feasible CPU classes of one GPU group in the policy's order. */

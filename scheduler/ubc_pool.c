@@ -6,12 +6,20 @@
 #include "common/ubc_assert.h"
 #include "scheduler/ubc_map.h"
 
-/* A bucket is a circular doubly linked list through the providers; cursor
- * is the member the next search starts from (rotates for spread). */
+/* Buckets are contiguous ranges of one permutation of all provider slots:
+ * range 0 holds providers outside the index (down, draining, unused slots),
+ * range 1 + b holds bucket b, in (GPU group, CPU class) order. A search
+ * reads a bucket's member indices sequentially and fetches their records in
+ * parallel (no pointer chasing: at 1M providers every record is a miss).
+ * Moving a provider between ranges swaps it across each boundary in
+ * between, O(1) per boundary; a reserve or release changes the CPU class by
+ * one or two, so it crosses one or two. cursor is an offset into the range
+ * where the next search starts (rotates for spread). */
 struct pool_bucket {
     uint32_t cursor;
-    uint32_t count;
 };
+
+#define POOL_RANGES (UBC_POOL_BUCKETS + 1u)
 
 struct ubc_pool {
     uint64_t magic;
@@ -21,9 +29,11 @@ struct ubc_pool {
     uint64_t providers_offset;
     uint64_t free_offset;
     uint64_t map_offset;
+    uint64_t order_offset;
     struct ubc_resources capacity_max;
     uint64_t class_mask[UBC_POOL_GPU_GROUPS];
     struct pool_bucket buckets[UBC_POOL_BUCKETS];
+    uint32_t range_start[POOL_RANGES + 1]; /* range r is [start[r], start[r + 1]) */
 };
 
 static size_t
@@ -53,6 +63,7 @@ ubc_pool_footprint(const struct ubc_pool_params *params)
     size_t bytes = align_up(sizeof(struct ubc_pool));
     bytes += align_up((size_t)params->max_providers * sizeof(struct ubc_provider));
     bytes += align_up((size_t)params->max_providers * sizeof(uint32_t));
+    bytes += align_up((size_t)params->max_providers * sizeof(uint32_t));
     return bytes + align_up(ubc_map_footprint(params->max_providers));
 }
 
@@ -66,6 +77,13 @@ static inline uint32_t *
 pool_free_stack(struct ubc_pool *pool)
 {
     return (uint32_t *)((uint8_t *)pool + pool->free_offset);
+}
+
+/* The permutation: provider indices in range order. */
+static inline uint32_t *
+pool_order(const struct ubc_pool *pool)
+{
+    return (uint32_t *)((uint8_t *)(uintptr_t)pool + pool->order_offset);
 }
 
 static inline struct ubc_map *
@@ -85,16 +103,25 @@ ubc_pool_new(void *mem, const struct ubc_pool_params *params)
     pool->providers_offset = align_up(sizeof(struct ubc_pool));
     pool->free_offset = pool->providers_offset +
                         align_up((size_t)params->max_providers * sizeof(struct ubc_provider));
-    pool->map_offset =
+    pool->order_offset =
         pool->free_offset + align_up((size_t)params->max_providers * sizeof(uint32_t));
+    pool->map_offset =
+        pool->order_offset + align_up((size_t)params->max_providers * sizeof(uint32_t));
     memset(pool_providers(pool), 0, (size_t)params->max_providers * sizeof(struct ubc_provider));
     uint32_t *stack = pool_free_stack(pool);
     /* Lowest index on top: tables fill from the front (nicer for tests). */
     for (uint32_t i = 0; i < params->max_providers; i++)
         stack[i] = params->max_providers - 1u - i;
     pool->free_top = params->max_providers;
-    for (uint32_t b = 0; b < UBC_POOL_BUCKETS; b++)
-        pool->buckets[b].cursor = UBC_POOL_NONE;
+    /* Every slot starts outside the index (range 0); the others are empty. */
+    uint32_t *order = pool_order(pool);
+    for (uint32_t i = 0; i < params->max_providers; i++) {
+        order[i] = i;
+        pool_providers(pool)[i].bucket_pos = i;
+    }
+    pool->range_start[0] = 0;
+    for (uint32_t r = 1; r <= POOL_RANGES; r++)
+        pool->range_start[r] = params->max_providers;
     if (ubc_map_new(pool_map(pool), params->max_providers, params->seed) == NULL)
         return NULL;
     pool->magic = UBC_POOL_MAGIC;
@@ -149,51 +176,88 @@ pool_bucket_of(const struct ubc_provider *p)
     return group * UBC_POOL_CPU_CLASSES + ubc_pool_cpu_class(p->free.cpu_millis);
 }
 
+static inline void
+pool_swap(struct ubc_pool *pool, uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return;
+    uint32_t *order = pool_order(pool);
+    uint32_t x = order[a], y = order[b];
+    order[a] = y, order[b] = x;
+    pool_providers(pool)[y].bucket_pos = a;
+    pool_providers(pool)[x].bucket_pos = b;
+}
+
+/* Moves a provider from range `from` to range `to` across the boundaries in
+ * between: upward it swaps with the last member of its range and the
+ * boundary above moves down by one; downward the reverse. Every range in
+ * between keeps its members (one leaves its front or back, none enters). */
+static void
+pool_move(struct ubc_pool *pool, uint32_t index, uint32_t from, uint32_t to)
+{
+    uint32_t *start = pool->range_start;
+    struct ubc_provider *p = &pool_providers(pool)[index];
+    UBC_ASSERT(p->bucket_pos >= start[from] && p->bucket_pos < start[from + 1]);
+    for (; from < to; from++) {
+        pool_swap(pool, p->bucket_pos, start[from + 1] - 1u);
+        start[from + 1]--;
+    }
+    for (; from > to; from--) {
+        pool_swap(pool, p->bucket_pos, start[from]);
+        start[from]++;
+    }
+    UBC_ASSERT(pool_order(pool)[p->bucket_pos] == index);
+}
+
+static inline uint32_t
+pool_range_count(const struct ubc_pool *pool, uint32_t range)
+{
+    return pool->range_start[range + 1] - pool->range_start[range];
+}
+
+static void
+pool_mask_update(struct ubc_pool *pool, uint32_t b)
+{
+    uint64_t bit = 1ull << (b % UBC_POOL_CPU_CLASSES);
+    if (pool_range_count(pool, 1u + b) != 0)
+        pool->class_mask[b / UBC_POOL_CPU_CLASSES] |= bit;
+    else
+        pool->class_mask[b / UBC_POOL_CPU_CLASSES] &= ~bit;
+}
+
+/* Into the index (from range 0), or from one bucket to another. */
+static void
+pool_rebucket(struct ubc_pool *pool, uint32_t index)
+{
+    struct ubc_provider *p = &pool_providers(pool)[index];
+    uint32_t b = pool_bucket_of(p);
+    uint32_t old = p->bucket;
+    if (old == b)
+        return;
+    pool_move(pool, index, old == UBC_POOL_NONE ? 0 : 1u + old, 1u + b);
+    p->bucket = b;
+    if (old != UBC_POOL_NONE)
+        pool_mask_update(pool, old);
+    pool_mask_update(pool, b);
+}
+
 static void
 pool_link(struct ubc_pool *pool, uint32_t index)
 {
-    struct ubc_provider *providers = pool_providers(pool);
-    struct ubc_provider *p = &providers[index];
-    UBC_ASSERT(p->bucket == UBC_POOL_NONE);
-    uint32_t b = pool_bucket_of(p);
-    struct pool_bucket *bucket = &pool->buckets[b];
-    if (bucket->count == 0) {
-        p->bucket_prev = p->bucket_next = index;
-        bucket->cursor = index;
-        pool->class_mask[b / UBC_POOL_CPU_CLASSES] |= 1ull << (b % UBC_POOL_CPU_CLASSES);
-    } else {
-        /* Insert just before the cursor: examined last in the rotation. */
-        uint32_t next = bucket->cursor;
-        uint32_t prev = providers[next].bucket_prev;
-        p->bucket_prev = prev;
-        p->bucket_next = next;
-        providers[prev].bucket_next = index;
-        providers[next].bucket_prev = index;
-    }
-    bucket->count++;
-    p->bucket = b;
+    UBC_ASSERT(pool_providers(pool)[index].bucket == UBC_POOL_NONE);
+    pool_rebucket(pool, index);
 }
 
 static void
 pool_unlink(struct ubc_pool *pool, uint32_t index)
 {
-    struct ubc_provider *providers = pool_providers(pool);
-    struct ubc_provider *p = &providers[index];
+    struct ubc_provider *p = &pool_providers(pool)[index];
     if (p->bucket == UBC_POOL_NONE)
         return;
     uint32_t b = p->bucket;
-    struct pool_bucket *bucket = &pool->buckets[b];
-    UBC_ASSERT(bucket->count > 0);
-    if (--bucket->count == 0) {
-        bucket->cursor = UBC_POOL_NONE;
-        pool->class_mask[b / UBC_POOL_CPU_CLASSES] &= ~(1ull << (b % UBC_POOL_CPU_CLASSES));
-    } else {
-        providers[p->bucket_prev].bucket_next = p->bucket_next;
-        providers[p->bucket_next].bucket_prev = p->bucket_prev;
-        if (bucket->cursor == index)
-            bucket->cursor = p->bucket_next;
-    }
+    pool_move(pool, index, 1u + b, 0);
     p->bucket = UBC_POOL_NONE;
+    pool_mask_update(pool, b);
 }
 
 static int
@@ -228,7 +292,9 @@ ubc_pool_add(struct ubc_pool *pool, const struct ubc_provider_register *reg, uin
     UBC_ASSERT(index < pool->params.max_providers);
     struct ubc_provider *p = &pool_providers(pool)[index];
     UBC_ASSERT(!p->in_use);
+    uint32_t bucket_pos = p->bucket_pos; /* owned by the bucket order, not the record */
     memset(p, 0, sizeof(*p));
+    p->bucket_pos = bucket_pos;
     p->id = reg->provider_id;
     p->operator_id = reg->operator_id;
     memcpy(p->account, reg->account, UBC_KEY_BYTES);
@@ -314,10 +380,8 @@ ubc_pool_reserve(struct ubc_pool *pool, uint32_t index, const struct ubc_resourc
     p->free.mem_mib -= demand->mem_mib;
     p->free.gpu_count = (uint16_t)(p->free.gpu_count - demand->gpu_count);
     p->running_tasks++;
-    if (p->bucket != UBC_POOL_NONE && ubc_pool_cpu_class(p->free.cpu_millis) != class_before) {
-        pool_unlink(pool, index);
-        pool_link(pool, index);
-    }
+    if (p->bucket != UBC_POOL_NONE && ubc_pool_cpu_class(p->free.cpu_millis) != class_before)
+        pool_rebucket(pool, index);
 }
 
 void
@@ -333,10 +397,8 @@ ubc_pool_release(struct ubc_pool *pool, uint32_t index, const struct ubc_resourc
     UBC_ASSERT(p->free.mem_mib <= p->capacity.mem_mib);
     UBC_ASSERT(p->free.gpu_count <= p->capacity.gpu_count);
     p->running_tasks--;
-    if (p->bucket != UBC_POOL_NONE && ubc_pool_cpu_class(p->free.cpu_millis) != class_before) {
-        pool_unlink(pool, index);
-        pool_link(pool, index);
-    }
+    if (p->bucket != UBC_POOL_NONE && ubc_pool_cpu_class(p->free.cpu_millis) != class_before)
+        pool_rebucket(pool, index);
 }
 
 uint32_t
@@ -372,28 +434,31 @@ ubc_pool_bucket_cursor(const struct ubc_pool *pool, uint32_t bucket)
 }
 
 void
-ubc_pool_bucket_set_cursor(struct ubc_pool *pool, uint32_t bucket, uint32_t index)
+ubc_pool_bucket_set_cursor(struct ubc_pool *pool, uint32_t bucket, uint32_t offset)
 {
-    UBC_ASSERT(bucket < UBC_POOL_BUCKETS && index < pool->params.max_providers);
-    pool->buckets[bucket].cursor = index;
-    /* The next decision on this bucket starts here: fetch its line now
-     * instead of stalling on it then (pointer chasing is the cost at 1M). */
-    __builtin_prefetch(&pool_providers(pool)[index]);
+    UBC_ASSERT(bucket < UBC_POOL_BUCKETS);
+    pool->buckets[bucket].cursor = offset;
+    /* The next decision on this bucket starts here: fetch its record now
+     * instead of stalling on it then. */
+    uint32_t count = pool_range_count(pool, 1u + bucket);
+    if (count > 0) {
+        uint32_t index = pool_order(pool)[pool->range_start[1u + bucket] + offset % count];
+        __builtin_prefetch(&pool_providers(pool)[index]);
+    }
 }
 
 uint32_t
 ubc_pool_bucket_count(const struct ubc_pool *pool, uint32_t bucket)
 {
     UBC_ASSERT(bucket < UBC_POOL_BUCKETS);
-    return pool->buckets[bucket].count;
+    return pool_range_count(pool, 1u + bucket);
 }
 
-uint32_t
-ubc_pool_bucket_next(const struct ubc_pool *pool, uint32_t bucket, uint32_t index)
+const uint32_t *
+ubc_pool_bucket_members(const struct ubc_pool *pool, uint32_t bucket)
 {
-    const struct ubc_provider *p = &pool_providers(pool)[index];
-    UBC_ASSERT(p->bucket == bucket);
-    return p->bucket_next;
+    UBC_ASSERT(bucket < UBC_POOL_BUCKETS);
+    return pool_order(pool) + pool->range_start[1u + bucket];
 }
 
 uint32_t

@@ -39,7 +39,7 @@ enum ubc_health {
 struct ubc_provider {
     struct ubc_resources free;
     struct ubc_resources capacity;
-    uint32_t bucket_next;
+    uint32_t bucket_pos; /* position in the pool's bucket order (ubc_pool.c) */
     uint32_t reputation; /* 0..UBC_REPUTATION_ONE */
     uint64_t labels;
     uint64_t price_per_task;
@@ -49,7 +49,7 @@ struct ubc_provider {
     uint8_t in_use;
     uint16_t region;
     /* second line onward */
-    uint32_t bucket_prev;
+    uint32_t spare;
     uint32_t running_tasks;
     uint64_t id;
     uint64_t stake;
@@ -69,7 +69,7 @@ struct ubc_provider {
     uint8_t account[UBC_KEY_BYTES];
 } __attribute__((aligned(64)));
 
-UBC_STATIC_ASSERT(offsetof(struct ubc_provider, bucket_prev) == 64, "hot fields in line one");
+UBC_STATIC_ASSERT(offsetof(struct ubc_provider, region) + 2 <= 64, "hot fields in line one");
 
 struct ubc_pool_params {
     uint32_t max_providers;
@@ -111,10 +111,12 @@ struct ubc_resources ubc_pool_capacity_max(const struct ubc_pool *pool);
 uint32_t ubc_pool_cpu_class(uint32_t cpu_millis);
 uint32_t ubc_pool_gpu_group(uint16_t gpu_count, uint16_t gpu_class);
 uint64_t ubc_pool_class_mask(const struct ubc_pool *pool, uint32_t gpu_group);
+/* A bucket's members are ubc_pool_bucket_members(..)[0 .. count-1] (valid
+ * until the next pool change); the cursor is an offset into them. */
 uint32_t ubc_pool_bucket_cursor(const struct ubc_pool *pool, uint32_t bucket);
-void ubc_pool_bucket_set_cursor(struct ubc_pool *pool, uint32_t bucket, uint32_t index);
+void ubc_pool_bucket_set_cursor(struct ubc_pool *pool, uint32_t bucket, uint32_t offset);
 uint32_t ubc_pool_bucket_count(const struct ubc_pool *pool, uint32_t bucket);
-uint32_t ubc_pool_bucket_next(const struct ubc_pool *pool, uint32_t bucket, uint32_t index);
+const uint32_t *ubc_pool_bucket_members(const struct ubc_pool *pool, uint32_t bucket);
 uint32_t ubc_pool_sample_k(const struct ubc_pool *pool);
 uint32_t ubc_pool_scan_max(const struct ubc_pool *pool);
 

@@ -242,7 +242,11 @@ bench_place(int argc, char **argv)
     int quick = ubc_bench_quick();
     static const uint32_t sizes[] = { 1000, 100000, 1000000 };
     static const uint32_t quick_sizes[] = { 1000, 10000 };
-    if (quick)
+    /* UBC_BENCH_PLACE_PROVIDERS=n measures only that pool size (profiling). */
+    const char *only = getenv("UBC_BENCH_PLACE_PROVIDERS");
+    if (only != NULL && atoi(only) > 0)
+        bench_place_size((uint32_t)atoi(only), quick);
+    else if (quick)
         for (uint32_t i = 0; i < 2; i++)
             bench_place_size(quick_sizes[i], 1);
     else

@@ -292,6 +292,76 @@ test_index_matches_scan(void **state)
     free(ubc_pool_delete(mem));
 }
 
+/* The bucket order against the records: every up provider is a member of
+ * exactly the bucket its GPU group and free CPU class name, at the position
+ * it records; no other provider is a member; class masks match. */
+static void
+bucket_order_check(const struct ubc_pool *pool, uint32_t max)
+{
+    uint32_t members_total = 0, up = 0;
+    for (uint32_t b = 0; b < UBC_POOL_BUCKETS; b++) {
+        uint32_t count = ubc_pool_bucket_count(pool, b);
+        const uint32_t *members = ubc_pool_bucket_members(pool, b);
+        uint32_t group = b / UBC_POOL_CPU_CLASSES, cpu_class = b % UBC_POOL_CPU_CLASSES;
+        assert_int_equal((ubc_pool_class_mask(pool, group) >> cpu_class) & 1, count > 0);
+        for (uint32_t i = 0; i < count; i++) {
+            const struct ubc_provider *p = ubc_pool_get_const(pool, members[i]);
+            assert_true(p->in_use && p->health == UBC_HEALTH_UP && p->bucket == b);
+            assert_int_equal(ubc_pool_gpu_group(p->capacity.gpu_count, p->capacity.gpu_class),
+                             group);
+            assert_int_equal(ubc_pool_cpu_class(p->free.cpu_millis), cpu_class);
+            /* positions are consecutive: the record's back-reference holds */
+            assert_int_equal(p->bucket_pos, ubc_pool_get_const(pool, members[0])->bucket_pos + i);
+        }
+        members_total += count;
+    }
+    for (uint32_t i = 0; i < max; i++) {
+        const struct ubc_provider *p = ubc_pool_get_const(pool, i);
+        up += p->in_use && p->health == UBC_HEALTH_UP;
+    }
+    assert_int_equal(members_total, up);
+}
+
+static void
+test_bucket_order_model(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    void *mem;
+    struct ubc_pool *pool = pool_make(N, 2, 64, &mem);
+    static struct ubc_resources held[N][8];
+    static uint32_t held_count[N];
+    uint64_t rng = 4242, next_id = 1;
+    for (int step = 0; step < 20000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33), i = r % N, op = (r >> 8) % 8;
+        struct ubc_provider *p = ubc_pool_get(pool, i);
+        if (!p->in_use) {
+            uint16_t gpus = (r >> 12) % 4 == 0 ? (uint16_t)(1 + (r >> 14) % 4) : 0;
+            struct ubc_provider_register reg = { .provider_id = next_id++,
+                                                 .capacity = { 1000u << ((r >> 16) % 8), 4096, gpus,
+                                                               gpus ? (uint16_t)(1 + (r >> 20) % 9)
+                                                                    : 0 } };
+            uint32_t index;
+            assert_int_equal(ubc_pool_add(pool, &reg, 0, &index), UBC_OK);
+        } else if (op <= 2 && held_count[i] < 8) {
+            struct ubc_resources d = { 1 + (r >> 12) % 2000, 1, 0, 0 };
+            if (p->free.cpu_millis >= d.cpu_millis && p->free.mem_mib >= d.mem_mib) {
+                ubc_pool_reserve(pool, i, &d);
+                held[i][held_count[i]++] = d;
+            }
+        } else if (op <= 4 && held_count[i] > 0) {
+            ubc_pool_release(pool, i, &held[i][--held_count[i]]);
+        } else if (op == 5) {
+            ubc_pool_set_health(pool, i, (enum ubc_health)((r >> 12) % 4));
+        } else if (op == 6 && held_count[i] == 0) {
+            ubc_pool_remove(pool, i);
+        }
+        bucket_order_check(pool, N);
+    }
+    free(ubc_pool_delete(mem));
+}
+
 int
 main(void)
 {
@@ -302,6 +372,7 @@ main(void)
         cmocka_unit_test(test_gpu),
         cmocka_unit_test(test_gang_all_or_nothing),
         cmocka_unit_test(test_index_matches_scan),
+        cmocka_unit_test(test_bucket_order_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
