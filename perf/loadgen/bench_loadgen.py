@@ -91,8 +91,18 @@ def settle(sock):
 
 
 def loadgen(port, *args):
-    """One loadgen run: {metric: value} of its JSON lines."""
-    settle(SOCK[0])
+    """One loadgen run: {metric: value} of its JSON lines. A run that could
+    not attach (exit 4: the memif server still held the previous client) is
+    retried twice."""
+    for attempt in range(3):
+        settle(SOCK[0])
+        metrics = loadgen_once(port, *args, last=attempt == 2)
+        if metrics is not None:
+            return metrics
+        time.sleep(1)
+
+
+def loadgen_once(port, *args, last):
     job_args = ["--first-job", str(next_job[0])]
     out = subprocess.run([LOADGEN, "--port", port, "--json", "--label", "memif", "--clients",
                           "1000", "--providers", "16", "--work-ms", "1", "--duration",
@@ -104,6 +114,9 @@ def loadgen(port, *args):
             record = json.loads(line)
             metrics[record["metric"]] = record["value"]
     next_job[0] += int(metrics.get("jobs_submitted", 0)) + 1
+    if out.returncode == 4 and not last:
+        sys.stderr.write("ubc-loadgen could not attach; retrying\n")
+        return None
     if out.returncode not in (0, 1) or not metrics:
         sys.stderr.write(out.stderr[-2000:])
         raise SystemExit(f"ubc-loadgen failed ({out.returncode})")

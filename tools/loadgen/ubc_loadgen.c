@@ -60,6 +60,7 @@ enum exit_code { EXIT_OK = 0, EXIT_LOST = 1, EXIT_USAGE = 2, EXIT_SYSTEM = 4 };
 struct loadgen {
     struct ubc_loadgen_options o;
     uint16_t port_id;
+    bool port_started;
     struct rte_mempool *pool;
     struct ubc_pkt_self self; /* udp_port_be: base; each identity sends from its own */
     struct ubc_pkt_peer node;
@@ -1517,7 +1518,11 @@ port_open(struct loadgen *g)
 {
     int rc = -EIO;
     for (int attempt = 0; attempt < 40 && !stop_requested; attempt++) {
-        if ((rc = port_open_once(g)) == 0 || strncmp(g->o.port, "net_memif", 9) != 0)
+        if ((rc = port_open_once(g)) == 0) {
+            g->port_started = true;
+            return 0;
+        }
+        if (strncmp(g->o.port, "net_memif", 9) != 0)
             return rc;
         struct rte_eth_dev_info info;
         if (rte_eth_dev_info_get(g->port_id, &info) == 0 && info.device != NULL)
@@ -1690,7 +1695,7 @@ main(int argc, char **argv)
         rc = loadgen_run(&g);
     if (rc == 0)
         loadgen_report(&g);
-    if (g.pool != NULL) {
+    if (g.port_started) {
         port_quiesce(&g);
         rte_eth_dev_stop(g.port_id);
         rte_eth_dev_close(g.port_id);
