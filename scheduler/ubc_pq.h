@@ -10,14 +10,21 @@
  * bytes aligned to ubc_pq_align) and keeps it alive while any thread is
  * joined.
  *
- * Structure: one Vyukov bounded ring (sequence-tagged slots, so no ABA and no
- * reclamation problem: slots are never freed, a slot's sequence number says
- * which lap owns it) per (class, band) level, plus a summary bitmap of
- * non-empty levels that consumers scan from the best level. A level whose
- * ring is full answers UBC_ERR_QUEUE_FULL: capacity is per level.
- * Semantics (docs/scheduler.md proves them): sequentially exact; concurrently,
- * a remove returns the best item unless an operation overlapping it is in
- * flight (quiescent consistency), and every level stays FIFO.
+ * Structure: shard_count shards (sub-queues). A shard is one Vyukov bounded
+ * ring (sequence-tagged slots, so no ABA and no reclamation problem: slots
+ * are never freed, a slot's sequence number says which lap owns it) per
+ * (class, band) level, plus a one-cache-line bitmap of its levels that may
+ * be non-empty. A thread inserts into its home shard. A global remove reads
+ * every shard's bitmap and takes the best level seen; a local remove reads
+ * only the home shard's (falling back to global when that shows nothing).
+ * A level whose ring is full answers UBC_ERR_QUEUE_FULL: capacity is per
+ * level and shard.
+ * Semantics (docs/scheduler.md section 1 argues them): with one shard, or
+ * global removes only, a remove returns the best level visible (strict at
+ * level granularity, quiescently consistent); the default remove with
+ * global_period P > 1 is relaxed with a bound: each thread's removes are
+ * global at least every P-th call, local ones return the home shard's best.
+ * Every (shard, level) is FIFO.
  */
 #ifndef UBC_PQ_H
 #define UBC_PQ_H
@@ -27,7 +34,7 @@
 
 #include "common/ubc_msg.h"
 
-#define UBC_PQ_MAGIC 0x7562635f70713031ull /* "ubc_pq01" */
+#define UBC_PQ_MAGIC 0x7562635f70713032ull /* "ubc_pq02": sharded layout */
 #define UBC_PQ_BANDS_MAX 64u
 #define UBC_PQ_LEVELS_MAX (UBC_QOS_CLASSES * UBC_PQ_BANDS_MAX)
 #define UBC_PQ_SHARDS_MAX 16u
