@@ -112,7 +112,8 @@ static inline struct ubc_link *
 ubc_node_link_to_net(struct ubc_node *node, enum ubc_role_id from, uint32_t peer)
 {
     uint32_t instance = ubc_net_peer_instance(peer);
-    if ((uint32_t)from >= UBC_ROLE_COUNT || instance >= node->net_count)
+    if ((uint32_t)from >= UBC_ROLE_COUNT || instance >= node->net_count ||
+        instance >= UBC_NET_INSTANCES_MAX)
         return NULL;
     return node->links_to_net[from][instance];
 }
