@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dataplane/wire/ubc_wire.h"
+#include "tests/dataplane/wire_samples.h"
 
 #define JOB_OVERLOADED 7u   /* refused "overloaded" twice, then acked */
 #define JOB_FUNDS 13u       /* refused: funds */
@@ -51,6 +52,11 @@ struct responder {
     uint32_t deregisters;
     uint32_t unexpected; /* of a type a client must not send */
     uint32_t malformed;
+    bool revoke_last;         /* after the assignments, revoke the last one */
+    uint32_t ledger_groups;   /* ledger-op datagrams */
+    uint32_t ledger_records;  /* their records, main ops and cosigns */
+    uint32_t ledger_retries;  /* ledger-ops with the RETRY flag */
+    uint32_t ledger_overload; /* answer the first ones "overloaded" */
 };
 
 static void
@@ -100,7 +106,36 @@ responder_assign(struct responder *r, const struct sockaddr_in *to, uint64_t pro
                                                     .work_ms = 30 };
         responder_send(r, to, &msg);
         responder_send(r, to, &msg); /* a duplicate: the agent must run it once */
+        if (r->revoke_last && i + 1 == r->assignments_to_send) {
+            msg.hdr.flags = UBC_MSG_FLAG_REVOKE; /* withdrawn before it can finish */
+            responder_send(r, to, &msg);
+        }
     }
+}
+
+/* A ledger-op group: answered with a LEDGER_RESULT whose detail is the
+ * number of records that arrived, so the test sees the group came whole. */
+static void
+responder_ledger_op(struct responder *r, const struct sockaddr_in *from,
+                    const struct ubc_wire_header *header, const uint8_t *payload,
+                    const struct ubc_msg *msg)
+{
+    struct ubc_wire_ledger_op ops[UBC_WIRE_LEDGER_GROUP_FIT];
+    uint32_t count = 0;
+    UBC_ASSERT(ubc_wire_ledger_group_decode(header, payload, ops, UBC_WIRE_LEDGER_GROUP_FIT,
+                                            &count) == UBC_WIRE_OK);
+    r->ledger_groups++;
+    r->ledger_records += count;
+    r->ledger_retries += (header->flags & UBC_WIRE_FLAG_RETRY) != 0;
+    struct ubc_msg reply;
+    if (r->ledger_overload > 0) {
+        r->ledger_overload--;
+        ubc_wire_reply_init(&reply, UBC_MSG_REFUSAL, msg->hdr.seq, 0, UBC_ERR_OVERLOADED, 0, 0);
+    } else {
+        ubc_wire_reply_init(&reply, UBC_MSG_LEDGER_RESULT, msg->hdr.seq, ops[0].nonce, UBC_OK, 0,
+                            count);
+    }
+    responder_send(r, from, &reply);
 }
 
 static void
@@ -198,7 +233,10 @@ responder_main(void *arg)
         }
         if (header.flags & UBC_WIRE_FLAG_RETRY)
             r->retry_flags++;
-        responder_handle(r, &from, &msg);
+        if (msg.hdr.type == UBC_MSG_LEDGER_OP)
+            responder_ledger_op(r, &from, &header, datagram + UBC_WIRE_HEADER_BYTES, &msg);
+        else
+            responder_handle(r, &from, &msg);
     }
     return NULL;
 }
@@ -362,6 +400,65 @@ test_provider_agent(void **state)
     assert_true(r.heartbeats >= 1);
 }
 
+/* A revocation stops the task: the agent reports no result for it. */
+static void
+test_provider_revocation(void **state)
+{
+    (void)state;
+    struct responder r;
+    responder_start(&r, 2);
+    r.revoke_last = true;
+    char out[16384];
+    const char *provider[] = { "--json",         "provider", "--id",      "9",
+                               "--heartbeat-ms", "20",       "--work-ms", "300",
+                               "--duration-s",   "1",        NULL };
+    assert_int_equal(run_client(r.port, out, sizeof(out), provider), 0);
+    assert_int_equal(count_lines_with(out, "\"event\":\"assignment\""), 2);
+    assert_int_equal(count_lines_with(out, "\"event\":\"revoked\""), 1);
+    assert_non_null(strstr(out, "\"job\":501,\"task\":1,\"replica\":0,\"was_running\":true"));
+    assert_int_equal(count_lines_with(out, "\"event\":\"result\""), 1);
+    assert_non_null(strstr(out, "\"revoked\":1"));
+    responder_stop(&r);
+    assert_int_equal(r.results, 1);
+}
+
+/* ledger-op: the group goes out whole in one datagram, an "overloaded"
+ * refusal is retried, and the result is printed. */
+static void
+test_ledger_op(void **state)
+{
+    (void)state;
+    struct ubc_wire_ledger_op ops[3];
+    ubc_wire_sample_ledger_op(&ops[0], 4);
+    ops[0].cosign_count = 2;
+    ubc_wire_sample_cosign(&ops[1], 1);
+    ubc_wire_sample_cosign(&ops[2], 2);
+    char hex[3][2 * UBC_WIRE_LEDGER_OP_BYTES + 1];
+    for (int i = 0; i < 3; i++)
+        for (size_t b = 0; b < UBC_WIRE_LEDGER_OP_BYTES; b++)
+            snprintf(hex[i] + 2 * b, 3, "%02x", ((const uint8_t *)&ops[i])[b]);
+    struct responder r;
+    responder_start(&r, 0);
+    r.ledger_overload = 1;
+    char out[4096];
+    const char *group[] = {
+        "--json", "--backoff-ms", "1", "ledger-op", hex[0], hex[1], hex[2], NULL
+    };
+    assert_int_equal(run_client(r.port, out, sizeof(out), group), 0);
+    assert_non_null(strstr(out, "\"result\":\"applied\""));
+    assert_non_null(strstr(out, "\"height\":3")); /* the responder's detail: 3 records */
+    assert_non_null(strstr(out, "\"attempts\":2"));
+    /* A group whose main op announces the wrong number of cosigns: usage. */
+    const char *short_group[] = { "ledger-op", hex[0], hex[1], NULL };
+    assert_int_equal(run_client(r.port, out, sizeof(out), short_group), 2);
+    const char *not_hex[] = { "ledger-op", "zz", NULL };
+    assert_int_equal(run_client(r.port, out, sizeof(out), not_hex), 2);
+    responder_stop(&r);
+    assert_int_equal(r.ledger_groups, 2);
+    assert_int_equal(r.ledger_records, 6);
+    assert_int_equal(r.ledger_retries, 1);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -412,6 +509,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_overload_backoff_and_timeout),
         cmocka_unit_test(test_count_and_rate),
         cmocka_unit_test(test_provider_agent),
+        cmocka_unit_test(test_provider_revocation),
+        cmocka_unit_test(test_ledger_op),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_usage_errors),
     };
