@@ -307,19 +307,27 @@ ledger_count(struct ubc_role_ledger *role, uint32_t count)
     }
 }
 
+/* An append whose record stays in the ledger's buffer until it comes back durable. */
+static void
+ledger_send_external(struct ubc_role_ledger *role, struct ubc_msg *msg, uint16_t record,
+                     const void *data, uint64_t bytes)
+{
+    struct ubc_record_external external = { data, bytes };
+    memset(msg, 0, sizeof(msg->hdr) + sizeof(external));
+    msg->hdr.type = UBC_MSG_JOURNAL_APPEND;
+    msg->hdr.flags = record;
+    msg->hdr.len = sizeof(external);
+    msg->hdr.src_role = UBC_ROLE_LEDGER;
+    msg->hdr.peer = UBC_PEER_NONE;
+    memcpy(msg->u.bytes, &external, sizeof(external));
+    outbox_push(&role->to_disk, msg);
+}
+
 static void
 ledger_send_record(struct ubc_role_ledger *role, struct ubc_ledger_slot *slot,
                    struct ubc_msg *append)
 {
-    struct ubc_record_external external = { slot->record, slot->record_bytes };
-    memset(append, 0, sizeof(append->hdr) + sizeof(external));
-    append->hdr.type = UBC_MSG_JOURNAL_APPEND;
-    append->hdr.flags = UBC_RECORD_LEDGER_BATCH;
-    append->hdr.len = sizeof(external);
-    append->hdr.src_role = UBC_ROLE_LEDGER;
-    append->hdr.peer = UBC_PEER_NONE;
-    memcpy(append->u.bytes, &external, sizeof(external));
-    outbox_push(&role->to_disk, append);
+    ledger_send_external(role, append, UBC_RECORD_LEDGER_BATCH, slot->record, slot->record_bytes);
     role->slot_tail++;
 }
 
@@ -346,15 +354,8 @@ ledger_maybe_checkpoint(struct ubc_role_ledger *role)
     memcpy(role->checkpoint + sizeof(header), role->genesis, role->genesis_bytes);
     memcpy(role->checkpoint + sizeof(header) + role->genesis_bytes, role->ledger_memory,
            role->ledger_bytes);
-    struct ubc_record_external external = { role->checkpoint, role->checkpoint_bytes };
-    memset(request, 0, sizeof(request->hdr) + sizeof(external));
-    request->hdr.type = UBC_MSG_JOURNAL_APPEND;
-    request->hdr.flags = UBC_RECORD_LEDGER_CHECKPOINT;
-    request->hdr.len = sizeof(external);
-    request->hdr.src_role = UBC_ROLE_LEDGER;
-    request->hdr.peer = UBC_PEER_NONE;
-    memcpy(request->u.bytes, &external, sizeof(external));
-    outbox_push(&role->to_disk, request);
+    ledger_send_external(role, request, UBC_RECORD_LEDGER_CHECKPOINT, role->checkpoint,
+                         role->checkpoint_bytes);
     role->checkpoint_busy = 1;
     role->batches_since_checkpoint = 0;
 }

@@ -93,8 +93,9 @@ run_batches(struct run *r, const struct ubc_ledger_op *ops, uint32_t batches)
     return (double)count.ops / seconds;
 }
 
+/* A journal whose group commit holds at least one batch record of `batch` ops. */
 static struct ubc_journal *
-journal_open(const char *dir, uint32_t batch, void **mem, struct ubc_journal_uring *uring)
+journal_make(uint32_t batch, void **mem, struct ubc_journal_uring *uring)
 {
     uint64_t record = ubc_ledger_batch_record_bytes(batch);
     struct ubc_journal_params p = {
@@ -110,6 +111,13 @@ journal_open(const char *dir, uint32_t batch, void **mem, struct ubc_journal_uri
     *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(*mem, &p));
     UBC_ASSERT(j != NULL && ubc_journal_uring_init(uring, 64) == 0);
+    return j;
+}
+
+static struct ubc_journal *
+journal_open(const char *dir, uint32_t batch, void **mem, struct ubc_journal_uring *uring)
+{
+    struct ubc_journal *j = journal_make(batch, mem, uring);
     struct ubc_journal_open_params op = { .dir = dir, .io = ubc_journal_uring_io(uring) };
     struct ubc_journal_scan_result report;
     UBC_ASSERT(ubc_journal_open(j, &op, &report) == 0);
@@ -280,17 +288,7 @@ recovery_run(const char *dir, uint32_t batches, int replay, uint8_t hash[UBC_LED
     r.replay = replay;
     void *mem_journal;
     struct ubc_journal_uring uring;
-    uint64_t record = ubc_ledger_batch_record_bytes(8192);
-    struct ubc_journal_params p = {
-        .segment_bytes = 256ull << 20,
-        .batch_bytes_max = (uint32_t)(((record + 8192 + 4095) / 4096) * 4096),
-        .batches_inflight_max = 4,
-        .payload_bytes_max = (uint32_t)record,
-        .sync_mode = UBC_JOURNAL_SYNC_LINKED,
-    };
-    mem_journal = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
-    struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem_journal, &p));
-    UBC_ASSERT(j != NULL && ubc_journal_uring_init(&uring, 64) == 0);
+    struct ubc_journal *j = journal_make(8192, &mem_journal, &uring);
     struct ubc_journal_open_params op = { .dir = dir,
                                           .io = ubc_journal_uring_io(&uring),
                                           .snapshot_callback = replay ? replay_snapshot : NULL,
