@@ -242,7 +242,7 @@ responder_main(void *arg)
 }
 
 static void
-responder_start(struct responder *r, uint32_t assignments)
+responder_init(struct responder *r, uint32_t assignments)
 {
     memset(r, 0, sizeof(*r));
     r->assignments_to_send = assignments;
@@ -254,7 +254,20 @@ responder_start(struct responder *r, uint32_t assignments)
     socklen_t len = sizeof(address);
     assert_int_equal(getsockname(r->fd, (struct sockaddr *)&address, &len), 0);
     r->port = ntohs(address.sin_port);
+}
+
+/* Starts the responder's thread: set its options between init and run. */
+static void
+responder_run(struct responder *r)
+{
     assert_int_equal(pthread_create(&r->thread, NULL, responder_main, r), 0);
+}
+
+static void
+responder_start(struct responder *r, uint32_t assignments)
+{
+    responder_init(r, assignments);
+    responder_run(r);
 }
 
 static void
@@ -406,8 +419,9 @@ test_provider_revocation(void **state)
 {
     (void)state;
     struct responder r;
-    responder_start(&r, 2);
+    responder_init(&r, 2);
     r.revoke_last = true;
+    responder_run(&r);
     char out[16384];
     const char *provider[] = { "--json",         "provider", "--id",      "9",
                                "--heartbeat-ms", "20",       "--work-ms", "300",
@@ -438,8 +452,9 @@ test_ledger_op(void **state)
         for (size_t b = 0; b < UBC_WIRE_LEDGER_OP_BYTES; b++)
             snprintf(hex[i] + 2 * b, 3, "%02x", ((const uint8_t *)&ops[i])[b]);
     struct responder r;
-    responder_start(&r, 0);
+    responder_init(&r, 0);
     r.ledger_overload = 1;
+    responder_run(&r);
     char out[4096];
     const char *group[] = {
         "--json", "--backoff-ms", "1", "ledger-op", hex[0], hex[1], hex[2], NULL
