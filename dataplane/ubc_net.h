@@ -18,6 +18,12 @@
  * peer table below, so a role answering later finds the instance to send the
  * reply through (ubc_node_link_to_net in node/ubc_node.h). Roles treat the
  * handle as opaque.
+ *
+ * Ledger operations: a LEDGER_OP datagram (a main op and its cosigns) goes
+ * to to_verify as one message per record (hdr.flags = index in the group),
+ * in one all-or-nothing bulk enqueue, else it is refused "overloaded".
+ * Outbound, an ASSIGNMENT with UBC_MSG_FLAG_REVOKE is sent with the wire's
+ * REVOKE flag; LEDGER_RESULT and the other replies are encoded as they come.
  */
 #ifndef UBC_NET_H
 #define UBC_NET_H
