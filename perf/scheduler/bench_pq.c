@@ -158,6 +158,7 @@ struct worker {
     uint64_t pairs;
     uint64_t seed;
     uint64_t misses;
+    uint64_t remove_failures; /* of the misses, pairs whose remove found nothing */
 };
 
 /* The item mix every subject sees: class uniform over the 8 QoS classes,
@@ -202,8 +203,10 @@ worker_main(void *arg)
     while (atomic_load_explicit(w->stop, memory_order_relaxed) == 0) {
         for (uint32_t i = 0; i < 256; i++) {
             item_next(&rng, &qos_class, &priority, &value);
-            int ok = s->insert(s->ctx, qos_class, priority, value);
-            ok &= s->remove(s->ctx, &value);
+            int inserted = s->insert(s->ctx, qos_class, priority, value);
+            int removed = s->remove(s->ctx, &value);
+            int ok = inserted & removed;
+            w->remove_failures += (uint64_t)!removed;
             pairs += (uint64_t)ok;
             misses += (uint64_t)!ok;
         }
@@ -255,12 +258,17 @@ run_sample(const struct subject *s, uint32_t threads, uint64_t prefill_count, ui
                             .tv_nsec = (long)(duration_ns % 1000000000ull) };
     nanosleep(&run, NULL);
     atomic_store_explicit(&stop, 1, memory_order_relaxed);
-    uint64_t pairs = 0;
+    uint64_t pairs = 0, remove_failures = 0, misses_before = *misses;
     for (uint32_t t = 0; t < threads; t++) {
         pthread_join(tids[t], NULL);
         pairs += workers[t].pairs;
         *misses += workers[t].misses;
+        remove_failures += workers[t].remove_failures;
     }
+    if (*misses != misses_before) /* say which side failed: never hidden */
+        fprintf(stderr, "pq: %s, %u threads: %lu failed pairs (%lu with a failed remove)\n",
+                s->name, threads, (unsigned long)(*misses - misses_before),
+                (unsigned long)remove_failures);
     uint64_t elapsed = ubc_time_monotonic_ns() - start;
     return (double)pairs * 1e9 / (double)elapsed;
 }
@@ -373,7 +381,7 @@ bench_pq(int argc, char **argv)
      * share plus 1/64 of a sample's inserts (the queue drifts toward its
      * worst items), so no insert fails for lack of room. */
     struct ubc_pq_params params = { .band_count = 8,
-                                    .level_capacity = quick ? 4096 : 131072,
+                                    .level_capacity = quick ? 16384 : 262144,
                                     .shard_count = env_u32("UBC_BENCH_PQ_SHARDS", 2),
                                     .global_period = env_u32("UBC_BENCH_PQ_PERIOD", 16) };
     size_t pq_bytes = ubc_pq_footprint(&params);
