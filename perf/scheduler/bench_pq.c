@@ -367,7 +367,7 @@ run_threads(struct subject *subjects, uint32_t subject_count, uint32_t threads,
 /* Knobs for profiling one case: UBC_BENCH_PQ_THREADS=n runs only n threads,
  * UBC_BENCH_PQ_SHARDS=s sets the queue's shard count (default 2, one per
  * core of this machine), UBC_BENCH_PQ_PERIOD=p its global_period (default
- * 16), UBC_BENCH_PQ_ONLY=1 skips the baselines. */
+ * 64), UBC_BENCH_PQ_ONLY=1 skips the baselines. */
 int
 bench_pq(int argc, char **argv)
 {
@@ -383,7 +383,7 @@ bench_pq(int argc, char **argv)
     struct ubc_pq_params params = { .band_count = 8,
                                     .level_capacity = quick ? 16384 : 262144,
                                     .shard_count = env_u32("UBC_BENCH_PQ_SHARDS", 2),
-                                    .global_period = env_u32("UBC_BENCH_PQ_PERIOD", 16) };
+                                    .global_period = env_u32("UBC_BENCH_PQ_PERIOD", 64) };
     size_t pq_bytes = ubc_pq_footprint(&params);
     if (pq_bytes == 0) {
         fprintf(stderr, "pq: invalid UBC_BENCH_PQ_SHARDS\n");
