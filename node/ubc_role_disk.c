@@ -132,6 +132,25 @@ disk_record_of(const struct ubc_msg *msg, const void **payload, uint32_t *length
     return 0;
 }
 
+/* The archive's name must be the live segment itself: a name linked before a
+ * crash may since have been re-created (an unwritten spare is discarded by
+ * recovery and prepared again), and the live file is the one the journal
+ * writes; a stale link is replaced. */
+static int
+disk_archive_one(int live, int archive, const char *name)
+{
+    struct stat here, there;
+    if (fstatat(live, name, &here, 0) != 0)
+        return errno == ENOENT ? 0 : -errno; /* retired meanwhile: already archived */
+    if (fstatat(archive, name, &there, 0) == 0) {
+        if (there.st_ino == here.st_ino && there.st_dev == here.st_dev)
+            return 0;
+        if (unlinkat(archive, name, 0) != 0)
+            return -errno;
+    }
+    return linkat(live, name, archive, name, 0) == 0 ? 0 : -errno;
+}
+
 /* Before a checkpoint retires ledger segments, each one gets a hard link in
  * <data>/ledger-archive (segments are never rewritten once sealed: the link
  * keeps them whole), so the audit still replays from genesis. Blocking
@@ -152,8 +171,7 @@ disk_archive_ledger(struct ubc_role_disk *disk)
         uint64_t index;
         if (ubc_journal_segment_name_parse(entry->d_name, &index) != 0)
             continue;
-        if (linkat(dirfd(dir), entry->d_name, archive, entry->d_name, 0) != 0 && errno != EEXIST)
-            rc = -errno;
+        rc = disk_archive_one(dirfd(dir), archive, entry->d_name);
     }
     if (rc == 0 && fsync(archive) != 0) /* lint:allow the links must outlive the unlinks */
         rc = -errno;
