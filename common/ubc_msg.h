@@ -188,9 +188,10 @@ struct ubc_msg_hdr {
 
 #define UBC_MSG_PAYLOAD_SIZE (UBC_MSG_SIZE - sizeof(struct ubc_msg_hdr))
 
-/* hdr.flags of an ASSIGNMENT: the task is withdrawn (preemption, failover).
- * The wire protocol has no revocation yet: the net role does not send these,
- * and the provider's eventual result is refused as stale. */
+/* hdr.flags of an ASSIGNMENT: the task is withdrawn (preemption, failover,
+ * cancel). The net role sends it as an ASSIGNMENT with the critical REVOKE
+ * wire flag (docs/wire-protocol.md); a result the provider sends anyway is
+ * refused as stale. */
 #define UBC_MSG_FLAG_REVOKE 1u
 #define UBC_PEER_NONE UINT32_MAX
 
