@@ -341,13 +341,21 @@ static json_t *
 cmds_admission_json(const struct ubc_node *node)
 {
     const struct ubc_role_sched *r = node->sched;
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred",
-                     (json_int_t)r->acks_deferred, "acks_sent", (json_int_t)r->acks_sent,
-                     "refused_escrow", (json_int_t)r->refused_escrow, "refused_read_only",
-                     (json_int_t)r->refused_read_only, "waiting", (json_int_t)r->admission->used,
-                     "table_full", (json_int_t)r->admission_full, "submits_repeated",
-                     (json_int_t)r->submits_repeated, "replies_unaddressed",
-                     (json_int_t)r->replies_unaddressed);
+    json_t *out = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "acks_deferred", (json_int_t)r->acks_deferred,
+        "acks_sent", (json_int_t)r->acks_sent, "refused_escrow", (json_int_t)r->refused_escrow,
+        "refused_read_only", (json_int_t)r->refused_read_only, "waiting",
+        (json_int_t)r->admission->used, "table_full", (json_int_t)r->admission_full,
+        "submits_repeated", (json_int_t)r->submits_repeated, "replies_unaddressed",
+        (json_int_t)r->replies_unaddressed);
+    /* Assignments wait for their job's escrow: none is sent for a job that cannot pay. */
+    json_object_set_new(out, "assignments_parked", json_integer((json_int_t)r->assignments_parked));
+    json_object_set_new(out, "assignments_dropped",
+                        json_integer((json_int_t)r->assignments_dropped));
+    json_object_set_new(out, "parked_full", json_integer((json_int_t)r->parked_full));
+    json_object_set_new(out, "revocations_withheld",
+                        json_integer((json_int_t)r->revocations_withheld));
+    return out;
 }
 
 static int

@@ -25,7 +25,8 @@ struct ubc_admission {
     struct ubc_msg *durable; /* the request back from the disk role, once durable */
     uint16_t escrow_error;   /* enum ubc_err of a refused lock */
     uint8_t escrow;          /* enum ubc_escrow_state */
-    uint8_t reserved[5];
+    uint8_t sent_unparked;   /* an assignment left before the escrow was locked (FIFO full) */
+    uint8_t reserved[4];
 };
 
 struct ubc_admission_table {

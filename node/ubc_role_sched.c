@@ -43,22 +43,116 @@ sched_output_link(struct ubc_role_sched *role, const struct ubc_msg *msg, bool *
 
 #define SCHED_FLUSH_RUN 32u
 
-/* Skips staged outputs at the head that go nowhere (an ACK waiting for the
- * journal, an output without a link), counting them. */
+enum { PARKED_WAITING = 0, PARKED_RELEASE = 1, PARKED_DROP = 2 };
+
+/* Whether an output must wait for its job's escrow: an assignment (or its
+ * revocation) of a job admitted and not yet locked by the ledger (a refused
+ * one waits for its journal record to be withdrawn, and is dropped). */
+static bool
+sched_must_park(const struct ubc_role_sched *role, const struct ubc_msg *staged)
+{
+    if (staged->hdr.type != UBC_MSG_ASSIGNMENT)
+        return false;
+    const struct ubc_admission *entry =
+        ubc_admission_find(role->admission, staged->u.assignment.job_id);
+    return entry != NULL && entry->escrow != UBC_ESCROW_LOCKED;
+}
+
+enum park_result { PARK_DONE, PARK_FULL, PARK_NO_MSG };
+
+/* Parks a copy of the staged head. A full FIFO lets it go unparked
+ * (counted); an empty pool makes it wait for the next poll. */
+static enum park_result
+sched_park(struct ubc_role_sched *role, const struct ubc_msg *staged)
+{
+    if (role->parked_tail - role->parked_head == UBC_ROLE_SCHED_PARKED_MAX) {
+        role->parked_full++;
+        ubc_admission_find(role->admission, staged->u.assignment.job_id)->sent_unparked = 1;
+        return PARK_FULL;
+    }
+    struct ubc_msg *msg;
+    if (rte_mempool_get(role->state->node->msg_pool, (void **)&msg) != 0)
+        return PARK_NO_MSG;
+    memcpy(msg, staged, sizeof(msg->hdr) + sizeof(struct ubc_assignment));
+    msg->hdr.src_role = UBC_ROLE_SCHED;
+    const struct ubc_admission *entry =
+        ubc_admission_find(role->admission, staged->u.assignment.job_id);
+    uint32_t state = entry->escrow == UBC_ESCROW_REFUSED ? PARKED_DROP : PARKED_WAITING;
+    role->parked[role->parked_tail++ % UBC_ROLE_SCHED_PARKED_MAX] =
+        (struct ubc_parked){ msg, staged->u.assignment.job_id, state };
+    role->assignments_parked++;
+    return PARK_DONE;
+}
+
+/* The ledger answered job_id's escrow: its parked outputs go, or are dropped. */
 static void
+sched_park_resolve(struct ubc_role_sched *role, uint64_t job_id, bool locked)
+{
+    for (uint32_t i = role->parked_head; i != role->parked_tail; i++) {
+        struct ubc_parked *p = &role->parked[i % UBC_ROLE_SCHED_PARKED_MAX];
+        if (p->job_id == job_id && p->state == PARKED_WAITING)
+            p->state = locked ? PARKED_RELEASE : PARKED_DROP;
+    }
+}
+
+/* Sends released parked outputs from the head, in order; a waiting one stops it. */
+static uint32_t
+sched_flush_parked(struct ubc_role_sched *role)
+{
+    uint32_t moved = 0;
+    while (role->parked_head != role->parked_tail) {
+        struct ubc_parked *p = &role->parked[role->parked_head % UBC_ROLE_SCHED_PARKED_MAX];
+        if (p->state == PARKED_WAITING)
+            break;
+        if (p->state == PARKED_DROP) {
+            rte_mempool_put(role->state->node->msg_pool, p->msg);
+            role->assignments_dropped++;
+        } else {
+            struct ubc_link *link =
+                ubc_node_link_to_net(role->state->node, UBC_ROLE_SCHED, p->msg->hdr.peer);
+            if (link != NULL && ubc_link_send_burst(link, &p->msg, 1) != 1)
+                break;
+            if (link == NULL) {
+                rte_mempool_put(role->state->node->msg_pool, p->msg);
+                role->replies_unaddressed++;
+            } else {
+                role->routed_net++;
+            }
+        }
+        role->parked_head++;
+        moved++;
+    }
+    return moved;
+}
+
+/* Skips staged outputs at the head that go nowhere (an ACK waiting for the
+ * journal, an output without a link), counting them, and parks assignments
+ * that must wait for their escrow. Returns false when the head must wait
+ * (no message in the pool to park it in). */
+static bool
 sched_flush_skip(struct ubc_role_sched *role)
 {
     while (role->out_sent < role->out.count) {
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent];
+        if (sched_must_park(role, staged)) {
+            enum park_result parked = sched_park(role, staged);
+            if (parked == PARK_NO_MSG)
+                return false;
+            if (parked == PARK_FULL)
+                return true; /* sent as it is */
+            role->out_sent++;
+            continue;
+        }
         bool to_net = false;
         if (staged->hdr.type != UBC_MSG_NONE && sched_output_link(role, staged, &to_net) != NULL)
-            return;
+            return true;
         if (staged->hdr.type != UBC_MSG_NONE && to_net)
             role->replies_unaddressed++;
         else if (staged->hdr.type != UBC_MSG_NONE)
             role->unrouted++;
         role->out_sent++;
     }
+    return true;
 }
 
 /* Moves the next run of staged outputs bound for one link: one bulk take
@@ -77,7 +171,8 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
     while (n < SCHED_FLUSH_RUN && role->out_sent + n < role->out.count) {
         const struct ubc_msg *next = &role->out.msgs[role->out_sent + n];
         bool next_to_net;
-        if (next->hdr.type == UBC_MSG_NONE || sched_output_link(role, next, &next_to_net) != link)
+        if (next->hdr.type == UBC_MSG_NONE || sched_output_link(role, next, &next_to_net) != link ||
+            sched_must_park(role, next))
             break;
         n++;
     }
@@ -112,12 +207,11 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
 static uint32_t
 sched_flush(struct ubc_role_sched *role)
 {
-    uint32_t moved = 0;
-    bool blocked = false;
-    sched_flush_skip(role);
+    uint32_t moved = sched_flush_parked(role);
+    bool blocked = !sched_flush_skip(role);
     while (!blocked && role->out_sent < role->out.count) {
         moved += sched_flush_run(role, &blocked);
-        sched_flush_skip(role);
+        blocked = blocked || !sched_flush_skip(role);
     }
     if (role->out_sent == role->out.count)
         role->out.count = role->out_sent = 0;
@@ -186,6 +280,7 @@ sched_admission_open(struct ubc_role_sched *role, uint64_t job_id, uint32_t firs
     }
     entry->escrow = UBC_ESCROW_UNKNOWN;
     entry->durable = NULL;
+    entry->sent_unparked = 0;
 }
 
 /* An accepted job's ACK waits until its record is durable: the ACK among
@@ -210,13 +305,32 @@ sched_defer_ack(struct ubc_role_sched *role, struct ubc_msg *msg, uint32_t first
     }
 }
 
+/* No provider heard of a refused job (its assignments were parked, then
+ * dropped): the revocations its cancel produced would only be noise. */
+static void
+sched_withhold_revocations(struct ubc_role_sched *role, uint64_t job_id, uint32_t first_output)
+{
+    for (uint32_t i = first_output; i < role->out.count; i++) {
+        struct ubc_msg *out = &role->out.msgs[i];
+        if (out->hdr.type == UBC_MSG_ASSIGNMENT && out->u.assignment.job_id == job_id &&
+            (out->hdr.flags & UBC_MSG_FLAG_REVOKE)) {
+            out->hdr.type = UBC_MSG_NONE;
+            role->revocations_withheld++;
+        }
+    }
+}
+
 /* Answers a submission whose fate is known: ACK, or a refusal after which
  * the job is withdrawn (its escrow refunded, its cancel answered to no one).
- * msg is the request back from the journal; it becomes the answer. */
+ * msg is the request back from the journal; it becomes the answer.
+ * withheld: none of the job's assignments reached a provider. */
 static void
-sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err error, uint64_t now_ns)
+sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err error, bool withheld,
+             uint64_t now_ns)
 {
     uint64_t job_id = msg->u.job_submit.job_id;
+    /* Its admission entry goes now: whatever of it is parked goes or is dropped with it. */
+    sched_park_resolve(role, job_id, error == UBC_OK);
     if (error == UBC_OK) {
         sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
         role->out.msgs[role->out.count++] = *msg;
@@ -227,8 +341,11 @@ sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err erro
         memcpy(cancel.u.job_ref.owner, msg->u.job_submit.owner, UBC_KEY_BYTES);
         sched_reply_in_place(msg, UBC_MSG_REFUSAL, job_id, error);
         role->out.msgs[role->out.count++] = *msg;
+        uint32_t first_output = role->out.count;
         int rc = ubc_sched_handle(role->sched, &cancel, now_ns, &role->out);
         UBC_ASSERT(rc == UBC_OK); /* the caller checked the room */
+        if (withheld)
+            sched_withhold_revocations(role, job_id, first_output);
         if (error == UBC_ERR_READ_ONLY)
             role->refused_read_only++;
         else
@@ -261,12 +378,14 @@ sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_
         entry->durable = msg;
         return true;
     }
+    bool withheld = false;
     if (entry != NULL) {
         if (error == UBC_OK && entry->escrow == UBC_ESCROW_REFUSED)
             error = (enum ubc_err)entry->escrow_error;
+        withheld = entry->escrow != UBC_ESCROW_LOCKED && !entry->sent_unparked;
         ubc_admission_remove(role->admission, entry);
     }
-    sched_answer(role, msg, error, now_ns);
+    sched_answer(role, msg, error, withheld, now_ns);
     return true;
 }
 
@@ -282,11 +401,13 @@ sched_on_ledger_result(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_
     if (entry != NULL && entry->escrow == UBC_ESCROW_UNKNOWN) {
         entry->escrow = reply->error == UBC_OK ? UBC_ESCROW_LOCKED : UBC_ESCROW_REFUSED;
         entry->escrow_error = reply->error;
+        sched_park_resolve(role, reply->id, entry->escrow == UBC_ESCROW_LOCKED);
         if (entry->durable != NULL) {
             struct ubc_msg *request = entry->durable;
             enum ubc_err error = (enum ubc_err)entry->escrow_error;
+            bool withheld = entry->escrow != UBC_ESCROW_LOCKED && !entry->sent_unparked;
             ubc_admission_remove(role->admission, entry);
-            sched_answer(role, request, error, now_ns);
+            sched_answer(role, request, error, withheld, now_ns);
         }
     }
     ubc_roles_consume(role->state, &msg, 1);
@@ -427,7 +548,7 @@ ubc_role_sched_drained(void *ctx)
     struct ubc_role_sched *role = ctx;
     struct ubc_node *node = role->state->node;
     if (role->held_count != 0 || role->out.count != 0 || role->to_disk_count != 0 ||
-        role->admission->used != 0)
+        role->admission->used != 0 || role->parked_head != role->parked_tail)
         return false;
     for (uint32_t i = 0; i < UBC_ARRAY_SIZE(sched_inputs); i++) {
         if (ubc_link_count(&node->links[sched_inputs[i]]) != 0)

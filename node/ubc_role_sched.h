@@ -19,6 +19,15 @@
 #include "scheduler/ubc_sched.h"
 
 #define UBC_ROLE_SCHED_STAGE_MAX 1024u
+#define UBC_ROLE_SCHED_PARKED_MAX 4096u /* assignments waiting for their job's escrow */
+
+/* An assignment (or revocation) of a job whose escrow the ledger has not
+ * answered yet: no provider works for a job that may not be paid for. */
+struct ubc_parked {
+    struct ubc_msg *msg;
+    uint64_t job_id;
+    uint32_t state; /* 0 waiting, 1 release, 2 drop */
+};
 
 /* Control commands of the sched role (struct ubc_control_request). */
 enum ubc_sched_command {
@@ -56,6 +65,13 @@ struct ubc_role_sched {
     uint64_t routed_net;
     uint64_t routed_ledger;
     uint64_t unrouted; /* outputs of a type no link takes (counted, freed) */
+    struct ubc_parked parked[UBC_ROLE_SCHED_PARKED_MAX]; /* FIFO */
+    uint32_t parked_head;
+    uint32_t parked_tail;
+    uint64_t assignments_parked;   /* held until the escrow was locked */
+    uint64_t assignments_dropped;  /* never sent: the escrow was refused */
+    uint64_t parked_full;          /* sent without waiting: the FIFO was full */
+    uint64_t revocations_withheld; /* of refused jobs no provider had heard of */
 };
 
 int ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role);

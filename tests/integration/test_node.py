@@ -166,6 +166,11 @@ def test_jobs_end_to_end(sock):
         ledger = ctl_json(sock, "ledger", "supply")
         check(ledger["conserved"] and ledger["scan_matches"] and ledger["escrowed"] == 0,
               "the ledger's supply is conserved; the refused job holds no escrow")
+        admission = ctl_json(sock, "stats")["admission"]
+        check(admission["assignments_dropped"] >= 1 and admission["assignments_parked"] >= 1,
+              "assignments wait for the escrow: the unpaid job's never reached a provider "
+              f"({admission['assignments_parked']} parked, {admission['assignments_dropped']} "
+              "dropped)")
         again = client("submit", "--job", "500", "--tasks", "2", "--redundancy", "2")
         check(again.returncode == 0 and '"ack"' in again.stdout,
               "the same owner submitting a job again (a retry) gets its ACK again")
