@@ -96,7 +96,8 @@ python3 "$top/tools/demo-progress.py" summary "$data/demo-replies.jsonl" \
     < "$data/final-stats.json" || true
 [ "$rc" -eq 0 ] || die "ubcd exited with status $rc; see var/ubcd.log"
 # Anyone can audit the ledger: replay its journal from genesis, checking every state hash.
-if [ -x "$build/tools/ubc-journal" ] && "$build/tools/ubc-journal" 2>&1 | grep -q audit; then
-    echo "  ledger audit        $("$build/tools/ubc-journal" audit "$data/ledger" --every 0 | tail -1)"
+if [ -x "$build/tools/ubc-journal" ]; then
+    audit=$("$build/tools/ubc-journal" audit "$data/ledger" --every 0 | tail -1) || true
+    echo "  ledger audit        $audit"
 fi
 say "node stopped cleanly"
