@@ -115,6 +115,13 @@ ubc_map_get(const struct ubc_map *map, uint64_t key)
     return UBC_MAP_NONE;
 }
 
+void
+ubc_map_prefetch(const struct ubc_map *map, uint64_t key)
+{
+    UBC_ASSERT(map != NULL && map->magic == UBC_MAP_MAGIC);
+    __builtin_prefetch(&map->entries[map_home(map, key)]);
+}
+
 int
 ubc_map_put(struct ubc_map *map, uint64_t key, uint32_t value)
 {

@@ -29,6 +29,9 @@ void *ubc_map_delete(void *mem);
 
 /* Returns the value for key, or UBC_MAP_NONE. */
 uint32_t ubc_map_get(const struct ubc_map *map, uint64_t key);
+/* Starts loading the line of key's home slot (where ubc_map_get and
+ * ubc_map_put begin probing). No effect on the map; any key is valid. */
+void ubc_map_prefetch(const struct ubc_map *map, uint64_t key);
 /* Inserts a new key. Returns 0, -EEXIST when present, -ENOSPC when full.
  * value must not be UBC_MAP_NONE. */
 int ubc_map_put(struct ubc_map *map, uint64_t key, uint32_t value);

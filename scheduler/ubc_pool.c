@@ -336,6 +336,13 @@ ubc_pool_remove(struct ubc_pool *pool, uint32_t index)
     pool->count--;
 }
 
+void
+ubc_pool_prefetch(const struct ubc_pool *pool, uint64_t provider_id)
+{
+    UBC_ASSERT(pool != NULL && pool->magic == UBC_POOL_MAGIC);
+    ubc_map_prefetch(pool_map(pool), provider_id);
+}
+
 uint32_t
 ubc_pool_find(const struct ubc_pool *pool, uint64_t provider_id)
 {

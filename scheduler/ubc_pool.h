@@ -95,6 +95,9 @@ int ubc_pool_add(struct ubc_pool *pool, const struct ubc_provider_register *reg,
 void ubc_pool_remove(struct ubc_pool *pool, uint32_t index);
 /* Index of a provider id, or UBC_POOL_NONE. */
 uint32_t ubc_pool_find(const struct ubc_pool *pool, uint64_t provider_id);
+/* Starts loading the id map's home slot of provider_id (ubc_pool_find's
+ * first probe). No effect on the pool. */
+void ubc_pool_prefetch(const struct ubc_pool *pool, uint64_t provider_id);
 struct ubc_provider *ubc_pool_get(struct ubc_pool *pool, uint32_t index);
 const struct ubc_provider *ubc_pool_get_const(const struct ubc_pool *pool, uint32_t index);
 /* Index members are up providers only. */

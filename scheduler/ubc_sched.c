@@ -1140,6 +1140,29 @@ sched_on_result(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
         sched_job_complete(s, job_index, out);
 }
 
+void
+ubc_sched_prefetch(const struct ubc_sched *s, const struct ubc_msg *msg)
+{
+    UBC_ASSERT(s != NULL && s->magic == UBC_SCHED_MAGIC && msg != NULL);
+    switch (msg->hdr.type) {
+    case UBC_MSG_JOB_SUBMIT: ubc_map_prefetch(s->job_map, msg->u.job_submit.job_id); break;
+    case UBC_MSG_JOB_CANCEL:
+    case UBC_MSG_JOB_QUERY: ubc_map_prefetch(s->job_map, msg->u.job_ref.job_id); break;
+    case UBC_MSG_PROVIDER_REGISTER:
+        ubc_pool_prefetch(s->pool, msg->u.provider_register.provider_id);
+        break;
+    case UBC_MSG_PROVIDER_HEARTBEAT:
+    case UBC_MSG_PROVIDER_DEREGISTER:
+        ubc_pool_prefetch(s->pool, msg->u.heartbeat.provider_id);
+        break;
+    case UBC_MSG_TASK_RESULT:
+        ubc_map_prefetch(s->job_map, msg->u.task_result.job_id);
+        ubc_pool_prefetch(s->pool, msg->u.task_result.provider_id);
+        break;
+    default: break;
+    }
+}
+
 int
 ubc_sched_handle(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
                  struct ubc_sched_out *out)

@@ -101,6 +101,14 @@ test_hostile_inputs(void **state)
         struct ubc_msg m;
         hostile_message(&m, &rng);
         now += rng_next(&rng) % 200000;
+        /* The prefetch the node issues over each burst: any message, no
+         * visible effect (counters and output unchanged). */
+        struct ubc_sched_stats before, after;
+        ubc_sched_stats_read(s, &before);
+        ubc_sched_prefetch(s, &m);
+        ubc_sched_stats_read(s, &after);
+        assert_memory_equal(&before, &after, sizeof(before));
+        assert_int_equal(out.count, 0);
         assert_int_equal(ubc_sched_handle(s, &m, now, &out), UBC_OK);
         if (step % 16 == 0)
             ubc_sched_tick(s, now, &out);
