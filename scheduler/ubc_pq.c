@@ -43,7 +43,7 @@ struct ubc_pq {
     uint32_t shard_count;   /* power of two */
     uint32_t word_count;    /* summary words in use: ceil(level_count / 64) */
     uint32_t global_period; /* default remove: every n-th call looks at all shards */
-    uint32_t pad;
+    uint32_t single_thread; /* UBC_PQ_FLAG_SINGLE_THREAD: plain loads and stores */
     uint64_t aging_ns;
     uint64_t slots_offset;   /* bytes from the struct to the slot array */
     uint64_t entries_offset; /* to the entry-time array; 0 = no aging, no array */
@@ -74,6 +74,8 @@ static int
 pq_params_valid(const struct ubc_pq_params *p)
 {
     if (p == NULL || p->band_count == 0 || p->band_count > UBC_PQ_BANDS_MAX)
+        return 0;
+    if ((p->flags & ~UBC_PQ_FLAG_SINGLE_THREAD) != 0)
         return 0;
     if ((p->band_count & (p->band_count - 1)) != 0)
         return 0;
@@ -152,6 +154,7 @@ ubc_pq_new(void *mem, const struct ubc_pq_params *params)
     pq->word_count = (level_count + 63u) / 64u;
     pq->global_period = params->global_period == 0 ? 1u : params->global_period;
     pq->aging_ns = params->aging_ns;
+    pq->single_thread = (params->flags & UBC_PQ_FLAG_SINGLE_THREAD) != 0;
     pq->slots_offset = pq_slots_offset(level_count * shards);
     size_t slot_count = (size_t)level_count * shards * params->level_capacity;
     pq->entries_offset =
@@ -234,9 +237,63 @@ pq_level_of(const struct ubc_pq *pq, uint32_t qos_class, uint32_t band)
     return qos_class * pq->band_count + (pq->band_count - 1u - band);
 }
 
+/* Single-thread mode: the positions alone say full and empty (the slot
+ * sequence numbers are not used), and every access is a plain load or
+ * store. The positions stay atomics so ubc_pq_depth may read them from
+ * another thread. */
+static inline int
+pq_ring_push_single(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t value,
+                    uint64_t now_ns)
+{
+    struct pq_level *lv = pq_level_at(pq, shard, level);
+    struct pq_slot *slots = pq_slots(pq, shard, level);
+    uint64_t mask = pq->level_capacity - 1u;
+    uint64_t pos = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+    if (pos - atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed) > mask)
+        return 0;
+    atomic_store_explicit(&slots[pos & mask].value, value, memory_order_relaxed);
+    _Atomic uint64_t *entries = pq_entries(pq, shard, level);
+    if (entries != NULL)
+        atomic_store_explicit(&entries[pos & mask], now_ns, memory_order_relaxed);
+    atomic_store_explicit(&lv->enqueue_pos, pos + 1, memory_order_relaxed);
+    __builtin_prefetch(&slots[(pos + 8u) & mask], 1);
+    return 1;
+}
+
+/* Pops the head (aging: only a head that entered at or before
+ * entry_limit_ns); a pop that empties the level clears its summary bit, so
+ * in this mode a set bit means exactly "non-empty". */
+static inline int
+pq_ring_pop_single(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t entry_limit_ns,
+                   uint64_t *value)
+{
+    struct pq_level *lv = pq_level_at(pq, shard, level);
+    struct pq_slot *slots = pq_slots(pq, shard, level);
+    uint64_t mask = pq->level_capacity - 1u;
+    uint64_t pos = atomic_load_explicit(&lv->dequeue_pos, memory_order_relaxed);
+    uint64_t end = atomic_load_explicit(&lv->enqueue_pos, memory_order_relaxed);
+    if (pos == end)
+        return 0;
+    if (entry_limit_ns != UINT64_MAX &&
+        atomic_load_explicit(&pq_entries(pq, shard, level)[pos & mask], memory_order_relaxed) >
+            entry_limit_ns)
+        return 0;
+    *value = atomic_load_explicit(&slots[pos & mask].value, memory_order_relaxed);
+    atomic_store_explicit(&lv->dequeue_pos, pos + 1, memory_order_relaxed);
+    if (pos + 1 == end) {
+        _Atomic uint64_t *word = &pq->summary[shard].words[level / 64u];
+        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+        atomic_store_explicit(word, bits & ~(1ull << (level % 64u)), memory_order_relaxed);
+    }
+    __builtin_prefetch(&slots[(pos + 8u) & mask]);
+    return 1;
+}
+
 static inline int
 pq_ring_push(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t value, uint64_t now_ns)
 {
+    if (pq->single_thread)
+        return pq_ring_push_single(pq, shard, level, value, now_ns);
     struct pq_level *lv = pq_level_at(pq, shard, level);
     struct pq_slot *slots = pq_slots(pq, shard, level);
     uint64_t mask = pq->level_capacity - 1u;
@@ -273,6 +330,8 @@ static inline int
 pq_ring_pop(struct ubc_pq *pq, uint32_t shard, uint32_t level, uint64_t entry_limit_ns,
             uint64_t *value)
 {
+    if (pq->single_thread)
+        return pq_ring_pop_single(pq, shard, level, entry_limit_ns, value);
     struct pq_level *lv = pq_level_at(pq, shard, level);
     struct pq_slot *slots = pq_slots(pq, shard, level);
     uint64_t mask = pq->level_capacity - 1u;
@@ -325,6 +384,11 @@ pq_level_mark(struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
     _Atomic uint64_t *word = &pq->summary[shard].words[level / 64u];
     uint64_t bit = 1ull << (level % 64u);
+    if (pq->single_thread) {
+        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+        atomic_store_explicit(word, bits | bit, memory_order_relaxed);
+        return;
+    }
     if ((atomic_load_explicit(word, memory_order_seq_cst) & bit) == 0)
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
 }
@@ -334,6 +398,12 @@ pq_level_clear(struct ubc_pq *pq, uint32_t shard, uint32_t level)
 {
     _Atomic uint64_t *word = &pq->summary[shard].words[level / 64u];
     uint64_t bit = 1ull << (level % 64u);
+    if (pq->single_thread) { /* a pop already cleared it: keep the bits exact */
+        UBC_ASSERT(!pq_ring_nonempty(pq, shard, level));
+        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+        atomic_store_explicit(word, bits & ~bit, memory_order_relaxed);
+        return;
+    }
     atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
     if (pq_ring_nonempty(pq, shard, level))
         atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
@@ -428,12 +498,56 @@ pq_remove_snapshot(struct ubc_pq *pq, uint32_t first_shard, uint32_t span, uint6
     }
 }
 
+/* Best non-empty level >= first_level of one shard, or UINT32_MAX, read
+ * from the live summary (single-thread mode: the bits are exact). */
+static inline uint32_t
+pq_summary_best(const struct ubc_pq *pq, uint32_t shard, uint32_t first_level)
+{
+    const _Atomic uint64_t *words = pq->summary[shard].words;
+    uint32_t w = first_level / 64u;
+    if (w >= pq->word_count)
+        return UINT32_MAX;
+    uint64_t bits =
+        atomic_load_explicit(&words[w], memory_order_relaxed) & (~0ull << (first_level % 64u));
+    while (bits == 0) {
+        if (++w == pq->word_count)
+            return UINT32_MAX;
+        bits = atomic_load_explicit(&words[w], memory_order_relaxed);
+    }
+    return w * 64u + (uint32_t)__builtin_ctzll(bits);
+}
+
+/* Single-thread remove over shards home .. home + span - 1 (ties: the
+ * earliest). A set bit is a non-empty level, so the pop cannot fail. */
+static int
+pq_remove_single(struct ubc_pq *pq, uint32_t home, uint32_t span, uint32_t min_class,
+                 struct ubc_pq_item *out)
+{
+    uint32_t first_level = min_class * pq->band_count;
+    uint32_t best_level = UINT32_MAX, best_shard = 0;
+    for (uint32_t i = 0; i < span; i++) {
+        uint32_t shard = (home + i) & (pq->shard_count - 1u);
+        uint32_t level = pq_summary_best(pq, shard, first_level);
+        if (level < best_level)
+            best_level = level, best_shard = shard;
+    }
+    if (best_level == UINT32_MAX)
+        return 0;
+    uint64_t value;
+    int popped = pq_ring_pop_single(pq, best_shard, best_level, UINT64_MAX, &value);
+    UBC_ASSERT(popped);
+    pq_item_fill(pq, best_level, value, out);
+    return 1;
+}
+
 int
 ubc_pq_remove_at(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct ubc_pq_item *out)
 {
     UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
     if (min_class >= UBC_QOS_CLASSES)
         return 0;
+    if (pq->single_thread)
+        return pq_remove_single(pq, home, pq->shard_count, min_class, out);
     uint64_t snapshot[UBC_PQ_SHARDS_MAX * PQ_WORDS];
     pq_snapshot_take(pq, home, pq->shard_count, min_class * pq->band_count, snapshot);
     return pq_remove_snapshot(pq, home, pq->shard_count, snapshot, out);
@@ -445,8 +559,14 @@ ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct
     UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
     if (min_class >= UBC_QOS_CLASSES)
         return 0;
-    uint64_t snapshot[PQ_WORDS];
     home &= pq->shard_count - 1u;
+    if (pq->single_thread) {
+        if (pq_remove_single(pq, home, 1, min_class, out))
+            return 1;
+        return pq->shard_count > 1 ? pq_remove_single(pq, home, pq->shard_count, min_class, out)
+                                   : 0;
+    }
+    uint64_t snapshot[PQ_WORDS];
     pq_snapshot_take(pq, home, 1, min_class * pq->band_count, snapshot);
     if (pq_remove_snapshot(pq, home, 1, snapshot, out))
         return 1;
@@ -475,6 +595,71 @@ int
 ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out)
 {
     return ubc_pq_remove_from(pq, 0, out);
+}
+
+uint32_t
+ubc_pq_insert_burst(struct ubc_pq *pq, const struct ubc_pq_entry *entries, uint32_t count,
+                    uint64_t now_ns)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && (entries != NULL || count == 0));
+    uint32_t shard = ubc_pq_shard_self(pq);
+    uint64_t pending[PQ_WORDS] = { 0 };
+    uint32_t done = 0;
+    for (; done < count; done++) {
+        const struct ubc_pq_entry *e = &entries[done];
+        if (e->qos_class >= UBC_QOS_CLASSES)
+            break;
+        uint32_t level = pq_level_of(pq, e->qos_class, ubc_pq_band_of(pq, e->priority));
+        if (!pq_ring_push(pq, shard, level, e->value, now_ns))
+            break;
+        pending[level / 64u] |= 1ull << (level % 64u);
+    }
+    /* One summary update per word. Each bit still follows its level's
+     * claim in program order, which is all the Dekker pairing with
+     * pq_level_clear needs (docs/scheduler.md, bitmap correctness). */
+    _Atomic uint64_t *words = pq->summary[shard].words;
+    for (uint32_t w = 0; w < pq->word_count; w++) {
+        if (pending[w] == 0)
+            continue;
+        if (pq->single_thread) {
+            uint64_t bits = atomic_load_explicit(&words[w], memory_order_relaxed);
+            atomic_store_explicit(&words[w], bits | pending[w], memory_order_relaxed);
+        } else if ((pending[w] & ~atomic_load_explicit(&words[w], memory_order_seq_cst)) != 0) {
+            atomic_fetch_or_explicit(&words[w], pending[w], memory_order_seq_cst);
+        }
+    }
+    return done;
+}
+
+/* Single thread, one shard: removes are sequential, so a run popped from
+ * the best level is what that many removes would return one by one. */
+static uint32_t
+pq_remove_burst_single(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out, uint32_t max)
+{
+    uint32_t first_level = min_class * pq->band_count, done = 0;
+    while (done < max) {
+        uint32_t level = pq_summary_best(pq, 0, first_level);
+        if (level == UINT32_MAX)
+            break;
+        uint64_t value;
+        while (done < max && pq_ring_pop_single(pq, 0, level, UINT64_MAX, &value))
+            pq_item_fill(pq, level, value, &out[done++]);
+    }
+    return done;
+}
+
+uint32_t
+ubc_pq_remove_burst(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out, uint32_t max)
+{
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && (out != NULL || max == 0));
+    if (min_class >= UBC_QOS_CLASSES)
+        return 0;
+    if (pq->single_thread && pq->shard_count == 1)
+        return pq_remove_burst_single(pq, min_class, out, max);
+    uint32_t done = 0;
+    while (done < max && ubc_pq_remove_from(pq, min_class, &out[done]))
+        done++;
+    return done;
 }
 
 /* Re-inserts an aged item into its shard: band above, else its own band.

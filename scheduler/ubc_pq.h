@@ -39,18 +39,34 @@
 #define UBC_PQ_LEVELS_MAX (UBC_QOS_CLASSES * UBC_PQ_BANDS_MAX)
 #define UBC_PQ_SHARDS_MAX 16u
 
+/* ubc_pq_params.flags: one thread at a time calls insert, remove and age
+ * (the caller serialises them, e.g. the sched lcore owns the queue). Same
+ * order and results as the default mode run sequentially, without one CAS
+ * or locked instruction: plain loads and stores, summary bits exact (a pop
+ * that empties a level clears its bit, so no remove meets an empty level).
+ * ubc_pq_depth may still be read from another thread (approximate). */
+#define UBC_PQ_FLAG_SINGLE_THREAD 1u
+
 struct ubc_pq_params {
     uint32_t band_count;     /* priority bands per class: power of two, 1..64 */
     uint32_t level_capacity; /* items per (class, band) level: power of two >= 2 */
     uint64_t aging_ns;       /* wait in one band before promotion; 0 = no aging */
     uint32_t shard_count;    /* sub-queues, power of two 1..16 (0 = 1); level_capacity each */
     uint32_t global_period;  /* ubc_pq_remove: every n-th call of a thread is global (0 = 1) */
+    uint32_t flags;          /* UBC_PQ_FLAG_*; 0 = any number of threads */
 };
 
 struct ubc_pq_item {
     uint64_t value;
     uint8_t qos_class;
     uint8_t band; /* band the item came out of (0 = lowest) */
+};
+
+/* One item of ubc_pq_insert_burst. */
+struct ubc_pq_entry {
+    uint64_t value;
+    uint32_t qos_class;
+    uint16_t priority;
 };
 
 struct ubc_pq;
@@ -70,6 +86,21 @@ void *ubc_pq_delete(void *mem);
  * UBC_ERR_QUEUE_FULL (that level is full). now_ns starts the aging clock. */
 int ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
                   uint64_t now_ns);
+
+/* Inserts entries[0..count-1] in order into the calling thread's home
+ * shard, as count ubc_pq_insert calls would (each entry is visible once its
+ * summary bit is set; the burst sets each touched summary word once).
+ * Returns how many were inserted: it stops at the first entry that fails
+ * (malformed class or full level; ubc_pq_insert on it gives the reason). */
+uint32_t ubc_pq_insert_burst(struct ubc_pq *pq, const struct ubc_pq_entry *entries, uint32_t count,
+                             uint64_t now_ns);
+
+/* Up to max removes, as max ubc_pq_remove_from(pq, min_class) calls would
+ * return them, stopping at the first that finds nothing. Returns how many
+ * items were written to out. In UBC_PQ_FLAG_SINGLE_THREAD mode with one
+ * shard it takes a run of the best level at once. */
+uint32_t ubc_pq_remove_burst(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out,
+                             uint32_t max);
 
 /* Removes an item into *out. Returns 1, or 0 when no item is visible. With
  * one shard or global_period 1: the best item (ubc_pq_remove_at). Otherwise

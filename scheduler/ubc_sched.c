@@ -31,10 +31,12 @@ next_pow2(uint32_t n)
 static struct ubc_pq_params
 sched_pq_params(const struct ubc_sched_config *c)
 {
-    /* Twice the queue: stale entries of cancelled jobs drain lazily. */
+    /* Twice the queue: stale entries of cancelled jobs drain lazily. Only
+     * the sched lcore touches the queue: single-thread mode, no CAS. */
     return (struct ubc_pq_params){ .band_count = c->pq_bands,
                                    .level_capacity = next_pow2(2u * c->queue_capacity),
-                                   .aging_ns = c->aging_ns };
+                                   .aging_ns = c->aging_ns,
+                                   .flags = UBC_PQ_FLAG_SINGLE_THREAD };
 }
 
 static struct ubc_pool_params

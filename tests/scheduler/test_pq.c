@@ -4,17 +4,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "scheduler/ubc_pq.h"
 
+/* Every test runs twice: default (multi-thread) mode, then
+ * UBC_PQ_FLAG_SINGLE_THREAD, whose results must be the same. */
+static uint32_t pq_flags;
+
 static struct ubc_pq *
 pq_make(uint32_t bands, uint32_t capacity, uint64_t aging_ns, void **mem_out)
 {
-    struct ubc_pq_params params = { .band_count = bands,
-                                    .level_capacity = capacity,
-                                    .aging_ns = aging_ns };
+    struct ubc_pq_params params = {
+        .band_count = bands, .level_capacity = capacity, .aging_ns = aging_ns, .flags = pq_flags
+    };
     size_t bytes = ubc_pq_footprint(&params);
     assert_true(bytes > 0);
     void *mem = aligned_alloc(ubc_pq_align(), (bytes + 63) & ~(size_t)63);
@@ -50,6 +55,10 @@ test_params(void **state)
     assert_int_equal(ubc_pq_footprint(&p), 0);
     assert_int_equal(ubc_pq_footprint(NULL), 0);
     p.level_capacity = 8;
+    assert_true(ubc_pq_footprint(&p) > 0);
+    p.flags = 2; /* unknown flag */
+    assert_int_equal(ubc_pq_footprint(&p), 0);
+    p.flags = UBC_PQ_FLAG_SINGLE_THREAD;
     assert_true(ubc_pq_footprint(&p) > 0);
     char junk[128] __attribute__((aligned(64))) = { 0 };
     assert_null(ubc_pq_join(junk));
@@ -222,9 +231,11 @@ test_model(void **state)
 static struct ubc_pq *
 pq_make_sharded(uint32_t shards, uint32_t period, uint32_t capacity, void **mem_out)
 {
-    struct ubc_pq_params params = {
-        .band_count = 8, .level_capacity = capacity, .shard_count = shards, .global_period = period
-    };
+    struct ubc_pq_params params = { .band_count = 8,
+                                    .level_capacity = capacity,
+                                    .shard_count = shards,
+                                    .global_period = period,
+                                    .flags = pq_flags };
     size_t bytes = ubc_pq_footprint(&params);
     assert_true(bytes > 0);
     void *mem = aligned_alloc(ubc_pq_align(), (bytes + 63) & ~(size_t)63);
@@ -347,6 +358,7 @@ test_shard_model(void **state)
     (void)state;
     void *mem;
     struct ubc_pq *pq = pq_make_sharded(SHARDS_MODEL, 3, 256, &mem);
+    memset(shard_counts, 0, sizeof(shard_counts)); /* the group runs twice */
     uint32_t home = ubc_pq_shard_self(pq), not_best_run = 0;
     uint64_t rng = 777, seq = 0;
     for (int step = 0; step < 100000; step++) {
@@ -380,6 +392,61 @@ test_shard_model(void **state)
     pq_free(pq, mem);
 }
 
+/* Bursts against the sorted model: insert_burst stops at the first full
+ * level (and returns how many went in), remove_burst returns what that
+ * many removes would, in order. */
+static void
+test_burst_model(void **state)
+{
+    (void)state;
+    void *mem;
+    struct ubc_pq *pq = pq_make(8, 64, 0, &mem);
+    enum { MODEL_MAX = 8192 };
+    static uint64_t keys[MODEL_MAX];
+    uint32_t count = 0;
+    uint64_t rng = 99, seq = 0;
+    for (int step = 0; step < 20000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33), n = 1 + (r >> 20) % 24;
+        if ((r & 1) != 0) {
+            struct ubc_pq_entry entries[24];
+            for (uint32_t k = 0; k < n; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                uint32_t e = (uint32_t)(rng >> 33);
+                entries[k].qos_class = (e >> 2) & 7;
+                entries[k].priority = (uint16_t)(e >> 5);
+                uint64_t level = entries[k].qos_class * 8 + (7 - (entries[k].priority >> 13));
+                entries[k].value = level << 40 | (seq + k);
+            }
+            if ((r & 2) != 0)
+                entries[n - 1].qos_class = 8; /* malformed: stops there */
+            uint32_t done = ubc_pq_insert_burst(pq, entries, n, 0);
+            assert_true(done <= n - ((r & 2) != 0));
+            if (done < n && entries[done].qos_class < 8)
+                assert_int_equal(
+                    ubc_pq_insert(pq, entries[done].qos_class, entries[done].priority, 0, 0),
+                    UBC_ERR_QUEUE_FULL);
+            for (uint32_t k = 0; k < done; k++)
+                keys[count++] = entries[k].value;
+            seq += n;
+        } else {
+            struct ubc_pq_item items[24];
+            uint32_t got = ubc_pq_remove_burst(pq, 0, items, n);
+            assert_int_equal(got, count < n ? count : n);
+            for (uint32_t k = 0; k < got; k++) {
+                uint32_t best = 0;
+                for (uint32_t i = 1; i < count; i++)
+                    if (keys[i] < keys[best])
+                        best = i;
+                assert_int_equal(items[k].value, keys[best]);
+                keys[best] = keys[--count];
+            }
+        }
+        assert_true(count + 24 <= MODEL_MAX);
+    }
+    pq_free(pq, mem);
+}
+
 int
 main(void)
 {
@@ -388,7 +455,9 @@ main(void)
         cmocka_unit_test(test_full_and_wrap), cmocka_unit_test(test_remove_from),
         cmocka_unit_test(test_aging),         cmocka_unit_test(test_model),
         cmocka_unit_test(test_shard_params),  cmocka_unit_test(test_shard_relaxed_bound),
-        cmocka_unit_test(test_shard_model),
+        cmocka_unit_test(test_shard_model),   cmocka_unit_test(test_burst_model),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("pq_multi_thread_mode", tests, NULL, NULL);
+    pq_flags = UBC_PQ_FLAG_SINGLE_THREAD;
+    return failed + cmocka_run_group_tests_name("pq_single_thread_mode", tests, NULL, NULL);
 }

@@ -76,6 +76,7 @@ struct worker {
 
 static uint32_t pq_shards = 1; /* shard_count of the next pq_make */
 static uint32_t pq_period = 1; /* global_period of the next pq_make */
+static uint32_t pq_burst = 0;  /* mixed stress: bursts of up to this many (0 = single ops) */
 
 static struct ubc_pq *
 pq_make(uint32_t capacity, uint64_t aging_ns, void **mem_out)
@@ -93,6 +94,31 @@ pq_make(uint32_t capacity, uint64_t aging_ns, void **mem_out)
     return ubc_pq_join(mem);
 }
 
+/* One step of the burst variant: insert a burst of 1..pq_burst items or
+ * remove up to pq_burst. */
+static void
+mixed_burst_step(struct worker *w, uint64_t *rng, uint64_t *seq)
+{
+    struct ubc_pq_entry entries[16];
+    struct ubc_pq_item items[16];
+    uint32_t r = (uint32_t)rng_next(rng), count = 1 + (r >> 24) % pq_burst;
+    if ((r & 1) == 0) {
+        for (uint32_t k = 0; k < count; k++) {
+            uint32_t e = (uint32_t)rng_next(rng);
+            entries[k].qos_class = e & 7;
+            entries[k].priority = (uint16_t)(e >> 4);
+            entries[k].value = value_make(w->id, level_of(e & 7, entries[k].priority), *seq + k);
+        }
+        uint32_t done = ubc_pq_insert_burst(w->shared->pq, entries, count, 0);
+        *seq += done;
+        w->inserted += done;
+        return;
+    }
+    uint32_t got = ubc_pq_remove_burst(w->shared->pq, 0, items, count);
+    for (uint32_t k = 0; k < got; k++)
+        w->log[w->removed++].value = items[k].value;
+}
+
 static void *
 mixed_main(void *arg)
 {
@@ -101,7 +127,11 @@ mixed_main(void *arg)
     uint64_t seq = 0;
     while (atomic_load(&w->shared->go) == 0)
         ;
-    for (uint32_t i = 0; i < PER_THREAD; i++) {
+    for (uint32_t i = 0; i < PER_THREAD / (pq_burst + 1); i++) {
+        if (pq_burst != 0) {
+            mixed_burst_step(w, &rng, &seq);
+            continue;
+        }
         uint32_t r = (uint32_t)rng_next(&rng);
         if ((r & 1) == 0) {
             uint32_t qos_class = (r >> 1) & 7;
@@ -426,6 +456,19 @@ test_sharded_aging_concurrent(void **state)
     pq_shards = 1, pq_period = 1;
 }
 
+/* ubc_pq_insert_burst (one summary update per word) and
+ * ubc_pq_remove_burst with 4 threads: exactly once, per-level FIFO; on 1
+ * shard and on 4 shards with the relaxed default remove. */
+static void
+test_burst_mixed_stress(void **state)
+{
+    pq_burst = 8;
+    test_mixed_stress(state);
+    pq_shards = THREADS, pq_period = 4;
+    test_mixed_stress(state);
+    pq_shards = 1, pq_period = 1, pq_burst = 0;
+}
+
 int
 main(void)
 {
@@ -433,9 +476,10 @@ main(void)
     if (scale != NULL && atoi(scale) > 1 && atoi(scale) <= 1000)
         per_thread *= (uint32_t)atoi(scale);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mixed_stress),     cmocka_unit_test(test_history_linearizable),
-        cmocka_unit_test(test_aging_concurrent), cmocka_unit_test(test_sharded_mixed_stress),
-        cmocka_unit_test(test_sharded_history),  cmocka_unit_test(test_sharded_aging_concurrent),
+        cmocka_unit_test(test_mixed_stress),       cmocka_unit_test(test_history_linearizable),
+        cmocka_unit_test(test_aging_concurrent),   cmocka_unit_test(test_sharded_mixed_stress),
+        cmocka_unit_test(test_sharded_history),    cmocka_unit_test(test_sharded_aging_concurrent),
+        cmocka_unit_test(test_burst_mixed_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
