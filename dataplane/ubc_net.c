@@ -84,6 +84,7 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
     if (net->peers == NULL)
         return -ENOMEM;
     UBC_ASSERT(net->peers->slot_count - 1 <= UBC_NET_PEER_SLOT_MASK);
+    net->guard_poller = ubc_port_guard_poller_add(&port->guard);
     int rc = net_init_queues(net, config, port);
     if (rc != 0)
         return rc;
@@ -520,6 +521,9 @@ uint32_t
 ubc_net_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_net *net = ctx;
+    /* Every burst of this call is inside the guard: the driver tears the
+     * link down only after we left (ubc_port_guard.h). */
+    ubc_port_guard_enter(net->guard_poller);
     uint32_t work = net_tx_replies(net);
     /* Stopping: no new work comes in, replies still go out. */
     if (!__atomic_load_n(net->config.stopping, __ATOMIC_ACQUIRE)) {
@@ -530,6 +534,7 @@ ubc_net_poll(void *ctx, uint64_t now_tsc)
         net_drain_tx(net);
         net->next_drain_tsc = now_tsc + net->tx_drain_tsc;
     }
+    ubc_port_guard_leave(net->guard_poller);
     return work;
 }
 
@@ -537,7 +542,9 @@ void
 ubc_net_housekeep(void *ctx, uint64_t now_tsc)
 {
     struct ubc_net *net = ctx;
+    ubc_port_guard_enter(net->guard_poller);
     net_drain_tx(net);
+    ubc_port_guard_leave(net->guard_poller);
     net->next_drain_tsc = now_tsc + net->tx_drain_tsc;
 }
 
@@ -545,7 +552,9 @@ bool
 ubc_net_drained(void *ctx)
 {
     struct ubc_net *net = ctx;
+    ubc_port_guard_enter(net->guard_poller);
     net_drain_tx(net);
+    ubc_port_guard_leave(net->guard_poller);
     for (uint32_t i = 0; i < net->input_count; i++) {
         if (ubc_link_count(net->inputs[i]) != 0)
             return false;

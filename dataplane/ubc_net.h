@@ -124,6 +124,9 @@ struct ubc_net {
     uint32_t inflight_replies;
     uint32_t spare_count; /* messages taken for the current rx burst */
     struct ubc_msg *spare[UBC_NET_BURST_MAX];
+    /* This instance's slot in the port's teardown guard: odd while the
+     * lcore is in its rx/tx bursts (NULL: more instances than slots). */
+    struct ubc_port_guard_poller *guard_poller;
     struct ubc_net_queue_stats stats[UBC_NET_QUEUES_MAX];
 };
 

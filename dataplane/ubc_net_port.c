@@ -168,6 +168,13 @@ ubc_net_port_open(struct ubc_net_port *port, const struct ubc_net_port_config *c
         return rc;
     }
     snprintf(port->driver, sizeof(port->driver), "%s", info.driver_name);
+    ubc_port_guard_init(&port->guard);
+    port->guard_rc = 1;
+    /* A peer leaving a memif link must not crash the node (ubc_port_guard.h).
+     * Hooking fails only for a statically linked driver: the port still
+     * works, unguarded, and guard_rc says so in `ubcctl ports`. */
+    if (strcmp(info.driver_name, "net_memif") == 0)
+        port->guard_rc = ubc_port_guard_hook(&port->guard, "librte_net_memif");
     port->socket_id = rte_eth_dev_socket_id(port->port_id);
     if (port->socket_id < 0)
         port->socket_id = (int)rte_socket_id(); /* virtual ports have no NUMA node */
@@ -199,6 +206,7 @@ ubc_net_port_close(struct ubc_net_port *port)
         rte_eth_dev_close(port->port_id);
         port->started = false;
     }
+    ubc_port_guard_release(&port->guard);
     if (port->mbuf_pool != NULL) {
         rte_mempool_free(port->mbuf_pool);
         port->mbuf_pool = NULL;

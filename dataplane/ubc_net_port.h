@@ -22,6 +22,8 @@
 #include <rte_ether.h>
 #include <rte_mempool.h>
 
+#include "dataplane/ubc_port_guard.h"
+
 struct ubc_net_port_config {
     const char *name; /* devargs: "net_tap0,iface=ubc0" or "0000:03:00.0" */
     uint16_t queues;
@@ -50,6 +52,11 @@ struct ubc_net_port {
     uint64_t rss_hf;          /* the RSS hash functions in use; 0: no RSS (one queue) */
     bool rx_checksum_offload; /* the device checks IPv4 and UDP checksums (mbuf ol_flags) */
     bool tx_checksum_offload; /* the device fills IPv4 and UDP checksums */
+    /* net_memif: the driver's link teardown waits for the net lcores
+     * (ubc_port_guard.h); guard_rc is ubc_port_guard_hook's answer (0:
+     * hooked; 1: not a driver that needs it). */
+    int guard_rc;
+    struct ubc_port_guard guard;
 };
 
 /* The mbuf count formula: every descriptor can hold an mbuf, every queue
