@@ -264,6 +264,15 @@ cmds_ports_json(const struct ubc_node *node)
     json_object_set_new(one, "rx_checksum_offload", json_boolean(port->rx_checksum_offload));
     json_object_set_new(one, "tx_checksum_offload", json_boolean(port->tx_checksum_offload));
     json_object_set_new(one, "net_instances", cmds_net_instances_json(node));
+    /* A peer leaving the link (memif): dataplane/ubc_port_guard.h. */
+    const struct ubc_port_guard_stats *guard = &port->guard.stats;
+    json_object_set_new(one, "link_downs", json_integer((json_int_t)guard->link_downs));
+    json_object_set_new(one, "peer_guard",
+                        json_pack("{s:b,s:i,s:I,s:I,s:f}", "hooked", port->guard.hooked,
+                                  "hook_result", (json_int_t)port->guard_rc, "grace_periods",
+                                  (json_int_t)guard->grace_periods, "grace_waits",
+                                  (json_int_t)guard->grace_waits, "grace_wait_us_max",
+                                  (double)guard->grace_wait_ns_max / 1000.0));
     json_t *ports = json_array();
     json_array_append_new(ports, one);
     return ports;
