@@ -428,6 +428,17 @@ int
 ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
               uint64_t now_ns)
 {
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
+    /* The engine's case (one lcore, one shard): no thread index, no call. */
+    if (pq->single_thread && pq->shard_count == 1) {
+        if (qos_class >= UBC_QOS_CLASSES)
+            return UBC_ERR_MALFORMED;
+        uint32_t level = pq_level_of(pq, qos_class, (uint32_t)priority >> pq->band_shift);
+        if (!pq_ring_push_single(pq, 0, level, value, now_ns))
+            return UBC_ERR_QUEUE_FULL;
+        pq_level_mark(pq, 0, level);
+        return UBC_OK;
+    }
     return ubc_pq_insert_at(pq, ubc_pq_shard_self(pq), qos_class, priority, value, now_ns);
 }
 
@@ -519,7 +530,7 @@ pq_summary_best(const struct ubc_pq *pq, uint32_t shard, uint32_t first_level)
 
 /* Single-thread remove over shards home .. home + span - 1 (ties: the
  * earliest). A set bit is a non-empty level, so the pop cannot fail. */
-static int
+static inline int
 pq_remove_single(struct ubc_pq *pq, uint32_t home, uint32_t span, uint32_t min_class,
                  struct ubc_pq_item *out)
 {
@@ -580,6 +591,10 @@ ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct
 int
 ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
 {
+    if (pq->single_thread && pq->shard_count == 1) {
+        UBC_ASSERT(pq->magic == UBC_PQ_MAGIC && out != NULL);
+        return min_class < UBC_QOS_CLASSES ? pq_remove_single(pq, 0, 1, min_class, out) : 0;
+    }
     uint32_t home = ubc_pq_shard_self(pq);
     if (pq->global_period <= 1)
         return ubc_pq_remove_at(pq, home, min_class, out);

@@ -2,7 +2,11 @@
  * 1, 2 and 4 threads (4 oversubscribes this 2-core machine), for ubc_pq,
  * a mutex-protected binary heap and an rte_ring MPMC FIFO, in one run and
  * with the same operation pattern (one insert then one remove per pair,
- * element by element, same random classes and priorities). */
+ * element by element, same random classes and priorities). At 1 thread
+ * also: ubc_pq in single-thread mode against an SP/SC rte_ring (the
+ * cheapest ring mode: no CAS either), and bursts of BENCH_BURST inserts
+ * then BENCH_BURST removes through the burst APIs of both, single-thread
+ * against SP/SC and MPMC against MPMC. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -20,8 +24,15 @@
 #include "perf/scheduler/bench.h"
 #include "scheduler/ubc_pq.h"
 
+#define BENCH_BURST 32u
+
 struct subject {
     const char *name;
+    const char *mode; /* emitted as params.mode */
+    /* Burst subjects: one call runs BENCH_BURST inserts then BENCH_BURST
+     * removes and returns the pairs that succeeded; NULL = pair by pair. */
+    uint32_t (*burst)(void *ctx, uint64_t *rng);
+    int one_thread; /* measured at 1 thread only (single-thread, SP/SC modes) */
     int (*insert)(void *ctx, uint32_t qos_class, uint16_t priority, uint64_t value);
     int (*remove)(void *ctx, uint64_t *value);
     void *ctx;
@@ -149,6 +160,69 @@ ring_remove(void *ctx, uint64_t *value)
     return 1;
 }
 
+static inline void item_next(uint64_t *rng, uint32_t *qos_class, uint16_t *priority,
+                             uint64_t *value);
+
+static uint32_t
+pq_burst(void *ctx, uint64_t *rng)
+{
+    struct ubc_pq_entry entries[BENCH_BURST];
+    struct ubc_pq_item items[BENCH_BURST];
+    for (uint32_t k = 0; k < BENCH_BURST; k++)
+        item_next(rng, &entries[k].qos_class, &entries[k].priority, &entries[k].value);
+    uint32_t in = ubc_pq_insert_burst(ctx, entries, BENCH_BURST, 0);
+    uint32_t out = ubc_pq_remove_burst(ctx, 0, items, BENCH_BURST);
+    return in < out ? in : out;
+}
+
+/* SP/SC ring: one producer and one consumer (here the same thread). */
+static int
+ring_sp_insert(void *ctx, uint32_t qos_class, uint16_t priority, uint64_t value)
+{
+    (void)qos_class, (void)priority;
+    return rte_ring_sp_enqueue(ctx, (void *)(uintptr_t)value) == 0;
+}
+
+static int
+ring_sc_remove(void *ctx, uint64_t *value)
+{
+    void *obj;
+    if (rte_ring_sc_dequeue(ctx, &obj) != 0)
+        return 0;
+    *value = (uint64_t)(uintptr_t)obj;
+    return 1;
+}
+
+static uint32_t
+ring_burst_common(void *ctx, uint64_t *rng, int single)
+{
+    void *objs[BENCH_BURST];
+    uint32_t qos_class;
+    uint16_t priority;
+    uint64_t value;
+    for (uint32_t k = 0; k < BENCH_BURST; k++) {
+        item_next(rng, &qos_class, &priority, &value);
+        objs[k] = (void *)(uintptr_t)value;
+    }
+    unsigned in = single ? rte_ring_sp_enqueue_burst(ctx, objs, BENCH_BURST, NULL)
+                         : rte_ring_mp_enqueue_burst(ctx, objs, BENCH_BURST, NULL);
+    unsigned out = single ? rte_ring_sc_dequeue_burst(ctx, objs, BENCH_BURST, NULL)
+                          : rte_ring_mc_dequeue_burst(ctx, objs, BENCH_BURST, NULL);
+    return in < out ? in : out;
+}
+
+static uint32_t
+ring_burst_spsc(void *ctx, uint64_t *rng)
+{
+    return ring_burst_common(ctx, rng, 1);
+}
+
+static uint32_t
+ring_burst_mpmc(void *ctx, uint64_t *rng)
+{
+    return ring_burst_common(ctx, rng, 0);
+}
+
 struct worker {
     const struct subject *subject;
     _Atomic uint32_t *ready;
@@ -200,7 +274,14 @@ worker_main(void *arg)
     while (atomic_load_explicit(w->go, memory_order_acquire) == 0)
         ;
     uint64_t pairs = 0, misses = 0;
-    while (atomic_load_explicit(w->stop, memory_order_relaxed) == 0) {
+    while (s->burst != NULL && atomic_load_explicit(w->stop, memory_order_relaxed) == 0) {
+        for (uint32_t i = 0; i < 8; i++) {
+            uint32_t done = s->burst(s->ctx, &rng);
+            pairs += done;
+            misses += BENCH_BURST - done;
+        }
+    }
+    while (s->burst == NULL && atomic_load_explicit(w->stop, memory_order_relaxed) == 0) {
         for (uint32_t i = 0; i < 256; i++) {
             item_next(&rng, &qos_class, &priority, &value);
             int inserted = s->insert(s->ctx, qos_class, priority, value);
@@ -274,7 +355,7 @@ run_sample(const struct subject *s, uint32_t threads, uint64_t prefill_count, ui
 }
 
 static struct rte_ring *
-ring_setup(uint64_t prefill_count)
+ring_setup(uint64_t prefill_count, struct rte_ring **spsc)
 {
     char *eal_argv[] = { "ubc_sched_bench",
                          "--no-huge",
@@ -295,28 +376,31 @@ ring_setup(uint64_t prefill_count)
     while (size <= prefill_count * 2)
         size <<= 1;
     struct rte_ring *ring = rte_ring_create("ubc_bench_pq", size, SOCKET_ID_ANY, 0);
-    if (ring == NULL)
+    *spsc =
+        rte_ring_create("ubc_bench_pq_spsc", size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (ring == NULL || *spsc == NULL)
         fprintf(stderr, "pq: rte_ring_create failed: no rte_ring baseline\n");
     return ring;
 }
 
 static void
-emit(const char *subject, const char *baseline, double value, double baseline_value,
-     uint32_t threads, const struct ubc_pq_params *params, uint64_t misses, uint32_t samples)
+emit(const struct subject *subject, const struct subject *baseline, double value,
+     double baseline_value, uint32_t threads, uint32_t shards, uint32_t period, uint64_t misses,
+     uint32_t samples)
 {
     struct ubc_bench_result r = { .harness = "pq",
                                   .metric = "pairs_per_s",
                                   .value = value,
                                   .unit = "ops/s",
-                                  .baseline = baseline,
+                                  .baseline = baseline != NULL ? baseline->name : NULL,
                                   .baseline_value = baseline_value,
                                   .samples = samples };
     ubc_bench_param_num(&r, "threads", threads);
     ubc_bench_param_num(&r, "prefill", ubc_bench_quick() ? 10000 : 1000000);
-    ubc_bench_param_text(&r, "subject", subject);
-    ubc_bench_param_num(&r, "shards", params->shard_count);
-    ubc_bench_param_num(&r, "global_period",
-                        strcmp(subject, "ubc_pq") == 0 ? params->global_period : 1);
+    ubc_bench_param_text(&r, "subject", subject->name);
+    ubc_bench_param_text(&r, "mode", subject->mode);
+    ubc_bench_param_num(&r, "shards", shards);
+    ubc_bench_param_num(&r, "global_period", period);
     ubc_bench_param_text(&r, "mix", "8 classes x 8 bands, uniform");
     ubc_bench_param_num(&r, "misses", (double)misses);
     ubc_bench_emit(&r);
@@ -329,39 +413,96 @@ env_u32(const char *name, uint32_t fallback)
     return text != NULL && atoi(text) > 0 ? (uint32_t)atoi(text) : fallback;
 }
 
-enum { SUBJECT_PQ, SUBJECT_PQ_STRICT, SUBJECT_HEAP, SUBJECT_RING, SUBJECTS };
+enum {
+    SUBJECT_PQ,
+    SUBJECT_PQ_STRICT,
+    SUBJECT_PQ_SINGLE,
+    SUBJECT_PQ_SINGLE_BURST,
+    SUBJECT_PQ_BURST,
+    SUBJECT_HEAP,
+    SUBJECT_RING,
+    SUBJECT_RING_SPSC,
+    SUBJECT_RING_SPSC_BURST,
+    SUBJECT_RING_BURST,
+    SUBJECTS
+};
+
+/* Which baselines each ubc_pq subject is reported against: the same mode. */
+static const struct {
+    uint32_t subject, baseline;
+} bench_pairs[] = {
+    { SUBJECT_PQ, SUBJECT_HEAP },
+    { SUBJECT_PQ, SUBJECT_RING },
+    { SUBJECT_PQ_STRICT, SUBJECT_HEAP },
+    { SUBJECT_PQ_STRICT, SUBJECT_RING },
+    { SUBJECT_PQ_SINGLE, SUBJECT_HEAP },
+    { SUBJECT_PQ_SINGLE, SUBJECT_RING_SPSC },
+    { SUBJECT_PQ_SINGLE_BURST, SUBJECT_RING_SPSC_BURST },
+    { SUBJECT_PQ_BURST, SUBJECT_RING_BURST },
+};
+
+struct bench_setup {
+    struct subject *subjects;
+    uint32_t shards, period; /* of the multi-thread queue */
+    uint64_t prefill_count, duration_ns;
+    uint32_t samples;
+};
+
+static int
+subject_runs(const struct bench_setup *b, uint32_t i, uint32_t threads)
+{
+    return b->subjects[i].ctx != NULL && (threads == 1 || !b->subjects[i].one_thread);
+}
 
 /* Medians of samples for every subject at one thread count; subjects take
  * turns within each sample round so load changes hit all of them. */
 static void
-run_threads(struct subject *subjects, uint32_t subject_count, uint32_t threads,
-            uint64_t prefill_count, uint64_t duration_ns, uint32_t samples,
-            const struct ubc_pq_params *params)
+run_threads(const struct bench_setup *b, uint32_t threads)
 {
     double rates[SUBJECTS][8] = { { 0 } };
     uint64_t misses[SUBJECTS] = { 0 };
-    for (uint32_t k = 0; k < samples; k++)
-        for (uint32_t i = 0; i < subject_count; i++)
-            rates[i][k] =
-                run_sample(&subjects[i], threads, prefill_count, duration_ns, k + 1, &misses[i]);
+    for (uint32_t k = 0; k < b->samples; k++)
+        for (uint32_t i = 0; i < SUBJECTS; i++)
+            if (subject_runs(b, i, threads))
+                rates[i][k] = run_sample(&b->subjects[i], threads, b->prefill_count, b->duration_ns,
+                                         k + 1, &misses[i]);
     double median[SUBJECTS] = { 0 };
-    for (uint32_t i = 0; i < subject_count; i++)
-        median[i] = ubc_bench_median(rates[i], samples);
-    for (uint32_t i = SUBJECT_PQ; i <= SUBJECT_PQ_STRICT; i++) {
-        const char *name = subjects[i].name;
-        if (subject_count <= SUBJECT_HEAP) {
-            emit(name, NULL, median[i], 0, threads, params, misses[i], samples);
+    for (uint32_t i = 0; i < SUBJECTS; i++)
+        if (subject_runs(b, i, threads))
+            median[i] = ubc_bench_median(rates[i], b->samples);
+    for (uint32_t i = 0; i < SUBJECT_HEAP; i++) {
+        if (!subject_runs(b, i, threads))
             continue;
+        int single = i == SUBJECT_PQ_SINGLE || i == SUBJECT_PQ_SINGLE_BURST;
+        uint32_t shards = single ? 1 : b->shards;
+        uint32_t period = i == SUBJECT_PQ || i == SUBJECT_PQ_BURST ? b->period : 1;
+        int emitted = 0;
+        for (size_t p = 0; p < sizeof(bench_pairs) / sizeof(bench_pairs[0]); p++) {
+            uint32_t base = bench_pairs[p].baseline;
+            if (bench_pairs[p].subject != i || !subject_runs(b, base, threads))
+                continue;
+            emit(&b->subjects[i], &b->subjects[base], median[i], median[base], threads, shards,
+                 period, misses[i], b->samples);
+            emitted = 1;
         }
-        emit(name, "mutex_heap", median[i], median[SUBJECT_HEAP], threads, params, misses[i],
-             samples);
-        if (subject_count > SUBJECT_RING)
-            emit(name, "rte_ring_mpmc", median[i], median[SUBJECT_RING], threads, params, misses[i],
-                 samples);
+        if (!emitted)
+            emit(&b->subjects[i], NULL, median[i], 0, threads, shards, period, misses[i],
+                 b->samples);
     }
-    if (misses[SUBJECT_HEAP] + misses[SUBJECT_RING] != 0)
-        fprintf(stderr, "pq: baseline misses: heap %lu, ring %lu\n",
-                (unsigned long)misses[SUBJECT_HEAP], (unsigned long)misses[SUBJECT_RING]);
+    for (uint32_t i = SUBJECT_HEAP; i < SUBJECTS; i++)
+        if (misses[i] != 0)
+            fprintf(stderr, "pq: baseline %s misses: %lu\n", b->subjects[i].name,
+                    (unsigned long)misses[i]);
+}
+
+static struct ubc_pq *
+pq_create(const struct ubc_pq_params *params, void **mem)
+{
+    size_t bytes = ubc_pq_footprint(params);
+    if (bytes == 0)
+        return NULL;
+    *mem = bench_alloc(bytes);
+    return ubc_pq_join(ubc_pq_new(*mem, params));
 }
 
 /* Knobs for profiling one case: UBC_BENCH_PQ_THREADS=n runs only n threads,
@@ -374,9 +515,6 @@ bench_pq(int argc, char **argv)
     (void)argc, (void)argv;
     int quick = ubc_bench_quick();
     uint64_t prefill_count = quick ? 10000 : 1000000;
-    uint64_t duration_ns = quick ? 20000000ull : 200000000ull;
-    uint32_t samples = quick ? 1 : 5;
-    uint32_t only_threads = env_u32("UBC_BENCH_PQ_THREADS", 0);
     /* Per shard and level: the worst level of a shard must hold its prefill
      * share plus 1/64 of a sample's inserts (the queue drifts toward its
      * worst items), so no insert fails for lack of room. */
@@ -384,35 +522,63 @@ bench_pq(int argc, char **argv)
                                     .level_capacity = quick ? 16384 : 262144,
                                     .shard_count = env_u32("UBC_BENCH_PQ_SHARDS", 2),
                                     .global_period = env_u32("UBC_BENCH_PQ_PERIOD", 64) };
-    size_t pq_bytes = ubc_pq_footprint(&params);
-    if (pq_bytes == 0) {
+    /* The single-thread queue: one shard, twice the room per level (it
+     * holds the whole prefill and runs fastest, so drifts furthest). */
+    struct ubc_pq_params single_params = { .band_count = 8,
+                                           .level_capacity = quick ? 16384 : 524288,
+                                           .flags = UBC_PQ_FLAG_SINGLE_THREAD };
+    void *pq_mem = NULL, *single_mem = NULL;
+    struct ubc_pq *pq = pq_create(&params, &pq_mem);
+    struct ubc_pq *single = pq_create(&single_params, &single_mem);
+    if (pq == NULL || single == NULL) {
         fprintf(stderr, "pq: invalid UBC_BENCH_PQ_SHARDS\n");
         return 2;
     }
-    void *pq_mem = bench_alloc(pq_bytes);
-    struct ubc_pq *pq = ubc_pq_join(ubc_pq_new(pq_mem, &params));
     struct heap heap = { .capacity = (uint32_t)(prefill_count * 2) };
     pthread_mutex_init(&heap.lock, NULL);
     heap.keys = bench_alloc(heap.capacity * sizeof(uint64_t));
     heap.values = bench_alloc(heap.capacity * sizeof(uint64_t));
-    /* Both ubc_pq subjects use the same queue (emptied and refilled before
-     * every sample); they differ only in the remove they call. */
+    /* Subjects of one mode share one structure (emptied and refilled
+     * before every sample); they differ in the calls they make. */
     struct subject subjects[SUBJECTS] = {
-        { "ubc_pq", pq_insert, pq_remove, pq, pq_insert_prefill },
-        { "ubc_pq_strict", pq_insert, pq_remove_strict, pq, pq_insert_prefill },
-        { "mutex_heap", heap_insert, heap_remove, &heap, NULL },
-        { "rte_ring_mpmc", ring_insert, ring_remove, NULL, NULL },
+        [SUBJECT_PQ] = { "ubc_pq", "mpmc", NULL, 0, pq_insert, pq_remove, pq, pq_insert_prefill },
+        [SUBJECT_PQ_STRICT] = { "ubc_pq_strict", "mpmc", NULL, 0, pq_insert, pq_remove_strict, pq,
+                                pq_insert_prefill },
+        [SUBJECT_PQ_SINGLE] = { "ubc_pq_single", "single_thread", NULL, 1, pq_insert, pq_remove,
+                                single, NULL },
+        [SUBJECT_PQ_SINGLE_BURST] = { "ubc_pq_single_burst", "single_thread_burst32", pq_burst, 1,
+                                      pq_insert, pq_remove, single, NULL },
+        [SUBJECT_PQ_BURST] = { "ubc_pq_burst", "mpmc_burst32", pq_burst, 1, pq_insert, pq_remove,
+                               pq, pq_insert_prefill },
+        [SUBJECT_HEAP] = { "mutex_heap", "mpmc", NULL, 0, heap_insert, heap_remove, &heap, NULL },
+        [SUBJECT_RING] = { "rte_ring_mpmc", "mpmc", NULL, 0, ring_insert, ring_remove, NULL, NULL },
+        [SUBJECT_RING_SPSC] = { "rte_ring_spsc", "spsc", NULL, 1, ring_sp_insert, ring_sc_remove,
+                                NULL, NULL },
+        [SUBJECT_RING_SPSC_BURST] = { "rte_ring_spsc_burst", "spsc_burst32", ring_burst_spsc, 1,
+                                      ring_sp_insert, ring_sc_remove, NULL, NULL },
+        [SUBJECT_RING_BURST] = { "rte_ring_mpmc_burst", "mpmc_burst32", ring_burst_mpmc, 1,
+                                 ring_insert, ring_remove, NULL, NULL },
     };
-    uint32_t subject_count = SUBJECT_HEAP;
     if (getenv("UBC_BENCH_PQ_ONLY") == NULL) {
-        subjects[SUBJECT_RING].ctx = ring_setup(prefill_count);
-        subject_count = subjects[SUBJECT_RING].ctx != NULL ? SUBJECTS : SUBJECT_RING;
+        struct rte_ring *spsc = NULL;
+        struct rte_ring *ring = ring_setup(prefill_count, &spsc);
+        subjects[SUBJECT_RING].ctx = subjects[SUBJECT_RING_BURST].ctx = ring;
+        subjects[SUBJECT_RING_SPSC].ctx = subjects[SUBJECT_RING_SPSC_BURST].ctx = spsc;
+    } else {
+        subjects[SUBJECT_HEAP].ctx = NULL;
     }
+    struct bench_setup setup = { .subjects = subjects,
+                                 .shards = params.shard_count,
+                                 .period = params.global_period,
+                                 .prefill_count = prefill_count,
+                                 .duration_ns = quick ? 20000000ull : 200000000ull,
+                                 .samples = quick ? 1 : 5 };
+    uint32_t only_threads = env_u32("UBC_BENCH_PQ_THREADS", 0);
     static const uint32_t thread_counts[] = { 1, 2, 4 };
     for (uint32_t t = 0; t < 3; t++)
         if (only_threads == 0 || only_threads == thread_counts[t])
-            run_threads(subjects, subject_count, thread_counts[t], prefill_count, duration_ns,
-                        samples, &params);
-    free(heap.keys), free(heap.values), free(ubc_pq_delete(pq_mem));
+            run_threads(&setup, thread_counts[t]);
+    free(heap.keys), free(heap.values);
+    free(ubc_pq_delete(pq_mem)), free(ubc_pq_delete(single_mem));
     return 0;
 }
