@@ -520,6 +520,9 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
             break; /* outputs must drain before more input */
         role->held_count = ubc_link_recv_burst(&node->links[sched_inputs[i]], role->held,
                                                UBC_ARRAY_SIZE(role->held));
+        /* The scheduler's table lines of the whole burst load while it handles the first. */
+        for (uint32_t m = 0; m < role->held_count; m++)
+            ubc_sched_prefetch(role->sched, role->held[m]);
         sched_take_held(role, now_ns, &work);
         work += sched_flush(role) + sched_flush_disk(role);
     }
