@@ -265,23 +265,34 @@ ubc_port_guard_release(struct ubc_port_guard *guard)
 }
 
 int
+ubc_port_guard_register(struct ubc_port_guard *guard)
+{
+    UBC_ASSERT(guard != NULL);
+    for (uint32_t g = 0; g < guard_count; g++) {
+        if (guards[g] == guard)
+            return 0;
+    }
+    if (guard_count >= UBC_PORT_GUARDS_MAX)
+        return -ENOSPC;
+    guards[guard_count] = guard;
+    __atomic_store_n(&guard_count, guard_count + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int
 ubc_port_guard_hook(struct ubc_port_guard *guard, const char *library_part)
 {
     UBC_ASSERT(guard != NULL && library_part != NULL);
-    bool known = false;
-    for (uint32_t g = 0; g < guard_count; g++)
-        known |= guards[g] == guard;
-    if (!known && guard_count >= UBC_PORT_GUARDS_MAX)
-        return -ENOSPC;
+    int rc = ubc_port_guard_register(guard);
+    if (rc != 0)
+        return rc;
     struct hook_search search = { .library_part = library_part, .rc = -ENOENT };
     dl_iterate_phdr(hook_each_object, &search);
-    if (search.rc != 0)
+    if (search.rc == 0 && (real_close == NULL || real_munmap == NULL))
+        search.rc = -ENOENT; /* the object does not tear anything down through libc */
+    if (search.rc != 0) {
+        ubc_port_guard_release(guard);
         return search.rc;
-    if (real_close == NULL || real_munmap == NULL)
-        return -ENOENT; /* the object does not tear anything down through libc */
-    if (!known) {
-        guards[guard_count] = guard;
-        __atomic_store_n(&guard_count, guard_count + 1, __ATOMIC_RELEASE);
     }
     guard->hooked = true;
     snprintf(guard->library, sizeof(guard->library), "%s", search.library);

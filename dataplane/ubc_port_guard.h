@@ -65,7 +65,11 @@ void ubc_port_guard_init(struct ubc_port_guard *guard);
 /* Start-up: a poller slot for one lcore; NULL when all are taken. */
 struct ubc_port_guard_poller *ubc_port_guard_poller_add(struct ubc_port_guard *guard);
 
-/* Patches close/munmap/mmap in the loaded shared object whose path contains
+/* Adds the guard to those the hooks wait for (ubc_port_guard_hook does it;
+ * tests call it directly). Returns 0 or -ENOSPC. */
+int ubc_port_guard_register(struct ubc_port_guard *guard);
+
+/* Registers the guard and patches close/munmap/mmap in the loaded shared object whose path contains
  * library_part (e.g. "librte_net_memif") so that they go through every
  * registered guard. Returns 0, -ENOENT (no such object loaded: a driver
  * linked statically, nothing patched), -ENOSPC (too many guards) or
