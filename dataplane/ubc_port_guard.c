@@ -60,7 +60,7 @@ guard_record_wait(struct ubc_port_guard *guard, bool waited, uint64_t wait_ns)
 static bool
 guard_wait_poller(struct ubc_port_guard_poller *poller)
 {
-    uint64_t epoch = __atomic_load_n(&poller->epoch, __ATOMIC_ACQUIRE);
+    uint64_t epoch = __atomic_load_n(&poller->epoch, __ATOMIC_SEQ_CST);
     if ((epoch & 1) == 0)
         return false;
     for (uint32_t spins = 0; __atomic_load_n(&poller->epoch, __ATOMIC_ACQUIRE) == epoch; spins++) {
@@ -77,8 +77,10 @@ ubc_port_guard_synchronize(void)
 {
     /* Orders the driver's flag store (before the hook) before our loads of
      * the epochs: with the poller's seq_cst entry store, either we see it
-     * inside, or its burst sees the flag. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+     * inside, or its burst sees the flag. A locked read-modify-write is the
+     * full barrier (a fence would do; TSan does not model fences). */
+    static uint64_t barrier;
+    __atomic_fetch_add(&barrier, 1, __ATOMIC_SEQ_CST);
     uint32_t count = __atomic_load_n(&guard_count, __ATOMIC_ACQUIRE);
     for (uint32_t g = 0; g < count; g++) {
         struct ubc_port_guard *guard = guards[g];
