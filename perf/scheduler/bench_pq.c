@@ -522,10 +522,12 @@ bench_pq(int argc, char **argv)
                                     .level_capacity = quick ? 16384 : 262144,
                                     .shard_count = env_u32("UBC_BENCH_PQ_SHARDS", 2),
                                     .global_period = env_u32("UBC_BENCH_PQ_PERIOD", 64) };
-    /* The single-thread queue: one shard, twice the room per level (it
-     * holds the whole prefill and runs fastest, so drifts furthest). */
+    /* The single-thread queue: one shard, and room for the whole prefill
+     * in one level (2^20 >= 1M, 1 GiB): it runs fastest, so within a
+     * sample its frontier can reach the worst level, which then holds
+     * every item. The queue never holds more than the prefill. */
     struct ubc_pq_params single_params = { .band_count = 8,
-                                           .level_capacity = quick ? 16384 : 524288,
+                                           .level_capacity = quick ? 16384 : 1048576,
                                            .flags = UBC_PQ_FLAG_SINGLE_THREAD };
     void *pq_mem = NULL, *single_mem = NULL;
     struct ubc_pq *pq = pq_create(&params, &pq_mem);
