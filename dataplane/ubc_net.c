@@ -84,7 +84,9 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
     if (net->peers == NULL)
         return -ENOMEM;
     UBC_ASSERT(net->peers->slot_count - 1 <= UBC_NET_PEER_SLOT_MASK);
-    net->guard_poller = ubc_port_guard_poller_add(&port->guard);
+    /* Only a port whose driver tears links down under us pays the two
+     * stores per poll (ubc_port_guard.h); others keep a NULL slot. */
+    net->guard_poller = port->guard.hooked ? ubc_port_guard_poller_add(&port->guard) : NULL;
     int rc = net_init_queues(net, config, port);
     if (rc != 0)
         return rc;

@@ -125,7 +125,7 @@ struct ubc_net {
     uint32_t spare_count; /* messages taken for the current rx burst */
     struct ubc_msg *spare[UBC_NET_BURST_MAX];
     /* This instance's slot in the port's teardown guard: odd while the
-     * lcore is in its rx/tx bursts (NULL: more instances than slots). */
+     * lcore is in its rx/tx bursts (NULL: the port needs no guard). */
     struct ubc_port_guard_poller *guard_poller;
     struct ubc_net_queue_stats stats[UBC_NET_QUEUES_MAX];
 };
