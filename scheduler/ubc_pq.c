@@ -44,6 +44,7 @@ struct ubc_pq {
     uint32_t word_count;    /* summary words in use: ceil(level_count / 64) */
     uint32_t global_period; /* default remove: every n-th call looks at all shards */
     uint32_t single_thread; /* UBC_PQ_FLAG_SINGLE_THREAD: plain loads and stores */
+    uint32_t fast_path;     /* single_thread and one shard: the engine's direct path */
     uint64_t aging_ns;
     uint64_t slots_offset;   /* bytes from the struct to the slot array */
     uint64_t entries_offset; /* to the entry-time array; 0 = no aging, no array */
@@ -155,6 +156,7 @@ ubc_pq_new(void *mem, const struct ubc_pq_params *params)
     pq->global_period = params->global_period == 0 ? 1u : params->global_period;
     pq->aging_ns = params->aging_ns;
     pq->single_thread = (params->flags & UBC_PQ_FLAG_SINGLE_THREAD) != 0;
+    pq->fast_path = pq->single_thread && shards == 1;
     pq->slots_offset = pq_slots_offset(level_count * shards);
     size_t slot_count = (size_t)level_count * shards * params->level_capacity;
     pq->entries_offset =
@@ -430,22 +432,32 @@ ubc_pq_insert_at(struct ubc_pq *pq, uint32_t shard, uint32_t qos_class, uint16_t
     return UBC_OK;
 }
 
+__attribute__((noinline)) static int
+pq_insert_other(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
+                uint64_t now_ns)
+{
+    return ubc_pq_insert_at(pq, ubc_pq_shard_self(pq), qos_class, priority, value, now_ns);
+}
+
 int
 ubc_pq_insert(struct ubc_pq *pq, uint32_t qos_class, uint16_t priority, uint64_t value,
               uint64_t now_ns)
 {
     UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC);
-    /* The engine's case (one lcore, one shard): no thread index, no call. */
-    if (pq->single_thread && pq->shard_count == 1) {
+    /* The engine's case (one lcore, one shard): a leaf with no thread
+     * index and no call, so it saves no registers; the rest is a tail call. */
+    if (__builtin_expect(pq->fast_path, 1)) {
         if (qos_class >= UBC_QOS_CLASSES)
             return UBC_ERR_MALFORMED;
         uint32_t level = pq_level_of(pq, qos_class, (uint32_t)priority >> pq->band_shift);
         if (!pq_ring_push_single(pq, 0, level, value, now_ns))
             return UBC_ERR_QUEUE_FULL;
-        pq_level_mark(pq, 0, level);
+        _Atomic uint64_t *word = &pq->summary[0].words[level / 64u];
+        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+        atomic_store_explicit(word, bits | 1ull << (level % 64u), memory_order_relaxed);
         return UBC_OK;
     }
-    return ubc_pq_insert_at(pq, ubc_pq_shard_self(pq), qos_class, priority, value, now_ns);
+    return pq_insert_other(pq, qos_class, priority, value, now_ns);
 }
 
 static inline void
@@ -597,7 +609,7 @@ ubc_pq_remove_local(struct ubc_pq *pq, uint32_t home, uint32_t min_class, struct
 int
 ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *out)
 {
-    if (pq->single_thread && pq->shard_count == 1) {
+    if (pq->fast_path) {
         UBC_ASSERT(pq->magic == UBC_PQ_MAGIC && out != NULL);
         return min_class < UBC_QOS_CLASSES ? pq_remove_single(pq, 0, 1, min_class, out) : 0;
     }
@@ -615,9 +627,20 @@ ubc_pq_remove_from(struct ubc_pq *pq, uint32_t min_class, struct ubc_pq_item *ou
 int
 ubc_pq_remove(struct ubc_pq *pq, struct ubc_pq_item *out)
 {
-    if (pq->single_thread && pq->shard_count == 1) { /* no second call on the engine's path */
-        UBC_ASSERT(pq->magic == UBC_PQ_MAGIC && out != NULL);
-        return pq_remove_single(pq, 0, 1, 0, out);
+    UBC_ASSERT(pq != NULL && pq->magic == UBC_PQ_MAGIC && out != NULL);
+    if (__builtin_expect(pq->fast_path, 1)) { /* as in ubc_pq_insert */
+        const _Atomic uint64_t *words = pq->summary[0].words;
+        uint32_t w = 0;
+        uint64_t bits;
+        while ((bits = atomic_load_explicit(&words[w], memory_order_relaxed)) == 0)
+            if (++w == pq->word_count)
+                return 0;
+        uint32_t level = w * 64u + (uint32_t)__builtin_ctzll(bits);
+        uint64_t value;
+        int popped = pq_ring_pop_single(pq, 0, level, UINT64_MAX, &value);
+        UBC_ASSERT(popped); /* exact bits: a set bit is a non-empty level */
+        pq_item_fill(pq, level, value, out);
+        return 1;
     }
     return ubc_pq_remove_from(pq, 0, out);
 }
