@@ -505,6 +505,21 @@ pq_create(const struct ubc_pq_params *params, void **mem)
     return ubc_pq_join(ubc_pq_new(*mem, params));
 }
 
+/* The rings exist only when the EAL starts; UBC_BENCH_PQ_ONLY=1 skips
+ * every baseline. */
+static void
+subjects_attach_baselines(struct subject *subjects, uint64_t prefill_count)
+{
+    if (getenv("UBC_BENCH_PQ_ONLY") == NULL) {
+        struct rte_ring *spsc = NULL;
+        struct rte_ring *ring = ring_setup(prefill_count, &spsc);
+        subjects[SUBJECT_RING].ctx = subjects[SUBJECT_RING_BURST].ctx = ring;
+        subjects[SUBJECT_RING_SPSC].ctx = subjects[SUBJECT_RING_SPSC_BURST].ctx = spsc;
+    } else {
+        subjects[SUBJECT_HEAP].ctx = NULL;
+    }
+}
+
 /* Knobs for profiling one case: UBC_BENCH_PQ_THREADS=n runs only n threads,
  * UBC_BENCH_PQ_SHARDS=s sets the queue's shard count (default 2, one per
  * core of this machine), UBC_BENCH_PQ_PERIOD=p its global_period (default
@@ -561,14 +576,7 @@ bench_pq(int argc, char **argv)
         [SUBJECT_RING_BURST] = { "rte_ring_mpmc_burst", "mpmc_burst32", ring_burst_mpmc, 1,
                                  ring_insert, ring_remove, NULL, NULL },
     };
-    if (getenv("UBC_BENCH_PQ_ONLY") == NULL) {
-        struct rte_ring *spsc = NULL;
-        struct rte_ring *ring = ring_setup(prefill_count, &spsc);
-        subjects[SUBJECT_RING].ctx = subjects[SUBJECT_RING_BURST].ctx = ring;
-        subjects[SUBJECT_RING_SPSC].ctx = subjects[SUBJECT_RING_SPSC_BURST].ctx = spsc;
-    } else {
-        subjects[SUBJECT_HEAP].ctx = NULL;
-    }
+    subjects_attach_baselines(subjects, prefill_count);
     struct bench_setup setup = { .subjects = subjects,
                                  .shards = params.shard_count,
                                  .period = params.global_period,
