@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "dataplane/ubc_port_guard.h"
 
@@ -44,7 +45,7 @@ poller_main(void *arg)
             }
         }
         ubc_port_guard_leave(m->poller);
-        m->bursts++;
+        __atomic_fetch_add(&m->bursts, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -59,6 +60,10 @@ run_model(struct model *m, uint64_t teardowns)
     m->ring = RING_ALIVE;
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, poller_main, m), 0);
+    /* Tear down only while the poller runs: on a loaded 2-core machine the
+     * thread may not have started before a short loop ends. */
+    while (__atomic_load_n(&m->bursts, __ATOMIC_RELAXED) == 0)
+        sched_yield();
     for (uint64_t i = 0; i < teardowns; i++) {
         __atomic_store_n(&m->connected, 0, __ATOMIC_RELAXED);
         if (m->synchronize)
