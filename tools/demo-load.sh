@@ -33,6 +33,19 @@ first_job=$(( $(date +%s) * 100000 ))
 ip netns exec "$ns" "$client" --node "$node:7400" --owner "$owner" --json submit --job "$first_job" --count 10000000 --rate 80 \
     --tasks 2 --redundancy 2 --cpu 2000 --mem 4096 --bid 4000 --work-ms 150 >"$replies" 2>&1 &
 pids+=($!)
+# Clients' own signed ledger operations over the wire (LEDGER_OP), through the
+# verify role: a few new accounts, each created by its key's signature.
+ledger_op=$build/tools/ubc-ledger-op
+if [ -x "$ledger_op" ]; then
+    (for n in 1 2 3 4 5; do
+        read -r _ public _ secret < <("$ledger_op" keygen | tr '\n' ' ')
+        op=$("$ledger_op" sign --kind create-account --account "$public" --nonce 1 \
+            --secret "$secret")
+        ip netns exec "$ns" "$client" --node "$node:7400" ledger-op "$op" >/dev/null 2>&1
+        sleep 1
+    done) &
+    pids+=($!)
+fi
 sleep 6
 kill -KILL "$crashing" 2>/dev/null
 wait
