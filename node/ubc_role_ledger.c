@@ -410,8 +410,13 @@ static uint32_t
 ledger_refuse_all(struct ubc_role_ledger *role)
 {
     uint32_t n = ledger_gather(role, role->batch_ops);
+    ubc_ledger_msgs_to_ops(role->msgs, n, role->ops, role->batch_ops, role->op_index);
     for (uint32_t i = 0; i < n; i++) {
-        uint8_t dest = (uint8_t)ledger_answer(role, role->msgs[i], NULL, 0);
+        /* The op tells an escrow lock (the scheduler waits for its answer) from the rest. */
+        uint32_t op = role->op_index[i];
+        const struct ubc_ledger_op *refused = op == UBC_LEDGER_MSG_NO_OP ? NULL : &role->ops[op];
+        uint8_t dest =
+            (uint8_t)ledger_answer(role, role->msgs[i], refused, UBC_LEDGER_ERR_MALFORMED);
         ledger_route(role, role->msgs[i], ledger_answer_failed(role->msgs[i], dest));
     }
     if (role->control_count > 0) {
