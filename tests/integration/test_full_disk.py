@@ -82,6 +82,49 @@ def run(mount):
           f"{audit.stdout.strip().splitlines()[-1:]}")
 
 
+def run_ledger_only(mount):
+    """Only the ledger's journal fills (<data>/ledger is a link to the small tmpfs): the
+    jobs whose escrow batch was lost are refused read-only rather than left waiting, new
+    jobs are refused, every acknowledged job is still known, and the journal audits clean."""
+    data = tempfile.mkdtemp(prefix="ubc-full-ledger-")
+    ledger_dir = os.path.join(mount, "ledger")
+    os.mkdir(ledger_dir)
+    os.symlink(ledger_dir, os.path.join(data, "ledger"))
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
+                             "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = os.path.join(data, "ubcd.sock")
+    for _ in range(100):
+        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
+            break
+        time.sleep(0.2)
+    sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
+    sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+    acked, refused, unanswered, first = set(), [], 0, 1
+    while not refused and first < 200000:
+        for reply in submit(first, 2000):
+            if reply.get("result") == "ack":
+                acked.add(reply["id"])
+            elif reply.get("error") == "read-only":
+                refused.append(reply["id"])
+            elif reply.get("result") == "timeout":
+                unanswered += 1
+        first += 2000
+    ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "stats").stdout)
+    check(len(acked) > 0 and len(refused) > 0 and ledger["read_only"],
+          f"ledger journal full: {len(acked)} jobs acknowledged, then refused read-only "
+          f"(ledger read-only: {ledger['read_only']}, {ledger['batches_failed']} batches lost)")
+    check(unanswered == 0, f"no job left without an answer ({unanswered} timed out)")
+    jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
+    check(acked <= jobs, f"every acknowledged job is still known ({len(acked - jobs)} missing)")
+    sh(UBCCTL, "--socket", sock, "shutdown")
+    check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
+    audit = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
+    check(audit.returncode == 0, "the full ledger journal audits clean: "
+          f"{audit.stdout.strip().splitlines()[-1:]}")
+    shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     if os.geteuid() != 0 or shutil.which("ip") is None:
         print("skipped: needs root")
@@ -93,6 +136,9 @@ def main():
     sh("ip", "netns", "add", NS)
     try:
         run(mount)
+        sh("umount", mount)
+        sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount)
+        run_ledger_only(mount)
     finally:
         sh("ip", "netns", "del", NS)
         sh("umount", mount)
