@@ -42,54 +42,8 @@ def submit(first, count):
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-def run(mount):
-    data = os.path.join(mount, "node")
-    os.mkdir(data)
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
-                             "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sock = os.path.join(data, "ubcd.sock")
-    for _ in range(100):
-        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
-            break
-        time.sleep(0.2)
-    sh("ip", "-n", NS, "addr", "add", "198.18.0.1/24", "dev", "ubc0")
-    sh("ip", "-n", NS, "link", "set", "ubc0", "up")
-    acked, refused, first = set(), [], 1
-    while not refused and first < 100000:
-        for reply in submit(first, 2000):
-            if reply.get("result") == "ack":
-                acked.add(reply["id"])
-            elif reply.get("error") == "read-only":
-                refused.append(reply["id"])
-        first += 2000
-    check(len(acked) > 0 and len(refused) > 0, f"{len(acked)} jobs acknowledged, then "
-          "refused with read-only once the disk was full")
-    status = json.loads(sh(UBCCTL, "--socket", sock, "--json", "status").stdout)
-    check(any("read-only" in alarm for alarm in status["alarms"]), "status shows the alarm")
-    jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
-    check(acked <= jobs, f"every acknowledged job is still known ({len(acked)} acked, "
-          f"{len(jobs)} listed, {len(acked - jobs)} missing)")
-    again = submit(900000, 1)
-    check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
-    ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "stats").stdout)
-    sh(UBCCTL, "--socket", sock, "shutdown")
-    check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
-    audit = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
-    check(audit.returncode == 0 and "audit OK" in audit.stdout,
-          f"the ledger journal on the full disk audits clean ({ledger['batches_durable']} "
-          f"batches durable, {ledger['batches_failed']} lost to the full disk): "
-          f"{audit.stdout.strip().splitlines()[-1:]}")
-
-
-def run_ledger_only(mount):
-    """Only the ledger's journal fills (<data>/ledger is a link to the small tmpfs): the
-    jobs whose escrow batch was lost are refused read-only rather than left waiting, new
-    jobs are refused, every acknowledged job is still known, and the journal audits clean."""
-    data = tempfile.mkdtemp(prefix="ubc-full-ledger-")
-    ledger_dir = os.path.join(mount, "ledger")
-    os.mkdir(ledger_dir)
-    os.symlink(ledger_dir, os.path.join(data, "ledger"))
+def start(data):
+    """ubcd on data, small segments so that a 4 MiB disk fills fast; returns (proc, sock)."""
     proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
                              "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -100,8 +54,13 @@ def run_ledger_only(mount):
         time.sleep(0.2)
     sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
     sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+    return proc, sock
+
+
+def fill(limit):
+    """Submits until the first read-only refusal; returns (acked, refused, unanswered)."""
     acked, refused, unanswered, first = set(), [], 0, 1
-    while not refused and first < 200000:
+    while not refused and first < limit:
         for reply in submit(first, 2000):
             if reply.get("result") == "ack":
                 acked.add(reply["id"])
@@ -110,18 +69,59 @@ def run_ledger_only(mount):
             elif reply.get("result") == "timeout":
                 unanswered += 1
         first += 2000
+    return acked, refused, unanswered
+
+
+def known_jobs(sock):
+    return {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
+
+
+def stop_and_audit(proc, sock, data, what):
+    ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "stats").stdout)
+    sh(UBCCTL, "--socket", sock, "shutdown")
+    check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
+    audit = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
+    check(audit.returncode == 0 and "audit OK" in audit.stdout,
+          f"{what} audits clean ({ledger['batches_durable']} batches durable, "
+          f"{ledger['batches_failed']} lost to the full disk): "
+          f"{audit.stdout.strip().splitlines()[-1:]}")
+
+
+def run(mount):
+    data = os.path.join(mount, "node")
+    os.mkdir(data)
+    proc, sock = start(data)
+    acked, refused, _ = fill(100000)
+    check(len(acked) > 0 and len(refused) > 0, f"{len(acked)} jobs acknowledged, then "
+          "refused with read-only once the disk was full")
+    status = json.loads(sh(UBCCTL, "--socket", sock, "--json", "status").stdout)
+    check(any("read-only" in alarm for alarm in status["alarms"]), "status shows the alarm")
+    jobs = known_jobs(sock)
+    check(acked <= jobs, f"every acknowledged job is still known ({len(acked)} acked, "
+          f"{len(jobs)} listed, {len(acked - jobs)} missing)")
+    again = submit(900000, 1)
+    check(again and again[0].get("error") == "read-only", "new jobs keep being refused")
+    stop_and_audit(proc, sock, data, "the ledger journal on the full disk")
+
+
+def run_ledger_only(mount):
+    """Only the ledger's journal fills (<data>/ledger is a link to the small tmpfs): the
+    jobs whose escrow batch was lost are refused read-only rather than left waiting, new
+    jobs are refused, every acknowledged job is still known, and the journal audits clean."""
+    data = tempfile.mkdtemp(prefix="ubc-full-ledger-")
+    ledger_dir = os.path.join(mount, "ledger")
+    os.mkdir(ledger_dir)
+    os.symlink(ledger_dir, os.path.join(data, "ledger"))
+    proc, sock = start(data)
+    acked, refused, unanswered = fill(200000)
     ledger = json.loads(sh(UBCCTL, "--socket", sock, "--json", "ledger", "stats").stdout)
     check(len(acked) > 0 and len(refused) > 0 and ledger["read_only"],
           f"ledger journal full: {len(acked)} jobs acknowledged, then refused read-only "
           f"(ledger read-only: {ledger['read_only']}, {ledger['batches_failed']} batches lost)")
     check(unanswered == 0, f"no job left without an answer ({unanswered} timed out)")
-    jobs = {j["job"] for j in json.loads(sh(UBCCTL, "--socket", sock, "--json", "jobs").stdout)}
-    check(acked <= jobs, f"every acknowledged job is still known ({len(acked - jobs)} missing)")
-    sh(UBCCTL, "--socket", sock, "shutdown")
-    check(proc.wait(timeout=30) == 0, "the node still stops cleanly")
-    audit = sh(JOURNAL, "audit", os.path.join(data, "ledger"), "--every", "0")
-    check(audit.returncode == 0, "the full ledger journal audits clean: "
-          f"{audit.stdout.strip().splitlines()[-1:]}")
+    check(acked <= known_jobs(sock),
+          f"every acknowledged job is still known ({len(acked - known_jobs(sock))} missing)")
+    stop_and_audit(proc, sock, data, "the full ledger journal")
     shutil.rmtree(data, ignore_errors=True)
 
 
