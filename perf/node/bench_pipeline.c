@@ -142,6 +142,18 @@ static int memif_mode;        /* the generator drives a memif client port */
 static uint16_t memif_client; /* its port id */
 static uint32_t memif_inflight;
 
+/* The next request frames (the templates in turn) into fresh mbufs. */
+static void
+bench_fill(struct rte_mbuf **frames, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bench_frame *t = &templates[next_template++ % BENCH_TEMPLATES];
+        memcpy(rte_pktmbuf_mtod(frames[i], void *), t->bytes, t->length);
+        frames[i]->data_len = t->length;
+        frames[i]->pkt_len = t->length;
+    }
+}
+
 /* The generator on the memif client: what came back, then a top-up. */
 static uint32_t
 bench_generate_memif(void)
@@ -154,12 +166,7 @@ bench_generate_memif(void)
     uint32_t want = memif_inflight < BENCH_INFLIGHT ? BENCH_INFLIGHT - memif_inflight : 0;
     want = want < BENCH_BURST ? want : BENCH_BURST;
     if (want > 0 && rte_pktmbuf_alloc_bulk(generator_pool, frames, want) == 0) {
-        for (uint32_t i = 0; i < want; i++) {
-            const struct bench_frame *t = &templates[next_template++ % BENCH_TEMPLATES];
-            memcpy(rte_pktmbuf_mtod(frames[i], void *), t->bytes, t->length);
-            frames[i]->data_len = t->length;
-            frames[i]->pkt_len = t->length;
-        }
+        bench_fill(frames, want);
         uint32_t in = rte_eth_tx_burst(memif_client, 0, frames, (uint16_t)want);
         if (in < want)
             rte_pktmbuf_free_bulk(frames + in, want - in);
@@ -183,12 +190,7 @@ bench_generate(void)
     uint32_t want = have < BENCH_INFLIGHT ? BENCH_INFLIGHT - have : 0;
     want = want < BENCH_BURST ? want : BENCH_BURST;
     if (want > 0 && rte_pktmbuf_alloc_bulk(generator_pool, frames, want) == 0) {
-        for (uint32_t i = 0; i < want; i++) {
-            const struct bench_frame *t = &templates[next_template++ % BENCH_TEMPLATES];
-            memcpy(rte_pktmbuf_mtod(frames[i], void *), t->bytes, t->length);
-            frames[i]->data_len = t->length;
-            frames[i]->pkt_len = t->length;
-        }
+        bench_fill(frames, want);
         uint32_t in = rte_ring_enqueue_burst(rx_ring, (void **)frames, want, NULL);
         if (in < want)
             rte_pktmbuf_free_bulk(frames + in, want - in);
