@@ -27,8 +27,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+
 MODE, UBCD, UBCCTL, LOADGEN = sys.argv[1:5]
-QUICK = os.environ.get("UBC_BENCH_QUICK", "") not in ("", "0")
+QUICK = ubc_bench.QUICK
 OWNER = "c1" * 32
 SECONDS = 0.5 if QUICK else 3
 WARMUP = 0.1 if QUICK else 0.5  # latencies of the first WARMUP seconds are not recorded
@@ -41,17 +44,7 @@ SOCK = [None]
 
 
 def emit(record):
-    line = json.dumps(record)
-    out = os.environ.get("UBC_BENCH_OUT")
-    if out:
-        with open(out, "a") as f:
-            f.write(line + "\n")
-    else:
-        print(line, flush=True)
-    base = record.get("baseline_value")
-    print(f"loadgen    {record['metric']:<34} {record['value']:>12.4g} {record['unit']:<10}"
-          + (f" {record['baseline']}={base:.4g} ratio={record['ratio']:.3g}x" if base else ""),
-          file=sys.stderr)
+    ubc_bench.emit("loadgen", record)
 
 
 def start_node(tmp):

@@ -20,26 +20,18 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+
 UBCD, UBCCTL = sys.argv[1], sys.argv[2]
-QUICK = os.environ.get("UBC_BENCH_QUICK", "") not in ("", "0")
+QUICK = ubc_bench.QUICK
 IDLE_SECONDS = 1.0 if QUICK else 5.0
 PINGS = 5 if QUICK else 40
 NS = f"ubc-bench-idle-{os.getpid()}"
 
 
 def emit(record):
-    line = json.dumps(record)
-    out = os.environ.get("UBC_BENCH_OUT")
-    if out:
-        with open(out, "a") as f:
-            f.write(line + "\n")
-    else:
-        print(line, flush=True)
-    versus = ""
-    if record["baseline"] is not None:
-        versus = f"{record['baseline']}={record['baseline_value']:.4g} ratio={record['ratio']:.2f}x"
-    print(f"idle       {record['metric']:<28} {record['value']:>12.4g} {record['unit']:<8} {versus}",
-          file=sys.stderr)
+    ubc_bench.emit("idle", record)
 
 
 def cpu_seconds(pid):

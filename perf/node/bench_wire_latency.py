@@ -21,8 +21,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+
 UBCD, UBCCTL, CLIENT = sys.argv[1:4]
-QUICK = os.environ.get("UBC_BENCH_QUICK", "") not in ("", "0")
+QUICK = ubc_bench.QUICK
 NS = f"ubc-bench-wire-{os.getpid()}"
 NODE = "198.18.0.2"
 OWNER = "c1" * 32
@@ -30,15 +33,7 @@ SECONDS = 1 if QUICK else 4
 
 
 def emit(record):
-    line = json.dumps(record)
-    out = os.environ.get("UBC_BENCH_OUT")
-    if out:
-        with open(out, "a") as f:
-            f.write(line + "\n")
-    else:
-        print(line, flush=True)
-    print(f"wire       {record['metric']:<28} {record['value']:>12.4g} {record['unit']}",
-          file=sys.stderr)
+    ubc_bench.emit("wire", record)
 
 
 def percentile(values, p):
