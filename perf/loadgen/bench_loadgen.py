@@ -29,6 +29,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+from ubc_node_wait import wait_node  # noqa: E402
 
 MODE, UBCD, UBCCTL, LOADGEN = sys.argv[1:5]
 QUICK = ubc_bench.QUICK
@@ -60,13 +62,9 @@ def start_node(tmp):
                              "sched.max_jobs=200000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if subprocess.run([UBCCTL, "--socket", sock, "status"], capture_output=True).returncode == 0:
-            # 8192-slot rings (rsize=13): a descheduled loadgen loses no reply.
-            return proc, sock, f"net_memif0,role=client,socket={sock_memif},rsize=13"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
+    if wait_node(proc, sock, UBCCTL):
+        # 8192-slot rings (rsize=13): a descheduled loadgen loses no reply.
+        return proc, sock, f"net_memif0,role=client,socket={sock_memif},rsize=13"
     raise SystemExit("ubcd did not start")
 
 

@@ -22,6 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL = sys.argv[1], sys.argv[2]
 QUICK = ubc_bench.QUICK
@@ -48,11 +50,7 @@ def run_node(busy):
                              f"poll.busy={'true' if busy else 'false'}", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(150):
-            if subprocess.run([UBCCTL, "--socket", sock, "status"],
-                              capture_output=True).returncode == 0:
-                break
-            time.sleep(0.2)
+        wait_node(proc, sock, UBCCTL)
         subprocess.run(["ip", "-n", NS, "addr", "add", "198.18.0.1/24", "dev", "ubc0"])
         subprocess.run(["ip", "-n", NS, "link", "set", "ubc0", "up"])
         time.sleep(0.5)

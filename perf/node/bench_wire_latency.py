@@ -23,6 +23,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import ubc_bench  # noqa: E402 (perf/ubc_bench.py: the result schema)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT = sys.argv[1:4]
 QUICK = ubc_bench.QUICK
@@ -68,10 +70,7 @@ def start(data):
                              "sched.max_jobs=100000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if subprocess.run([UBCCTL, "--socket", sock, "status"], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.2)
+    wait_node(proc, sock, UBCCTL)
     subprocess.run(["ip", "-n", NS, "addr", "add", "198.18.0.1/24", "dev", "ubc0"])
     subprocess.run(["ip", "-n", NS, "link", "set", "ubc0", "up"])
     agents = [subprocess.Popen(["ip", "netns", "exec", NS, CLIENT, "--node", f"{NODE}:7400",

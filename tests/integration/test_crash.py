@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT, JOURNAL = sys.argv[1:5]
 ROUNDS = int(sys.argv[5]) if len(sys.argv) > 5 else 5
@@ -48,14 +50,10 @@ def start(data):
                             stdout=open(os.path.join(data, "ubcd.log"), "a"),
                             stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
-            sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
-            sh("ip", "-n", NS, "link", "set", "ubc0", "up")
-            return proc, sock
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
+    if wait_node(proc, sock, UBCCTL):
+        sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
+        sh("ip", "-n", NS, "link", "set", "ubc0", "up")
+        return proc, sock
     sys.stdout.write(open(os.path.join(data, "ubcd.log")).read())
     raise SystemExit("ubcd did not start")
 

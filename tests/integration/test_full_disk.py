@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT, JOURNAL = sys.argv[1:5]
 NS = f"ubc-full-{os.getpid()}"
@@ -48,10 +50,7 @@ def start(data):
                              "disk.segment_mib=1", "--set", "disk.batch_kib=64"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(100):
-        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
-            break
-        time.sleep(0.2)
+    check(wait_node(proc, sock, UBCCTL), "ubcd starts on the small disk")
     sh("ip", "-n", NS, "addr", "replace", "198.18.0.1/24", "dev", "ubc0")
     sh("ip", "-n", NS, "link", "set", "ubc0", "up")
     return proc, sock

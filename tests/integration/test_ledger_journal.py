@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, JOURNAL, LEDGER_OP = sys.argv[1:5]
 NS = f"ubc-ljournal-{os.getpid()}"
@@ -45,13 +47,7 @@ def start(data, genesis, balance):
                              f"ledger.genesis_balance={balance}"],
                             stdout=log, stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if sh(UBCCTL, "--socket", sock, "status").returncode == 0:
-            return proc, sock
-        if proc.poll() is not None:
-            return proc, None
-        time.sleep(0.2)
-    return proc, None
+    return proc, sock if wait_node(proc, sock, UBCCTL) else None
 
 
 def ctl_json(sock, *args):

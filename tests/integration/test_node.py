@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT, LEDGER_OP = sys.argv[1:5]
 GUARDIAN_ACCOUNT = "dd" * 32  # the node's guardian multisig account id
@@ -63,12 +65,8 @@ def start_node(data, *extra):
                              f"ledger.guardian_key={GUARDIAN_PUBLIC}", *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if ctl(sock, "status").returncode == 0:
-            return proc, sock
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
+    if wait_node(proc, sock, UBCCTL):
+        return proc, sock
     print(open(os.path.join(data, "ubcd.log")).read())
     raise SystemExit("ubcd did not start")
 

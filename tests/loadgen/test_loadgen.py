@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, LOADGEN, LINK = sys.argv[1:5]
 OWNER = "c1" * 32
@@ -80,12 +82,8 @@ def start_node(link, data):
         "--set", "ledger.genesis_balance=1000000000000000", "--set",
         "sched.quota_jobs_per_owner=100000"], stdout=log, stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
-    for _ in range(150):
-        if subprocess.run([UBCCTL, "--socket", sock, "status"], capture_output=True).returncode == 0:
-            return proc, sock
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
+    if wait_node(proc, sock, UBCCTL):
+        return proc, sock
     print(open(os.path.join(data, "ubcd.log")).read())
     raise SystemExit("ubcd did not start")
 
