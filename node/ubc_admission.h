@@ -26,7 +26,9 @@ struct ubc_admission {
     uint16_t escrow_error;   /* enum ubc_err of a refused lock */
     uint8_t escrow;          /* enum ubc_escrow_state */
     uint8_t sent_unparked;   /* an assignment left before the escrow was locked (FIFO full) */
-    uint8_t reserved[4];
+    uint8_t reserved;
+    uint16_t parked; /* the job's outputs waiting in the sched role's parked FIFO */
+    uint16_t reserved2;
 };
 
 struct ubc_admission_table {

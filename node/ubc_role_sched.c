@@ -45,17 +45,17 @@ sched_output_link(struct ubc_role_sched *role, const struct ubc_msg *msg, bool *
 
 enum { PARKED_WAITING = 0, PARKED_RELEASE = 1, PARKED_DROP = 2 };
 
-/* Whether an output must wait for its job's escrow: an assignment (or its
+/* The admission entry an output must wait on: an assignment (or its
  * revocation) of a job admitted and not yet locked by the ledger (a refused
- * one waits for its journal record to be withdrawn, and is dropped). */
-static bool
-sched_must_park(const struct ubc_role_sched *role, const struct ubc_msg *staged)
+ * one waits for its journal record to be withdrawn, and is dropped). NULL:
+ * the output goes now. */
+static struct ubc_admission *
+sched_park_entry(struct ubc_role_sched *role, const struct ubc_msg *staged)
 {
-    if (staged->hdr.type != UBC_MSG_ASSIGNMENT)
-        return false;
-    const struct ubc_admission *entry =
-        ubc_admission_find(role->admission, staged->u.assignment.job_id);
-    return entry != NULL && entry->escrow != UBC_ESCROW_LOCKED;
+    if (staged->hdr.type != UBC_MSG_ASSIGNMENT || role->admission->used == 0)
+        return NULL;
+    struct ubc_admission *entry = ubc_admission_find(role->admission, staged->u.assignment.job_id);
+    return entry != NULL && entry->escrow != UBC_ESCROW_LOCKED ? entry : NULL;
 }
 
 enum park_result { PARK_DONE, PARK_FULL, PARK_NO_MSG };
@@ -63,11 +63,11 @@ enum park_result { PARK_DONE, PARK_FULL, PARK_NO_MSG };
 /* Parks a copy of the staged head. A full FIFO lets it go unparked
  * (counted); an empty pool makes it wait for the next poll. */
 static enum park_result
-sched_park(struct ubc_role_sched *role, const struct ubc_msg *staged)
+sched_park(struct ubc_role_sched *role, const struct ubc_msg *staged, struct ubc_admission *entry)
 {
     if (role->parked_tail - role->parked_head == UBC_ROLE_SCHED_PARKED_MAX) {
         role->parked_full++;
-        ubc_admission_find(role->admission, staged->u.assignment.job_id)->sent_unparked = 1;
+        entry->sent_unparked = 1;
         return PARK_FULL;
     }
     struct ubc_msg *msg;
@@ -75,24 +75,28 @@ sched_park(struct ubc_role_sched *role, const struct ubc_msg *staged)
         return PARK_NO_MSG;
     memcpy(msg, staged, sizeof(msg->hdr) + sizeof(struct ubc_assignment));
     msg->hdr.src_role = UBC_ROLE_SCHED;
-    const struct ubc_admission *entry =
-        ubc_admission_find(role->admission, staged->u.assignment.job_id);
-    uint32_t state = entry->escrow == UBC_ESCROW_REFUSED ? PARKED_DROP : PARKED_WAITING;
+    bool refused = entry->escrow == UBC_ESCROW_REFUSED;
     role->parked[role->parked_tail++ % UBC_ROLE_SCHED_PARKED_MAX] =
-        (struct ubc_parked){ msg, staged->u.assignment.job_id, state };
+        (struct ubc_parked){ msg, entry->job_id, refused ? PARKED_DROP : PARKED_WAITING };
+    entry->parked += !refused;
     role->assignments_parked++;
     return PARK_DONE;
 }
 
-/* The ledger answered job_id's escrow: its parked outputs go, or are dropped. */
+/* The ledger answered the entry's escrow (or the job is withdrawn): its
+ * waiting outputs go, or are dropped. They are the newest parked for it, so
+ * the walk goes back from the tail only as far as it must. */
 static void
-sched_park_resolve(struct ubc_role_sched *role, uint64_t job_id, bool locked)
+sched_park_resolve(struct ubc_role_sched *role, struct ubc_admission *entry, bool locked)
 {
-    for (uint32_t i = role->parked_head; i != role->parked_tail; i++) {
-        struct ubc_parked *p = &role->parked[i % UBC_ROLE_SCHED_PARKED_MAX];
-        if (p->job_id == job_id && p->state == PARKED_WAITING)
+    for (uint32_t i = role->parked_tail; entry->parked > 0 && i != role->parked_head; i--) {
+        struct ubc_parked *p = &role->parked[(i - 1) % UBC_ROLE_SCHED_PARKED_MAX];
+        if (p->job_id == entry->job_id && p->state == PARKED_WAITING) {
             p->state = locked ? PARKED_RELEASE : PARKED_DROP;
+            entry->parked--;
+        }
     }
+    UBC_ASSERT(entry->parked == 0);
 }
 
 /* Sends released parked outputs from the head, in order; a waiting one stops it. */
@@ -134,8 +138,9 @@ sched_flush_skip(struct ubc_role_sched *role)
 {
     while (role->out_sent < role->out.count) {
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent];
-        if (sched_must_park(role, staged)) {
-            enum park_result parked = sched_park(role, staged);
+        struct ubc_admission *entry = sched_park_entry(role, staged);
+        if (entry != NULL) {
+            enum park_result parked = sched_park(role, staged, entry);
             if (parked == PARK_NO_MSG)
                 return false;
             if (parked == PARK_FULL)
@@ -172,7 +177,7 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
         const struct ubc_msg *next = &role->out.msgs[role->out_sent + n];
         bool next_to_net;
         if (next->hdr.type == UBC_MSG_NONE || sched_output_link(role, next, &next_to_net) != link ||
-            sched_must_park(role, next))
+            sched_park_entry(role, next) != NULL)
             break;
         n++;
     }
@@ -281,6 +286,7 @@ sched_admission_open(struct ubc_role_sched *role, uint64_t job_id, uint32_t firs
     entry->escrow = UBC_ESCROW_UNKNOWN;
     entry->durable = NULL;
     entry->sent_unparked = 0;
+    entry->parked = 0;
 }
 
 /* An accepted job's ACK waits until its record is durable: the ACK among
@@ -329,8 +335,6 @@ sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err erro
              uint64_t now_ns)
 {
     uint64_t job_id = msg->u.job_submit.job_id;
-    /* Its admission entry goes now: whatever of it is parked goes or is dropped with it. */
-    sched_park_resolve(role, job_id, error == UBC_OK);
     if (error == UBC_OK) {
         sched_reply_in_place(msg, UBC_MSG_ACK, job_id, UBC_OK);
         role->out.msgs[role->out.count++] = *msg;
@@ -383,6 +387,8 @@ sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_
         if (error == UBC_OK && entry->escrow == UBC_ESCROW_REFUSED)
             error = (enum ubc_err)entry->escrow_error;
         withheld = entry->escrow != UBC_ESCROW_LOCKED && !entry->sent_unparked;
+        /* The entry goes now: what of the job is parked goes or is dropped with it. */
+        sched_park_resolve(role, entry, error == UBC_OK && entry->escrow == UBC_ESCROW_LOCKED);
         ubc_admission_remove(role->admission, entry);
     }
     sched_answer(role, msg, error, withheld, now_ns);
@@ -401,7 +407,7 @@ sched_on_ledger_result(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_
     if (entry != NULL && entry->escrow == UBC_ESCROW_UNKNOWN) {
         entry->escrow = reply->error == UBC_OK ? UBC_ESCROW_LOCKED : UBC_ESCROW_REFUSED;
         entry->escrow_error = reply->error;
-        sched_park_resolve(role, reply->id, entry->escrow == UBC_ESCROW_LOCKED);
+        sched_park_resolve(role, entry, entry->escrow == UBC_ESCROW_LOCKED);
         if (entry->durable != NULL) {
             struct ubc_msg *request = entry->durable;
             enum ubc_err error = (enum ubc_err)entry->escrow_error;
