@@ -350,8 +350,7 @@ ledger_maybe_checkpoint(struct ubc_role_ledger *role)
                                                    .genesis_bytes = role->genesis_bytes,
                                                    .image_bytes = role->ledger_bytes,
                                                    .height = role->height };
-    memcpy(role->checkpoint, &header, sizeof(header));
-    memcpy(role->checkpoint + sizeof(header), role->genesis, role->genesis_bytes);
+    memcpy(role->checkpoint, &header, sizeof(header)); /* the genesis follows, written at start */
     memcpy(role->checkpoint + sizeof(header) + role->genesis_bytes, role->ledger_memory,
            role->ledger_bytes);
     ledger_send_external(role, request, UBC_RECORD_LEDGER_CHECKPOINT, role->checkpoint,
@@ -670,6 +669,8 @@ ledger_make(struct ubc_role_ledger *role, const struct ubc_ledger_config *config
                  (unsigned long)role->checkpoint_bytes);
         return -ENOMEM;
     }
+    memcpy(role->checkpoint + sizeof(struct ubc_ledger_checkpoint_header), role->genesis,
+           role->genesis_bytes);
     return 0;
 }
 
