@@ -95,6 +95,9 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
     net->self.udp_port_be = rte_cpu_to_be_16(config->udp_port);
     net->origin.sender_id = config->node_id;
     net->tx_drain_tsc = config->tsc_hz * config->tx_drain_us / 1000000;
+    /* A request frame of any pool carries a reply if its buffer is as big
+     * as the port's own (a ring port's frames come from the sender's pool). */
+    net->recycle_buf_len_min = rte_pktmbuf_data_room_size(port->mbuf_pool);
     return 0;
 }
 
@@ -108,9 +111,15 @@ ubc_net_add_input(struct ubc_net *net, struct ubc_link *link)
     return 0;
 }
 
+static void net_recycled_release(struct ubc_net *net);
+
 void
 ubc_net_fini(struct ubc_net *net)
 {
+    /* A closed port's pool is gone, and the stash with it. */
+    if (net->port != NULL && net->port->mbuf_pool != NULL)
+        net_recycled_release(net);
+    net->recycled_count = 0;
     for (uint16_t q = 0; q < UBC_NET_QUEUES_MAX; q++) {
         rte_free(net->tx_buffer[q]);
         net->tx_buffer[q] = NULL;
@@ -390,6 +399,55 @@ net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, ui
     rte_pktmbuf_free(frame);
 }
 
+/* Keeps decoded request frames for the next replies (ubc_net.h), as far
+ * as the stash has room; a frame that is not a plain mbuf as big as the
+ * port's (indirect, shared, chained, small) is freed. */
+static void
+net_recycle(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
+{
+    struct rte_mbuf *rest[UBC_NET_BURST_MAX];
+    uint32_t rest_count = 0;
+    UBC_ASSERT(n <= UBC_NET_BURST_MAX);
+    for (uint32_t i = 0; i < n; i++) {
+        struct rte_mbuf *frame = frames[i];
+        if (net->recycled_count < net->config.burst_size &&
+            frame->buf_len >= net->recycle_buf_len_min && RTE_MBUF_DIRECT(frame) &&
+            rte_mbuf_refcnt_read(frame) == 1 && frame->nb_segs == 1 && frame->next == NULL)
+            net->recycled[net->recycled_count++] = frame;
+        else
+            rest[rest_count++] = frame;
+    }
+    if (rest_count > 0)
+        rte_pktmbuf_free_bulk(rest, rest_count);
+}
+
+/* n fresh frames for replies: recycled requests first, the pool for the
+ * rest. Returns 0, or -ENOBUFS with nothing taken. */
+static int
+net_frames_take(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
+{
+    uint32_t reused = n < net->recycled_count ? n : net->recycled_count;
+    for (uint32_t i = 0; i < reused; i++) {
+        frames[i] = net->recycled[--net->recycled_count];
+        rte_pktmbuf_reset(frames[i]);
+    }
+    if (reused == n ||
+        rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames + reused, n - reused) == 0)
+        return 0;
+    for (uint32_t i = 0; i < reused; i++)
+        net->recycled[net->recycled_count++] = frames[i];
+    return -ENOBUFS;
+}
+
+/* Gives the stash back to the pool (stopping, or before the port closes). */
+static void
+net_recycled_release(struct ubc_net *net)
+{
+    if (net->recycled_count > 0)
+        rte_pktmbuf_free_bulk(net->recycled, net->recycled_count);
+    net->recycled_count = 0;
+}
+
 /* Hands the burst's messages to sched in one ring burst; those that did not
  * fit are refused "overloaded" in place: the client retries with back-off,
  * rx never blocks and nothing grows. */
@@ -403,7 +461,7 @@ net_flush_pending(struct ubc_net *net, uint16_t queue, struct net_pending *pendi
     struct rte_mbuf *frames[UBC_NET_BURST_MAX];
     for (uint32_t i = 0; i < sent; i++)
         frames[i] = pending[i].frame;
-    rte_pktmbuf_free_bulk(frames, sent); /* the requests, decoded: one bulk free */
+    net_recycle(net, frames, sent); /* the requests, decoded: their frames carry replies */
     for (uint32_t i = sent; i < count; i++) {
         net->stats[queue].drops[UBC_NET_DROP_OVERLOADED]++;
         rte_mempool_put(net->msg_pool, pending[i].msg);
@@ -412,10 +470,20 @@ net_flush_pending(struct ubc_net *net, uint16_t queue, struct net_pending *pendi
     }
 }
 
-/* Encodes a message from a role into a fresh frame toward its peer. */
-static void
-net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
-                 struct rte_mbuf *frame)
+/* A reply encoded into its frame, waiting for its headers. */
+struct net_outgoing {
+    struct rte_mbuf *frame;
+    const struct ubc_peer *peer;
+    size_t payload_len;
+    uint16_t type;
+    bool revocation;
+};
+
+/* Encodes a message from a role into a fresh frame, at the payload offset;
+ * returns false (frame freed, drop counted) when it goes nowhere. */
+static bool
+net_encode_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
+                   struct net_outgoing *out)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
     const struct ubc_peer *peer = NULL;
@@ -423,48 +491,74 @@ net_send_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *msg,
         peer = ubc_peer_get(net->peers, msg->hdr.peer & UBC_NET_PEER_SLOT_MASK, msg->hdr.peer_gen);
     if (peer == NULL) {
         stats->drops[UBC_NET_DROP_STALE_PEER]++;
-        rte_pktmbuf_free(frame);
-        return;
+        rte_pktmbuf_free(out->frame);
+        return false;
     }
-    struct ubc_pkt_peer destination = { .ipv4_be = peer->ipv4_be,
-                                        .udp_port_be = peer->udp_port_be };
-    memcpy(destination.mac, peer->mac, sizeof(destination.mac));
-    uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
-    size_t cap = rte_pktmbuf_tailroom(frame);
+    uint8_t *data = rte_pktmbuf_mtod(out->frame, uint8_t *);
+    size_t cap = rte_pktmbuf_tailroom(out->frame);
     size_t offset = ubc_pkt_udp_payload_offset(false);
-    size_t payload_len = 0, length = 0;
-    if (ubc_wire_encode(msg, &net->origin, data + offset, cap - offset, &payload_len) ==
-        UBC_WIRE_OK)
-        length = ubc_pkt_udp_build(data, cap, &net->self, &destination, false, 0, payload_len,
-                                   net_tx_checksum_flags(net, frame, false));
+    if (ubc_wire_encode(msg, &net->origin, data + offset, cap - offset, &out->payload_len) !=
+        UBC_WIRE_OK) {
+        stats->drops[UBC_NET_DROP_ENCODE]++;
+        rte_pktmbuf_free(out->frame);
+        return false;
+    }
+    out->peer = peer;
+    out->type = msg->hdr.type;
+    /* A revocation goes out as an ASSIGNMENT with the REVOKE flag (the codec). */
+    out->revocation =
+        msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE) != 0;
+    return true;
+}
+
+/* Frames an encoded reply (Ethernet, IPv4, UDP and their checksums) and
+ * queues it for tx. */
+static void
+net_send_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    struct ubc_pkt_peer destination = { .ipv4_be = out->peer->ipv4_be,
+                                        .udp_port_be = out->peer->udp_port_be };
+    memcpy(destination.mac, out->peer->mac, sizeof(destination.mac));
+    uint8_t *data = rte_pktmbuf_mtod(out->frame, uint8_t *);
+    size_t length =
+        ubc_pkt_udp_build(data, rte_pktmbuf_tailroom(out->frame), &net->self, &destination, false,
+                          0, out->payload_len, net_tx_checksum_flags(net, out->frame, false));
     if (length == 0) {
         stats->drops[UBC_NET_DROP_ENCODE]++;
-        rte_pktmbuf_free(frame);
+        rte_pktmbuf_free(out->frame);
         return;
     }
-    stats->tx_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
-    /* A revocation goes out as an ASSIGNMENT with the REVOKE flag (the codec). */
-    stats->revocations_sent +=
-        msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE) != 0;
-    net_tx_frame(net, queue, frame, length);
+    stats->tx_by_type[out->type & UBC_MSG_TYPE_MAX]++;
+    stats->revocations_sent += out->revocation;
+    net_tx_frame(net, queue, out->frame, length);
 }
 
 /* Sends the replies one role queued for peers (acks, refusals, assignments,
- * ledger results) in one burst, on the instance's first queue. */
+ * ledger results) in one burst, on the instance's first queue. The whole
+ * burst is encoded before any frame gets its headers: the UDP checksum
+ * reads the payload back, and reading bytes just stored one field at a
+ * time stalls on store forwarding; a burst later they are in the cache. */
 static uint32_t
 net_tx_replies_from(struct ubc_net *net, struct ubc_link *link)
 {
     struct ubc_msg *msgs[UBC_NET_BURST_MAX];
     struct rte_mbuf *frames[UBC_NET_BURST_MAX];
+    struct net_outgoing outgoing[UBC_NET_BURST_MAX];
     uint32_t n = ubc_link_recv_burst(link, msgs, net->config.burst_size);
     if (n == 0)
         return 0;
     uint16_t queue = net->config.queues[0];
-    if (rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames, n) != 0) {
+    if (net_frames_take(net, frames, n) != 0) {
         net->stats[queue].drops[UBC_NET_DROP_NO_MBUF] += n;
     } else {
-        for (uint32_t i = 0; i < n; i++)
-            net_send_message(net, queue, msgs[i], frames[i]);
+        uint32_t encoded = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            outgoing[encoded].frame = frames[i];
+            encoded += net_encode_message(net, queue, msgs[i], &outgoing[encoded]);
+        }
+        for (uint32_t i = 0; i < encoded; i++)
+            net_send_encoded(net, queue, &outgoing[i]);
     }
     rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
     return n;
@@ -557,6 +651,7 @@ ubc_net_drained(void *ctx)
     ubc_port_guard_enter(net->guard_poller);
     net_drain_tx(net);
     ubc_port_guard_leave(net->guard_poller);
+    net_recycled_release(net);
     for (uint32_t i = 0; i < net->input_count; i++) {
         if (ubc_link_count(net->inputs[i]) != 0)
             return false;

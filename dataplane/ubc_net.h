@@ -122,6 +122,12 @@ struct ubc_net {
     uint64_t tx_drain_tsc;
     uint64_t next_drain_tsc;
     uint32_t inflight_replies;
+    /* Request frames already decoded, kept for the replies of the next
+     * polls instead of a free now and an alloc then (their lines are
+     * still in the cache); at most a burst, given back when drained. */
+    uint32_t recycled_count;
+    uint16_t recycle_buf_len_min; /* the port pool's data room */
+    struct rte_mbuf *recycled[UBC_NET_BURST_MAX];
     uint32_t spare_count; /* messages taken for the current rx burst */
     struct ubc_msg *spare[UBC_NET_BURST_MAX];
     /* This instance's slot in the port's teardown guard: odd while the

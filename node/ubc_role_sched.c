@@ -45,6 +45,43 @@ sched_output_link(struct ubc_role_sched *role, const struct ubc_msg *msg, bool *
 
 enum { PARKED_WAITING = 0, PARKED_RELEASE = 1, PARKED_DROP = 2 };
 
+/* An input the role is done with: counted, and kept for an output of this
+ * poll (ubc_role_sched.h) or put back to the pool when the stash is full. */
+static void
+sched_consume(struct ubc_role_sched *role, struct ubc_msg *msg)
+{
+    UBC_ASSERT(msg != NULL);
+    role->state->handled_by_type[msg->hdr.type & UBC_MSG_TYPE_MAX]++;
+    if (role->spent_count < UBC_ARRAY_SIZE(role->spent))
+        role->spent[role->spent_count++] = msg;
+    else
+        rte_mempool_put(role->state->node->msg_pool, msg);
+}
+
+/* n messages for outputs: spent inputs first, the pool for the rest.
+ * Returns false, with nothing taken, when the pool is short. */
+static bool
+sched_msgs_take(struct ubc_role_sched *role, struct ubc_msg **msgs, uint32_t n)
+{
+    uint32_t reused = n < role->spent_count ? n : role->spent_count;
+    for (uint32_t i = 0; i < reused; i++)
+        msgs[i] = role->spent[--role->spent_count];
+    if (reused == n || rte_mempool_get_bulk(role->state->node->msg_pool, (void **)(msgs + reused),
+                                            n - reused) == 0)
+        return true;
+    for (uint32_t i = 0; i < reused; i++)
+        role->spent[role->spent_count++] = msgs[i];
+    return false;
+}
+
+static void
+sched_spent_release(struct ubc_role_sched *role)
+{
+    if (role->spent_count > 0)
+        rte_mempool_put_bulk(role->state->node->msg_pool, (void **)role->spent, role->spent_count);
+    role->spent_count = 0;
+}
+
 /* The admission entry an output must wait on: an assignment (or its
  * revocation) of a job admitted and not yet locked by the ledger (a refused
  * one waits for its journal record to be withdrawn, and is dropped). NULL:
@@ -182,7 +219,7 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
         n++;
     }
     struct ubc_msg *msgs[SCHED_FLUSH_RUN];
-    if (rte_mempool_get_bulk(node->msg_pool, (void **)msgs, n) != 0) {
+    if (!sched_msgs_take(role, msgs, n)) {
         *blocked = true;
         return 0;
     }
@@ -355,7 +392,7 @@ sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err erro
         else
             role->refused_escrow++;
     }
-    ubc_roles_consume(role->state, &msg, 1);
+    sched_consume(role, msg);
 }
 
 static bool
@@ -371,7 +408,7 @@ sched_on_durable(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_
 {
     uint16_t record = msg->hdr.flags & UBC_DISK_RECORD_MASK;
     if (record != UBC_RECORD_JOB_SUBMIT) {
-        ubc_roles_consume(role->state, &msg, 1);
+        sched_consume(role, msg);
         return true;
     }
     if (!sched_answer_room(role))
@@ -416,7 +453,7 @@ sched_on_ledger_result(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_
             sched_answer(role, request, error, withheld, now_ns);
         }
     }
-    ubc_roles_consume(role->state, &msg, 1);
+    sched_consume(role, msg);
     return true;
 }
 
@@ -461,13 +498,14 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
     if (sched_room(role) < ubc_sched_out_room_min(role->sched) ||
         role->to_disk_count + 2 > UBC_ARRAY_SIZE(role->to_disk))
         return false;
+    role->placement_due = role->placement_due || msg->hdr.type != UBC_MSG_JOB_QUERY;
     uint32_t first_output = role->out.count;
     if (msg->hdr.type == UBC_MSG_JOB_SUBMIT &&
         __atomic_load_n(role->disk_read_only, __ATOMIC_ACQUIRE) != 0) {
         sched_reply_in_place(msg, UBC_MSG_REFUSAL, msg->u.job_submit.job_id, UBC_ERR_READ_ONLY);
         role->refused_read_only++;
         role->out.msgs[role->out.count++] = *msg;
-        ubc_roles_consume(role->state, &msg, 1);
+        sched_consume(role, msg);
         return true;
     }
     int rc = ubc_sched_handle(role->sched, msg, now_ns, &role->out);
@@ -482,7 +520,7 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
         role->state->handled_by_type[UBC_MSG_JOB_SUBMIT]++;
         sched_to_disk(role, msg);
     } else {
-        ubc_roles_consume(role->state, &msg, 1);
+        sched_consume(role, msg);
     }
     return true;
 }
@@ -512,6 +550,7 @@ sched_tick(struct ubc_role_sched *role, uint64_t now_ns)
     if (sched_room(role) < ubc_sched_out_room_tick(role->sched))
         return;
     ubc_sched_tick(role->sched, now_ns, &role->out);
+    role->placement_due = false;
 }
 
 uint32_t
@@ -533,11 +572,13 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
         work += sched_flush(role) + sched_flush_disk(role);
     }
     /* New jobs and freed capacity are placed at once, not at the next
-     * housekeeping tick: submit-to-assign stays in microseconds. */
-    if (work > 0) {
+     * housekeeping tick: submit-to-assign stays in microseconds. Status
+     * queries change nothing: a poll of queries only does not tick. */
+    if (work > 0 && role->placement_due) {
         sched_tick(role, now_ns);
         work += sched_flush(role);
     }
+    sched_spent_release(role);
     return work;
 }
 
@@ -548,6 +589,7 @@ ubc_role_sched_housekeep(void *ctx, uint64_t now_tsc)
     sched_tick(role, sched_now_ns(role, now_tsc));
     sched_flush(role);
     sched_flush_disk(role);
+    sched_spent_release(role);
     ubc_node_control_serve(role->state);
 }
 

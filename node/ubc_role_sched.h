@@ -72,6 +72,14 @@ struct ubc_role_sched {
     uint64_t assignments_dropped;  /* never sent: the escrow was refused */
     uint64_t parked_full;          /* sent without waiting: the FIFO was full */
     uint64_t revocations_withheld; /* of refused jobs no provider had heard of */
+    /* Inputs the scheduler is done with, kept to carry this poll's outputs
+     * (one pool get and one put less per message, on lines still in the
+     * cache); what is left goes back in one put at the end of the poll. */
+    struct ubc_msg *spent[64];
+    uint32_t spent_count;
+    /* An input since the last tick could give placement work (anything
+     * but a status query, which changes nothing). */
+    bool placement_due;
 };
 
 int ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role);
