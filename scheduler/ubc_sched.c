@@ -265,7 +265,13 @@ sched_out_push(struct ubc_sched_out *out, uint16_t type, uint16_t len)
 {
     UBC_ASSERT(out->count < out->capacity); /* callers checked the room first */
     struct ubc_msg *msg = &out->msgs[out->count++];
-    memset(msg, 0, sizeof(*msg));
+    /* Replies, the hot output (one per status query), get their 48 bytes
+     * zeroed, not 256: a whole-message memset compiles to `rep stos`. The
+     * net role copies and encodes no more than the header and the type's
+     * payload (ubc_msg_payload_bytes). */
+    int reply = type == UBC_MSG_ACK || type == UBC_MSG_REFUSAL || type == UBC_MSG_JOB_STATUS;
+    UBC_ASSERT(!reply || len == sizeof(struct ubc_reply));
+    memset(msg, 0, reply ? sizeof(msg->hdr) + sizeof(struct ubc_reply) : sizeof(*msg));
     msg->hdr.type = type;
     msg->hdr.len = len;
     msg->hdr.src_role = UBC_ROLE_SCHED;
