@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <immintrin.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,7 +98,9 @@ struct batch {
     uint8_t *buffer; /* one block for a segment header, then the records */
     uint64_t *cookies;
     uint32_t state;
-    uint32_t bytes; /* records, then commit and padding once sealed */
+    uint32_t bytes;         /* records, then commit and padding once sealed */
+    uint32_t records_bytes; /* the records alone: what the chain covers */
+    uint32_t owned_bytes;   /* buffer lines requested for writing so far */
     uint32_t record_count;
     uint32_t write_bytes;
     uint32_t written;
@@ -136,7 +139,18 @@ struct ubc_journal {
     uint64_t batch_oldest;  /* oldest batch not yet reported */
     uint64_t next_sequence;
     uint64_t durable_sequence;
+    /* The chain stage (see ubc_journal_chain_poll): batches below
+     * chain_sealed are sealed, those below chain_done are chained. The
+     * appender writes chain_sealed, the chainer chain_done; chain, and the
+     * sealed batches' buffers between the two, belong to whoever holds
+     * chain_claim. Each on its own line: two threads write them. */
+    _Alignas(64) uint64_t chain_sealed;
+    _Alignas(64) uint64_t chain_done;
+    _Alignas(64) uint32_t chain_claim;
+    int chain_help;     /* the appender chains too (blocking calls) */
+    int chain_takeover; /* ... and always, until closed */
     uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
+    _Alignas(64) uint64_t chain_batches_offloaded; /* chained by another thread */
     uint64_t filling_since_ns;
     uint64_t now_ns_last; /* the latest now_ns a poll was given */
     int force_seal;
@@ -315,6 +329,8 @@ void
 ubc_journal_stats_get(const struct ubc_journal *journal, struct ubc_journal_stats *stats)
 {
     *stats = journal->stats;
+    stats->chain_batches_offloaded =
+        __atomic_load_n(&journal->chain_batches_offloaded, __ATOMIC_RELAXED);
     stats->spare_ready = journal->spare_state == SPARE_READY;
 }
 
@@ -380,6 +396,7 @@ batch_open(struct ubc_journal *j, uint64_t number)
         return -1;
     b->state = BATCH_FILLING;
     b->bytes = 0;
+    b->owned_bytes = 0;
     b->record_count = 0;
     b->written = 0;
     b->write_bytes = 0;
@@ -388,45 +405,103 @@ batch_open(struct ubc_journal *j, uint64_t number)
     b->synced = 0;
     b->starts_segment = 0;
     b->first_sequence = j->next_sequence;
-    memcpy(b->chain_start, j->chain, UBC_JOURNAL_CHAIN_BYTES);
     j->batch_filling = number;
     return 0;
 }
 
-/* Closes the filling batch with a commit record and places it in a segment. */
+/* Links batch b into the chain: hashes its records, writes its commit
+ * record and, when it starts a segment, the segment header (both carry a
+ * chain value). Runs under chain_claim, on the appending thread or on the
+ * chainer's. */
+static void
+batch_chain(struct ubc_journal *j, struct batch *b)
+{
+    uint8_t *records = b->buffer + UBC_JOURNAL_BLOCK_BYTES;
+    UBC_ASSERT(b->record_count > 0 && b->records_bytes < b->bytes);
+    memcpy(b->chain_start, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    /* One BLAKE3 over the batch's records: a call per batch, not per record,
+     * and 16 chunks hashed at once (AVX-512). */
+    ubc_journal_chain_advance(j->chain, records, b->records_bytes);
+    memcpy(b->chain_end, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    struct ubc_journal_commit commit = { .first_sequence = b->first_sequence,
+                                         .record_count = b->record_count };
+    memcpy(commit.chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
+    ubc_journal_commit_encode(records + b->records_bytes, b->bytes - b->records_bytes,
+                              b->first_sequence + b->record_count - 1, &commit);
+    if (!b->starts_segment)
+        return;
+    struct ubc_journal_segment_header h = {
+        .magic = UBC_JOURNAL_SEGMENT_MAGIC,
+        .version = UBC_JOURNAL_VERSION,
+        .block_bytes = UBC_JOURNAL_BLOCK_BYTES,
+        .window_bytes = j->window_bytes,
+        .segment_index = b->segment_index,
+        .first_sequence = b->first_sequence,
+        .segment_bytes = j->params.segment_bytes,
+    };
+    memcpy(h.prev_chain, b->chain_start, UBC_JOURNAL_CHAIN_BYTES);
+    memset(b->buffer, 0, UBC_JOURNAL_BLOCK_BYTES);
+    ubc_journal_segment_header_encode(b->buffer, &h);
+}
+
+/* Chains every sealed batch not chained yet, in order, if no other thread
+ * is doing it right now. Returns the number of batches it chained. */
+static uint32_t
+chain_run(struct ubc_journal *j)
+{
+    if (__atomic_exchange_n(&j->chain_claim, 1u, __ATOMIC_ACQUIRE) != 0)
+        return 0;
+    uint64_t done = __atomic_load_n(&j->chain_done, __ATOMIC_RELAXED);
+    uint64_t sealed = __atomic_load_n(&j->chain_sealed, __ATOMIC_ACQUIRE);
+    uint32_t count = 0;
+    for (; done < sealed; done++, count++) {
+        batch_chain(j, batch_at(j, done));
+        __atomic_store_n(&j->chain_done, done + 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&j->chain_claim, 0u, __ATOMIC_RELEASE);
+    return count;
+}
+
+uint32_t
+ubc_journal_chain_poll(struct ubc_journal *journal)
+{
+    uint32_t count = chain_run(journal);
+    if (count > 0)
+        __atomic_fetch_add(&journal->chain_batches_offloaded, count, __ATOMIC_RELAXED);
+    return count;
+}
+
+void
+ubc_journal_chain_takeover(struct ubc_journal *journal)
+{
+    journal->chain_takeover = 1;
+}
+
+/* Waits until no other thread is inside chain_run (close and reopen reset
+ * the stage): a spin, bounded by one batch's hashing. */
+static void
+chain_quiesce(struct ubc_journal *j)
+{
+    while (__atomic_exchange_n(&j->chain_claim, 1u, __ATOMIC_ACQUIRE) != 0)
+        _mm_pause();
+}
+
+/* Closes the filling batch with a commit record and places it in a segment;
+ * the chain stage fills in the chain values (batch_chain). */
 static void
 batch_seal(struct ubc_journal *j, struct batch *b)
 {
     UBC_ASSERT(b->state == BATCH_FILLING && b->record_count > 0);
-    uint8_t *records = b->buffer + UBC_JOURNAL_BLOCK_BYTES;
+    UBC_ASSERT(b->first_sequence + b->record_count == j->next_sequence);
     uint32_t total =
         (uint32_t)round_up(b->bytes + UBC_JOURNAL_COMMIT_BYTES, UBC_JOURNAL_BLOCK_BYTES);
     UBC_ASSERT(total <= j->params.batch_bytes_max);
-    /* One BLAKE3 over the batch's records: a call per batch, not per record,
-     * and 16 chunks hashed at once (AVX-512). */
-    ubc_journal_chain_advance(j->chain, records, b->bytes);
-    struct ubc_journal_commit commit = { .first_sequence = b->first_sequence,
-                                         .record_count = b->record_count };
-    memcpy(commit.chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
-    memcpy(b->chain_end, j->chain, UBC_JOURNAL_CHAIN_BYTES);
-    ubc_journal_commit_encode(records + b->bytes, total - b->bytes, j->next_sequence - 1, &commit);
+    b->records_bytes = b->bytes;
     b->bytes = total;
     if (!j->plan_open || j->plan_offset + total > j->params.segment_bytes) {
         j->plan_segment_index = j->plan_open ? j->plan_segment_index + 1 : j->plan_segment_index;
         j->plan_open = 1;
         j->plan_offset = UBC_JOURNAL_BLOCK_BYTES;
-        struct ubc_journal_segment_header h = {
-            .magic = UBC_JOURNAL_SEGMENT_MAGIC,
-            .version = UBC_JOURNAL_VERSION,
-            .block_bytes = UBC_JOURNAL_BLOCK_BYTES,
-            .window_bytes = j->window_bytes,
-            .segment_index = j->plan_segment_index,
-            .first_sequence = b->first_sequence,
-            .segment_bytes = j->params.segment_bytes,
-        };
-        memcpy(h.prev_chain, b->chain_start, UBC_JOURNAL_CHAIN_BYTES);
-        memset(b->buffer, 0, UBC_JOURNAL_BLOCK_BYTES);
-        ubc_journal_segment_header_encode(b->buffer, &h);
         b->starts_segment = 1;
     }
     b->segment_index = j->plan_segment_index;
@@ -435,6 +510,11 @@ batch_seal(struct ubc_journal *j, struct batch *b)
     j->plan_offset += total;
     b->state = BATCH_SEALED;
     j->stats.batches++;
+    UBC_ASSERT(b == batch_at(j, j->batch_filling));
+    UBC_ASSERT(__atomic_load_n(&j->chain_sealed, __ATOMIC_RELAXED) == j->batch_filling);
+    __atomic_store_n(&j->chain_sealed, j->batch_filling + 1, __ATOMIC_RELEASE);
+    if (!j->params.chain_offload)
+        chain_run(j);
 }
 
 /* Seals the filling batch and opens the next, if a buffer is free. */
@@ -447,6 +527,21 @@ batch_rotate(struct ubc_journal *j)
     if (b->state == BATCH_FILLING)
         return 0;
     return batch_open(j, j->batch_filling + 1);
+}
+
+/* The device read this buffer's lines (a DMA or, in a VM, the host's I/O
+ * thread on another core), so they are shared or gone: a plain store would
+ * wait for each line's ownership in turn. Requesting ownership a few KiB
+ * ahead (PREFETCHW) overlaps those transfers. */
+#define OWN_AHEAD_BYTES 16384u
+static inline void
+batch_own_ahead(const struct ubc_journal *j, struct batch *b, uint32_t until)
+{
+    uint32_t limit = j->params.batch_bytes_max;
+    uint32_t target = until + OWN_AHEAD_BYTES < limit ? until + OWN_AHEAD_BYTES : limit;
+    uint8_t *records = b->buffer + UBC_JOURNAL_BLOCK_BYTES;
+    for (; b->owned_bytes < target; b->owned_bytes += 64u)
+        __asm__ volatile("prefetchw %0" : : "m"(records[b->owned_bytes]));
 }
 
 int64_t
@@ -475,6 +570,7 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
         return -UBC_ERR_OVERLOADED;
     }
     uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
+    batch_own_ahead(j, b, b->bytes + footprint);
     uint64_t sequence = j->next_sequence;
     ubc_journal_record_encode(at, type, sequence, payload, length);
     b->cookies[b->record_count++] = cookie;
@@ -557,6 +653,18 @@ segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
     return 1;
 }
 
+/* Whether batch number is chained; the appender chains it itself when no
+ * other thread is meant to, or while it blocks anyway (flush, close). */
+static int
+batch_chained(struct ubc_journal *j, uint64_t number)
+{
+    if (number < __atomic_load_n(&j->chain_done, __ATOMIC_ACQUIRE))
+        return 1;
+    if (!j->params.chain_offload || j->chain_help || j->chain_takeover)
+        chain_run(j);
+    return number < __atomic_load_n(&j->chain_done, __ATOMIC_ACQUIRE);
+}
+
 /* Submits sealed batches and completes interrupted ones, oldest first. */
 static void
 batches_submit(struct ubc_journal *j, uint64_t now_ns)
@@ -564,6 +672,8 @@ batches_submit(struct ubc_journal *j, uint64_t now_ns)
     for (uint64_t n = j->batch_oldest; n <= j->batch_filling && j->read_only_errno == 0; n++) {
         struct batch *b = batch_at(j, n);
         if (b->state == BATCH_SEALED) {
+            if (!batch_chained(j, n))
+                return; /* the chain stage has not linked it yet; order is kept */
             if (b->starts_segment && !(j->segment_open && j->segment_index == b->segment_index) &&
                 !segment_roll_ready(j, n, b))
                 return; /* later batches wait behind it */
@@ -961,6 +1071,7 @@ ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callback, 
 {
     struct ubc_journal *j = journal;
     j->force_seal = 1;
+    j->chain_help = 1;
     for (uint64_t round = 0; round < (1ull << 32); round++) {
         /* The caller's clock is not ours to read: time stands still here. */
         ubc_journal_poll(j, j->now_ns_last, callback, ctx);
@@ -969,6 +1080,7 @@ ubc_journal_flush(struct ubc_journal *journal, ubc_journal_durable_fn callback, 
         io_wait(j);
     }
     j->force_seal = 0;
+    j->chain_help = 0;
     UBC_ASSERT(journal_idle(j));
     return j->read_only_errno != 0 ? -UBC_ERR_READ_ONLY : 0;
 }
@@ -978,7 +1090,11 @@ journal_state_from_scan(struct ubc_journal *j, const struct ubc_journal_scan_res
 {
     j->next_sequence = report->next_sequence;
     j->durable_sequence = report->next_sequence - 1;
+    chain_quiesce(j);
     memcpy(j->chain, report->chain, UBC_JOURNAL_CHAIN_BYTES);
+    j->chain_sealed = 0;
+    j->chain_done = 0;
+    __atomic_store_n(&j->chain_claim, 0u, __ATOMIC_RELEASE);
     j->live_count = report->segment_count;
     for (uint32_t i = 0; i < report->segment_count; i++) {
         j->live[i].segment_index = j->scan_work.segments[i].segment_index;
@@ -1084,6 +1200,11 @@ ubc_journal_close(struct ubc_journal *journal)
         io_wait(j);
     }
     batches_retire(j, 0, NULL, NULL);
+    /* A chainer may still be hashing a batch that will never be written. */
+    chain_quiesce(j);
+    j->chain_sealed = j->chain_done = j->batch_filling;
+    j->chain_takeover = 0;
+    __atomic_store_n(&j->chain_claim, 0u, __ATOMIC_RELEASE);
     for (uint32_t slot = 0; slot < 2; slot++)
         j->io.ops->file_register(j->io.ctx, slot, -1);
     if (j->segment_fd >= 0)
@@ -1174,6 +1295,18 @@ snapshot_header_encode(struct snapshot_job *s)
 
 /* Builds the request of the current step. 0, or 1 when the step has nothing
  * to do (the job moved on; call again). */
+/* The chain at batch end sequence, from the recent durable batch ends. */
+static int
+snapshot_chain_find(const struct ubc_journal *j, uint64_t sequence, uint8_t *chain)
+{
+    for (uint32_t i = 0; i < HISTORY_MAX && i < j->history_next; i++)
+        if (j->history[i].sequence == sequence) {
+            memcpy(chain, j->history[i].chain, UBC_JOURNAL_CHAIN_BYTES);
+            return 0;
+        }
+    return -ENOENT;
+}
+
 static int
 snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
 {
@@ -1187,6 +1320,10 @@ snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
         }
         if (j->durable_sequence < s->sequence)
             return 2; /* a later poll */
+        if (snapshot_chain_find(j, s->sequence, s->chain) != 0) {
+            snapshot_finish(j, -EINVAL); /* not a batch end: cannot happen, see begin */
+            return 1;
+        }
         s->step = SNAP_OPEN;
         return 1;
     case SNAP_OPEN:
@@ -1322,18 +1459,14 @@ ubc_journal_snapshot_begin(struct ubc_journal *journal, uint64_t sequence, const
         return -EBUSY;
     if (sequence == 0 || (blob == NULL && blob_bytes > 0))
         return -EINVAL;
-    const struct history_entry *entry = NULL;
-    for (uint32_t i = 0; i < HISTORY_MAX && i < j->history_next; i++)
-        if (j->history[i].sequence == sequence)
-            entry = &j->history[i];
     s->step = SNAP_OPEN;
-    if (entry != NULL && sequence <= j->durable_sequence) {
-        memcpy(s->chain, entry->chain, UBC_JOURNAL_CHAIN_BYTES);
+    if (sequence <= j->durable_sequence && snapshot_chain_find(j, sequence, s->chain) == 0) {
+        /* a recent durable batch end: its chain is known */
     } else if (sequence + 1 == j->next_sequence && j->read_only_errno == 0) {
         /* The last record appended: seal its batch now so that sequence is a
-         * batch end, and start writing once it is durable. */
+         * batch end, and start writing once it is durable (its chain is
+         * taken then: the chain stage may not have linked it yet). */
         batch_rotate(j);
-        memcpy(s->chain, j->chain, UBC_JOURNAL_CHAIN_BYTES);
         s->step = SNAP_WAIT_DURABLE;
     } else {
         s->step = SNAP_IDLE;

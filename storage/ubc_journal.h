@@ -2,7 +2,8 @@
  *
  * Contract: a journal is a directory of preallocated segment files (format in
  * storage/ubc_journal_format.h and docs/storage-format.md). The disk role
- * drives it from one lcore and nothing else touches it:
+ * drives it from one lcore and nothing else touches it, except the chain
+ * stage (ubc_journal_chain_poll), which may run on another:
  *   ubc_journal_append()  copies a record into the open batch (checksum,
  *                         chain) and returns its sequence number, or a
  *                         negative enum ubc_err: -UBC_ERR_OVERLOADED when every
@@ -60,6 +61,7 @@ struct ubc_journal_params {
     uint32_t payload_bytes_max;    /* largest record payload */
     uint32_t sync_mode;            /* enum ubc_journal_sync_mode */
     uint64_t commit_interval_ns;   /* seal an open batch at most this late; 0: at once */
+    uint32_t chain_offload;        /* 1: another thread chains (ubc_journal_chain_poll) */
 };
 
 /* Status 0: durable. -UBC_ERR_READ_ONLY: lost to a disk error, never durable. */
@@ -85,6 +87,7 @@ struct ubc_journal_stats {
     uint64_t segments_created;
     uint64_t segments_retired;
     uint64_t snapshots;
+    uint64_t chain_batches_offloaded; /* chained by ubc_journal_chain_poll */
     /* Submit to durable, per batch, in the caller's now_ns units. */
     uint64_t durable_latency_ns_total; /* divide by batches for the mean */
     uint64_t durable_latency_ns_max;
@@ -115,6 +118,24 @@ int64_t ubc_journal_append(struct ubc_journal *journal, uint16_t type, const voi
 /* Returns the number of records reported to callback during this call. */
 uint32_t ubc_journal_poll(struct ubc_journal *journal, uint64_t now_ns,
                           ubc_journal_durable_fn callback, void *ctx);
+
+/* The chain stage, for a journal made with params.chain_offload = 1: links
+ * sealed batches into the BLAKE3 chain (most of the journal's CPU per byte),
+ * so that the appending thread only builds records and submits. Called in a
+ * loop from ONE other thread (a chain role on another lcore, or the same
+ * run loop as the disk role), concurrently with every other call on the
+ * journal, between ubc_journal_open() and ubc_journal_close(); a sealed
+ * batch is submitted only once chained, so a journal whose chainer stops
+ * stalls, except that flush and close chain what is left themselves.
+ * Non-blocking; returns the number of batches it chained. Without
+ * chain_offload the appending thread chains each batch as it seals it and
+ * this call finds nothing to do. */
+uint32_t ubc_journal_chain_poll(struct ubc_journal *journal);
+
+/* From now until the journal is closed, the appending thread chains too,
+ * as without chain_offload (a node stopping: its chain lcore may stop
+ * first). Appending thread only. */
+void ubc_journal_chain_takeover(struct ubc_journal *journal);
 
 /* Blocks until some I/O completes, when any is in flight (a disk role that
  * shares its core, a tool, a harness: waiting frees the CPU the kernel's

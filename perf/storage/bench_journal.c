@@ -12,6 +12,8 @@
  * /var/tmp/ubc-bench). UBC_BENCH_QUICK=1 shrinks everything to a smoke test.
  */
 #include <errno.h>
+#include <immintrin.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -40,16 +42,76 @@ struct bench_config {
     uint32_t samples;
     uint32_t batch_bytes;
     uint32_t inflight;
+    uint32_t chain_offload; /* a second thread chains (ubc_journal_chain_poll) */
 };
 
 struct sample {
     double records_per_s;
     double mb_per_s;
     double fsyncs_per_s;
-    double cpu_ns_per_record; /* this thread's user + system time */
-    double latency_us_mean;   /* a batch's submit to durable */
-    double cpu_wait_share;    /* of the wall time, waiting runnable for a CPU */
+    double cpu_ns_per_record;   /* this thread's user + system time */
+    double latency_us_mean;     /* a batch's submit to durable */
+    double cpu_wait_share;      /* of the wall time, waiting runnable for a CPU */
+    double chain_ns_per_record; /* the chainer's busy time, when offloaded */
 };
+
+/* The chain stage on its own thread, as a chain lcore runs it: polls,
+ * pausing when there is nothing to chain; counts only the time spent
+ * chaining (the rest is spinning, which a shared lcore would give away). */
+struct chainer {
+    struct ubc_journal *journal;
+    pthread_t thread;
+    uint32_t stop;
+    uint32_t paused;  /* while fio runs */
+    uint64_t busy_ns; /* read by the appender between samples */
+};
+
+static uint32_t chainer_spin_polls = 1u << 30;
+static uint32_t chainer_sleep_us = 10;
+
+static void *
+chainer_main(void *arg)
+{
+    struct chainer *c = arg;
+    uint32_t idle = 0;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+        uint64_t start = ubc_time_monotonic_ns();
+        if (ubc_journal_chain_poll(c->journal) > 0) {
+            __atomic_fetch_add(&c->busy_ns, ubc_time_monotonic_ns() - start, __ATOMIC_RELAXED);
+            idle = 0;
+        } else if (__atomic_load_n(&c->paused, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        } else if (++idle < chainer_spin_polls) {
+            _mm_pause();
+        } else {
+            usleep(chainer_sleep_us);
+        }
+    }
+    return NULL;
+}
+
+/* Starts the chain thread when the config offloads; NULL otherwise. */
+static struct chainer *
+chainer_start(const struct bench_config *c, struct chainer *chainer, struct ubc_journal *j)
+{
+    *chainer = (struct chainer){ .journal = j };
+    if (!c->chain_offload)
+        return NULL;
+    if (pthread_create(&chainer->thread, NULL, chainer_main, chainer) != 0) {
+        fprintf(stderr, "bench_journal: no chain thread; chaining inline\n");
+        return NULL; /* the journal's flush chains what is sealed: slow, not stuck */
+    }
+    return chainer;
+}
+
+static void
+chainer_stop(struct chainer *chainer)
+{
+    if (chainer == NULL)
+        return;
+    __atomic_store_n(&chainer->stop, 1u, __ATOMIC_RELEASE);
+    pthread_join(chainer->thread, NULL);
+}
 
 /* Nanoseconds this thread waited runnable for a CPU (/proc schedstat). */
 static double
@@ -100,8 +162,10 @@ journal_tick(struct ubc_journal *j, const uint8_t *payload, uint64_t *appended, 
 }
 
 static struct sample
-journal_sample(struct ubc_journal *j, uint64_t records)
+journal_sample(struct ubc_journal *j, uint64_t records, struct chainer *chainer)
 {
+    uint64_t chain_busy_start =
+        chainer != NULL ? __atomic_load_n(&chainer->busy_ns, __ATOMIC_RELAXED) : 0;
     static uint8_t payload[RECORD_PAYLOAD_BYTES];
     struct ubc_journal_stats before, after;
     ubc_journal_stats_get(j, &before);
@@ -127,6 +191,10 @@ journal_sample(struct ubc_journal *j, uint64_t records)
             (double)(after.durable_latency_ns_total - before.durable_latency_ns_total) /
             (double)(after.batches - before.batches + (after.batches == before.batches)) / 1e3,
     };
+    if (chainer != NULL)
+        s.chain_ns_per_record =
+            (double)(__atomic_load_n(&chainer->busy_ns, __ATOMIC_RELAXED) - chain_busy_start) /
+            (double)durable;
     return s;
 }
 
@@ -145,8 +213,13 @@ journal_settle(struct ubc_journal *j)
     }
 }
 
+static int fio_sample(const struct bench_config *c, int dsync, struct sample *out);
+
+/* Runs the journal's samples, each followed by fio's (fio != NULL): the two
+ * alternate, so a change in the machine's load hits both sides alike. */
 static int
-journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out)
+journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out,
+            struct sample *fio)
 {
     char dir[600];
     snprintf(dir, sizeof(dir), "%s/journal-%u", c->dir, sync_mode);
@@ -159,6 +232,7 @@ journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out
         .batches_inflight_max = c->inflight,
         .payload_bytes_max = 4096,
         .sync_mode = sync_mode,
+        .chain_offload = c->chain_offload,
     };
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
@@ -172,11 +246,21 @@ journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out
     struct ubc_journal_scan_result report;
     rc = ubc_journal_open(j, &op, &report);
     if (rc == 0) {
-        *out = journal_sample(j, 1000); /* warm-up: creates segment 0 */
+        struct chainer chainer;
+        struct chainer *with = chainer_start(c, &chainer, j);
+        *out = journal_sample(j, 1000, with); /* warm-up: creates segment 0 */
         journal_settle(j);
         uint64_t records = c->sample_bytes / ubc_journal_record_footprint(RECORD_PAYLOAD_BYTES);
-        for (uint32_t i = 0; i < c->samples; i++)
-            out[i] = journal_sample(j, records);
+        for (uint32_t i = 0; i < c->samples && rc == 0; i++) {
+            out[i] = journal_sample(j, records, with);
+            if (with != NULL) /* fio gets the CPU the chainer would spin on */
+                __atomic_store_n(&with->paused, 1u, __ATOMIC_RELEASE);
+            if (fio != NULL && fio_sample(c, sync_mode == UBC_JOURNAL_SYNC_DSYNC, &fio[i]) != 0)
+                rc = -EIO;
+            if (with != NULL)
+                __atomic_store_n(&with->paused, 0u, __ATOMIC_RELEASE);
+        }
+        chainer_stop(with);
         ubc_journal_close(j);
     }
     ubc_journal_uring_fini(&uring);
@@ -247,6 +331,7 @@ emit(const struct bench_config *c, const char *mode, const char *metric, const c
         .samples = c->samples,
     };
     ubc_bench_param_text(&r, "sync", mode);
+    ubc_bench_param_text(&r, "chain", c->chain_offload ? "offload" : "inline");
     ubc_bench_param_num(&r, "record_payload_bytes", RECORD_PAYLOAD_BYTES);
     ubc_bench_param_num(&r, "block_bytes", c->batch_bytes);
     ubc_bench_param_num(&r, "inflight", c->inflight);
@@ -261,17 +346,14 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
     int dsync = sync_mode == UBC_JOURNAL_SYNC_DSYNC;
     const char *mode = dsync ? "o_dsync" : "linked_fdatasync";
     struct sample journal[SAMPLES_MAX], fio[SAMPLES_MAX];
-    int rc = journal_run(c, sync_mode, journal);
+    struct sample layout;
+    if (fio_sample(c, dsync, &layout) != 0) /* the first run lays the file out */
+        return 1;
+    int rc = journal_run(c, sync_mode, journal, fio);
     if (rc != 0) {
         fprintf(stderr, "bench_journal: journal run failed: %s\n", strerror(-rc));
         return 1;
     }
-    struct sample layout;
-    if (fio_sample(c, dsync, &layout) != 0) /* the first run lays the file out */
-        return 1;
-    for (uint32_t i = 0; i < c->samples; i++)
-        if (fio_sample(c, dsync, &fio[i]) != 0)
-            return 1;
     double mb = median_of(journal, c->samples, offsetof(struct sample, mb_per_s));
     double fio_mb = median_of(fio, c->samples, offsetof(struct sample, mb_per_s));
     double records = median_of(journal, c->samples, offsetof(struct sample, records_per_s));
@@ -281,6 +363,10 @@ run_mode(const struct bench_config *c, uint32_t sync_mode)
      * is steadier than wall-clock rates on a shared machine. */
     double cpu = median_of(journal, c->samples, offsetof(struct sample, cpu_ns_per_record));
     emit(c, mode, "cpu_ns_per_record", "ns", cpu, NULL, 0);
+    if (c->chain_offload) { /* the chain thread's busy time: the CPU moved off the appender */
+        double chain = median_of(journal, c->samples, offsetof(struct sample, chain_ns_per_record));
+        emit(c, mode, "chain_cpu_ns_per_record", "ns", chain, NULL, 0);
+    }
     double latency = median_of(journal, c->samples, offsetof(struct sample, latency_us_mean));
     emit(c, mode, "batch_durable_latency_us_mean", "us", latency, NULL, 0);
     /* How much of the run the harness spent waiting for a CPU others held. */
@@ -398,7 +484,8 @@ null_device_run(const struct bench_config *c)
     struct ubc_journal_params p = { .segment_bytes = 4ull << 30, /* no roll in the samples */
                                     .batch_bytes_max = c->batch_bytes,
                                     .batches_inflight_max = c->inflight,
-                                    .payload_bytes_max = 4096 };
+                                    .payload_bytes_max = 4096,
+                                    .chain_offload = c->chain_offload };
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
     struct ubc_journal_scan_result report;
@@ -410,10 +497,13 @@ null_device_run(const struct bench_config *c)
     }
     struct sample s[SAMPLES_MAX];
     uint64_t records = c->sample_bytes / ubc_journal_record_footprint(RECORD_PAYLOAD_BYTES);
-    journal_sample(j, 1000);
+    struct chainer chainer;
+    struct chainer *with = chainer_start(c, &chainer, j);
+    journal_sample(j, 1000, with);
     journal_settle(j);
     for (uint32_t i = 0; i < c->samples; i++)
-        s[i] = journal_sample(j, records);
+        s[i] = journal_sample(j, records, with);
+    chainer_stop(with);
     ubc_journal_close(j);
     ubc_journal_delete(ubc_journal_leave(j));
     free(mem);
@@ -422,6 +512,9 @@ null_device_run(const struct bench_config *c)
          median_of(s, c->samples, offsetof(struct sample, mb_per_s)), NULL, 0);
     emit(c, "null_device", "cpu_ns_per_record", "ns",
          median_of(s, c->samples, offsetof(struct sample, cpu_ns_per_record)), NULL, 0);
+    if (c->chain_offload)
+        emit(c, "null_device", "chain_cpu_ns_per_record", "ns",
+             median_of(s, c->samples, offsetof(struct sample, chain_ns_per_record)), NULL, 0);
 }
 
 /* One snapshot of blob_bytes while appending: the longest time the lcore
@@ -498,7 +591,7 @@ snapshot_stall(const struct bench_config *c)
         rc = ubc_journal_open(j, &op, &report);
         if (rc == 0) {
             struct sample warm;
-            warm = journal_sample(j, 1000);
+            warm = journal_sample(j, 1000, NULL);
             (void)warm;
             double stall[SAMPLES_MAX], blocking[SAMPLES_MAX], plain[SAMPLES_MAX];
             for (uint32_t i = 0; i < c->samples && rc == 0; i++)
@@ -580,6 +673,12 @@ main(void)
         c.batch_bytes = (uint32_t)strtoul(batch_kib, NULL, 10) * 1024u;
     if (inflight != NULL)
         c.inflight = (uint32_t)strtoul(inflight, NULL, 10);
+    const char *spin = getenv("UBC_BENCH_CHAIN_SPIN");
+    if (spin != NULL)
+        chainer_spin_polls = (uint32_t)strtoul(spin, NULL, 10);
+    const char *sleep_us = getenv("UBC_BENCH_CHAIN_SLEEP_US");
+    if (sleep_us != NULL)
+        chainer_sleep_us = (uint32_t)strtoul(sleep_us, NULL, 10);
     const char *base = getenv("UBC_BENCH_DIR");
     snprintf(c.dir, sizeof(c.dir), "%s/storage-journal",
              base != NULL ? base : "/var/tmp/ubc-bench");
@@ -600,9 +699,18 @@ main(void)
         hash_baseline(&c);
     if (PART("snapshot"))
         snapshot_stall(&c);
-    if (PART("null"))
+    if (PART("null,") || (parts != NULL && strcmp(parts, "null") == 0) || parts == NULL)
         null_device_run(&c);
+    c.chain_offload = 1;
+    if (PART("nulloffload"))
+        null_device_run(&c);
+    c.chain_offload = 0;
     int failed = PART("linked") ? run_mode(&c, UBC_JOURNAL_SYNC_LINKED) : 0;
+    /* The chain on a second thread: what a node with a chain lcore does. */
+    c.chain_offload = 1;
+    if (PART("linkedoffload"))
+        failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
+    c.chain_offload = 0;
     if (PART("dsync"))
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     /* Small segments: every sample rolls segments and pays for preparing

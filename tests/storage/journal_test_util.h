@@ -28,6 +28,7 @@ struct test_journal {
     struct ubc_journal_fault fault;
     struct ubc_journal_scan_result report;
     int use_fault;
+    int chainer_thread; /* another thread chains: appends do not */
 };
 
 /* What a replay or a durability callback saw. */
@@ -191,6 +192,8 @@ test_append(struct test_journal *t, struct test_seen *durable)
                                         sequence * 3);
         if (rc != -UBC_ERR_OVERLOADED || ubc_time_monotonic_ns() > deadline)
             return rc;
+        if (!t->chainer_thread)
+            ubc_journal_chain_poll(t->journal); /* the chain stage, when offloaded */
         ubc_journal_poll(t->journal, ubc_time_monotonic_ns(), test_seen_durable, durable);
         ubc_journal_wait(t->journal);
         ubc_journal_poll(t->journal, ubc_time_monotonic_ns(), test_seen_durable, durable);

@@ -3,8 +3,9 @@
  * usage: test_journal_random [steps] [seed]
  * Tiny segments (64 KiB, so batches are planned several segments ahead),
  * random bursts of appends, polls, flushes, snapshots and close/reopen
- * cycles, in three configurations, two of them also through the fault layer
- * (short writes, interrupted fsyncs). After every reopen: every record that
+ * cycles, in seven configurations, three of them also through the fault layer
+ * (short writes, interrupted fsyncs); two offload the chain
+ * (ubc_journal_chain_poll called at random points between the others). After every reopen: every record that
  * was reported durable is replayed (from the snapshot on), in order and
  * intact, and durability was reported in order, once per record.
  * Exit 0 pass, 1 fail.
@@ -81,7 +82,12 @@ run(const struct ubc_journal_params *p, uint32_t steps, uint64_t *rng, int fault
             for (uint64_t i = 0; i < burst && !failed; i++)
                 failed = test_append(&t, &durable) < 0;
         } else if (dice < 85) {
-            ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
+            /* With the chain offloaded, the chain stage runs at random
+             * points between the appender's calls, as another lcore would. */
+            if (p->chain_offload && rng_next(rng) % 2 == 0)
+                ubc_journal_chain_poll(t.journal);
+            else
+                ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
         } else if (dice < 93) {
             failed = ubc_journal_flush(t.journal, test_seen_durable, &durable) != 0;
         } else if (dice < 97) {
@@ -125,6 +131,11 @@ main(int argc, char **argv)
     p = test_params_small();
     p.sync_mode = UBC_JOURNAL_SYNC_DSYNC;
     p.commit_interval_ns = 50000;
+    failed |= run(&p, steps, &rng, 0);
+    failed |= run(&p, steps, &rng, 1);
+    p = test_params_small();
+    p.segment_bytes = 64u * 1024;
+    p.chain_offload = 1;
     failed |= run(&p, steps, &rng, 0);
     failed |= run(&p, steps, &rng, 1);
     printf("%s\n", failed ? "FAIL" : "PASS");
