@@ -222,8 +222,9 @@ enum ubc_role_id {
     UBC_ROLE_CONSENSUS = 3,
     UBC_ROLE_DISK = 4,
     UBC_ROLE_VERIFY = 5, /* signature checks of client ledger ops, off the ledger's path */
-    UBC_ROLE_COUNT = 6,
-    UBC_ROLE_CONTROL = 7, /* the control thread: a producer, not an lcore role */
+    UBC_ROLE_CHAIN = 6,  /* the journals' BLAKE3 chain, off the disk role's lcore (optional) */
+    UBC_ROLE_COUNT = 7,
+    UBC_ROLE_CONTROL = 8, /* the control thread: a producer, not an lcore role */
 };
 
 const char *ubc_err_name(enum ubc_err err);

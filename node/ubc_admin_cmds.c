@@ -341,6 +341,11 @@ cmds_disk_json(struct ubc_node *node)
                       (json_int_t)r->journal.segments_created, "durable_sequence",
                       (json_int_t)r->durable_sequence, "next_sequence",
                       (json_int_t)r->next_sequence, "direct_io", r->journal.direct_io));
+        /* Batches the chain role linked (disk.chain_offload); the rest the disk role did. */
+        json_object_set_new(json_object_get(disk, "journal"), "chain_batches_offloaded",
+                            json_integer((json_int_t)r->journal.chain_batches_offloaded));
+        json_object_set_new(disk, "ledger_chain_batches_offloaded",
+                            json_integer((json_int_t)r->ledger_journal.chain_batches_offloaded));
     }
     return disk;
 }

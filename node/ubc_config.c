@@ -70,6 +70,8 @@ static const struct config_key config_keys[] = {
       "lcore that runs the disk role" },
     { "roles", "verify", TYPE_LCORE, ROLE_OFF(UBC_ROLE_VERIFY), 0, 1023, "0",
       "lcore that runs the verify role (Ed25519 checks of client ledger ops)" },
+    { "roles", "chain", TYPE_LCORE, ROLE_OFF(UBC_ROLE_CHAIN), 0, 1023, "0",
+      "lcore that runs the chain role (the journals' BLAKE3 chain when disk.chain_offload)" },
     { "poll", "busy", TYPE_BOOL, OFF(poll_busy), 0, 1, "false",
       "never sleep when idle (dedicated production cores)" },
     { "poll", "idle_spins", TYPE_U32, OFF(poll_idle_spins), 0, 10000000, "2000",
@@ -129,6 +131,8 @@ static const struct config_key config_keys[] = {
       "longest a record waits for its group commit to start" },
     { "disk", "sync_dsync", TYPE_BOOL, OFF(disk_sync_dsync), 0, 1, "false",
       "O_DSYNC writes instead of a write followed by a linked fdatasync" },
+    { "disk", "chain_offload", TYPE_BOOL, OFF(disk_chain_offload), 0, 1, "false",
+      "hash the journals' chain on roles.chain's lcore, not the disk role's (a spare core)" },
     { "disk", "snapshot_records", TYPE_U32, OFF(disk_snapshot_records), 0, 16777216, "100000",
       "journal records between two snapshots of the unfinished jobs (bounds recovery; 0: never)" },
     { "disk", "repair", TYPE_BOOL, OFF(disk_repair), 0, 1, "false",
@@ -175,6 +179,7 @@ static const char *const role_names[UBC_ROLE_COUNT] = {
     [UBC_ROLE_NET] = "net",       [UBC_ROLE_SCHED] = "sched",
     [UBC_ROLE_LEDGER] = "ledger", [UBC_ROLE_CONSENSUS] = "consensus",
     [UBC_ROLE_DISK] = "disk",     [UBC_ROLE_VERIFY] = "verify",
+    [UBC_ROLE_CHAIN] = "chain",
 };
 
 const char *

@@ -76,6 +76,7 @@ struct ubc_config {
     uint32_t disk_batches_inflight;
     uint32_t disk_commit_interval_us;
     bool disk_sync_dsync;
+    bool disk_chain_offload;
     bool disk_repair;
     uint32_t disk_snapshot_records;
 

@@ -281,6 +281,12 @@ uint32_t
 ubc_role_disk_poll(void *ctx, uint64_t now_tsc)
 {
     struct ubc_role_disk *disk = ctx;
+    if (!disk->chain_taken_over && __atomic_load_n(&disk->state->node->stop, __ATOMIC_ACQUIRE)) {
+        /* Stopping: the chain role's lcore may leave before this one drains. */
+        ubc_journal_chain_takeover(disk->journal);
+        ubc_journal_chain_takeover(disk->ledger_journal);
+        disk->chain_taken_over = 1;
+    }
     uint32_t work = disk_flush_done(disk);
     while (disk->held_next < disk->held_count && disk_append(disk, disk->held[disk->held_next]))
         disk->held_next++, work++;
@@ -294,6 +300,17 @@ ubc_role_disk_poll(void *ctx, uint64_t now_tsc)
     work += disk_poll_journals(disk, now_tsc);
     disk_note_read_only(disk);
     return work + disk_flush_done(disk);
+}
+
+/* The chain role: links both journals' sealed batches into their chains.
+ * Runs on roles.chain's lcore, concurrently with the disk role (see
+ * ubc_journal_chain_poll); touches nothing else of the disk role. */
+uint32_t
+ubc_role_chain_poll(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_disk *disk = ctx;
+    (void)now_tsc;
+    return ubc_journal_chain_poll(disk->journal) + ubc_journal_chain_poll(disk->ledger_journal);
 }
 
 /* A snapshot of the unfinished jobs bounds recovery: segments before it are
@@ -633,6 +650,7 @@ disk_params_from_config(const struct ubc_config *config, struct ubc_journal_para
         .payload_bytes_max = UBC_MSG_PAYLOAD_SIZE,
         .sync_mode = config->disk_sync_dsync ? UBC_JOURNAL_SYNC_DSYNC : UBC_JOURNAL_SYNC_LINKED,
         .commit_interval_ns = (uint64_t)config->disk_commit_interval_us * 1000ull,
+        .chain_offload = config->disk_chain_offload,
     };
 }
 

@@ -98,6 +98,7 @@ struct ubc_role_disk {
     char ledger_dir[UBC_CONFIG_PATH_MAX + 16];
     char archive_dir[UBC_CONFIG_PATH_MAX + 16];
     int ledger_uring_ready;
+    int chain_taken_over; /* the node stops: the disk lcore chains from now on */
     char ledger_replay_error[256];
 };
 
@@ -116,5 +117,9 @@ void ubc_role_disk_fini(struct ubc_role_disk *disk);
 uint32_t ubc_role_disk_poll(void *ctx, uint64_t now_tsc);
 void ubc_role_disk_housekeep(void *ctx, uint64_t now_tsc);
 bool ubc_role_disk_drained(void *ctx);
+
+/* The chain role (roles.chain; work only with disk.chain_offload): ctx is
+ * the disk role. Any lcore; lock-free against the disk role's lcore. */
+uint32_t ubc_role_chain_poll(void *ctx, uint64_t now_tsc);
 
 #endif /* UBC_ROLE_DISK_H */

@@ -107,6 +107,13 @@ net_drained(void *ctx)
     return ubc_net_drained(&state->node->net[0]);
 }
 
+static uint32_t
+chain_poll(void *ctx, uint64_t now_tsc)
+{
+    struct ubc_role_state *state = ctx;
+    return ubc_role_chain_poll(state->node->disk, now_tsc);
+}
+
 void
 ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
 {
@@ -138,6 +145,7 @@ ubc_roles_ops(struct ubc_node *node, uint32_t role, struct ubc_role_ops *ops)
         ops->housekeep = ubc_role_disk_housekeep;
         ops->drained = ubc_role_disk_drained;
         break;
+    case UBC_ROLE_CHAIN: ops->poll = chain_poll; break;
     case UBC_ROLE_VERIFY:
         ops->ctx = &verify_role;
         ops->poll = ubc_role_verify_poll;

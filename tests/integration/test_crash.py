@@ -35,6 +35,10 @@ NODE_IP = "198.18.0.2"
 OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
 FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
          "ledger.genesis_balance=1000000000000"]
+# More config for a variant, e.g. "disk.chain_offload=true roles.chain=1".
+EXTRA = [arg for item in os.environ.get("UBC_TEST_NODE_SETS", "").split()
+         for arg in ("--set", item)]
+OFFLOADED = []  # the jobs journal's batches chained by the chain role, per round
 
 
 def sh(*args, **kw):
@@ -46,7 +50,7 @@ def start(data):
     # them and recovery starts from a snapshot as often as from the journal.
     proc = subprocess.Popen(["ip", "netns", "exec", NS, UBCD, "--data-dir", data, *FUNDS, "--set",
                              "disk.snapshot_records=150", "--set", "disk.segment_mib=1",
-                             "--set", "ledger.checkpoint_batches=40"],
+                             "--set", "ledger.checkpoint_batches=40", *EXTRA],
                             stdout=open(os.path.join(data, "ubcd.log"), "a"),
                             stderr=subprocess.STDOUT)
     sock = os.path.join(data, "ubcd.sock")
@@ -118,6 +122,10 @@ def one_round(data, round_number, acked, heights, rng):
                                "--tasks", "1", "--redundancy", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(rng.uniform(0.1, 0.9))
+    if EXTRA:  # the variant's roles really work: e.g. the chain role hashed batches
+        stats = json.loads(sh(UBCCTL, "--socket", sock, "--json", "stats").stdout or "{}")
+        journal = stats.get("disk", {}).get("journal", {})
+        OFFLOADED.append(journal.get("chain_batches_offloaded", 0))
     proc.kill()  # SIGKILL: no drain, no clean close
     proc.wait()
     out, _ = client.communicate(timeout=60)
@@ -151,6 +159,9 @@ def main():
         sh(UBCCTL, "--socket", sock, "shutdown")
         proc.wait(timeout=20)
         ok = audit_matches(data, summary) and ok
+        if "disk.chain_offload=true" in EXTRA:
+            print(f"batches chained by the chain role, per round: {OFFLOADED}")
+            ok = ok and max(OFFLOADED, default=0) > 0
     finally:
         sh("ip", "netns", "del", NS)
         shutil.rmtree(data, ignore_errors=True)
