@@ -36,6 +36,11 @@ struct scan {
     uint8_t chain[UBC_JOURNAL_CHAIN_BYTES];
     int snapshot_chain_checked;
     int corrupt; /* stop: result->status and message are set */
+    /* Where the previous segment's data ended on something other than zeros
+     * (a recycled file's earlier life, or damage): the next segment must
+     * continue exactly from there, or that spot is named as corruption. */
+    uint64_t end_offset;
+    char end_why[UBC_JOURNAL_MESSAGE_BYTES / 2];
 };
 
 static const uint8_t zero_buffer[64 * 1024];
@@ -312,28 +317,42 @@ batch_verify(struct scan *s, const struct mapping *m, uint64_t offset, uint64_t 
     return BATCH_BAD;
 }
 
-/* Looks past a torn point for valid records. Returns the offset of the first
- * valid record at or beyond from + window (evidence of corruption), or 0;
- * counts the valid records found within the window. */
+/* A record that verifies, of this life of the file: a recycled segment keeps
+ * its earlier batches past the new tail, and those hold sequences below any
+ * live segment's (they were retired behind a snapshot), so a record below
+ * min_sequence is stale, not evidence. */
+static int
+record_current(const struct mapping *m, uint64_t position, uint64_t min_sequence,
+               struct ubc_journal_record_header *h, uint64_t *stale)
+{
+    if (ubc_journal_record_verify(m->bytes + position, m->size - position, h) != UBC_JOURNAL_OK)
+        return 0;
+    *stale += h->sequence < min_sequence;
+    return h->sequence >= min_sequence;
+}
+
+/* Looks past a torn point for valid records at or past min_sequence. Returns
+ * the offset of the first one at or beyond from + window (evidence of
+ * corruption), or 0; counts those found within the window. */
 static uint64_t
-tail_scan(const struct mapping *m, uint64_t from, uint64_t window, uint64_t *records_within)
+tail_scan(const struct mapping *m, uint64_t from, uint64_t window, uint64_t min_sequence,
+          uint64_t *records_within, uint64_t *stale)
 {
     *records_within = 0;
+    *stale = 0;
     uint64_t block = UBC_JOURNAL_BLOCK_BYTES;
     uint64_t position = (from / block + 1) * block;
     while (position + UBC_JOURNAL_RECORD_HEADER_BYTES <= m->size) {
         struct ubc_journal_record_header h;
-        if (ubc_journal_record_verify(m->bytes + position, m->size - position, &h) !=
-            UBC_JOURNAL_OK) {
+        if (!record_current(m, position, min_sequence, &h, stale)) {
             position += block;
             continue;
         }
         if (position >= from + window)
             return position;
         /* Walk the valid run so its records are counted once. */
-        while (position < m->size &&
-               ubc_journal_record_verify(m->bytes + position, m->size - position, &h) ==
-                   UBC_JOURNAL_OK) {
+        while (position + UBC_JOURNAL_RECORD_HEADER_BYTES <= m->size &&
+               record_current(m, position, min_sequence, &h, stale)) {
             if (position >= from + window)
                 return position;
             if (h.type != UBC_JOURNAL_TYPE_COMMIT)
@@ -386,16 +405,19 @@ scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset
     const struct ubc_journal_scan_params *p = s->params;
     char name[UBC_JOURNAL_NAME_BYTES];
     ubc_journal_segment_name(name, s->work->segments[i].segment_index);
-    uint64_t records_within = 0;
+    uint64_t records_within = 0, stale = 0;
     int last = i + 1 == s->segment_files;
-    uint64_t evidence = last ? tail_scan(m, offset, window, &records_within) : 0;
+    uint64_t evidence =
+        last ? tail_scan(m, offset, window, s->expected_sequence, &records_within, &stale) : 0;
     if (last && evidence == 0) {
-        /* A clean end is zeros to the end of the file. Torn writes can leave
-         * bytes that form no valid record: they are cleared too, or a batch
-         * written here later could end before them and, once this segment is
-         * no longer the last, they would read as corruption. */
-        if (why == NULL && records_within == 0 &&
-            ubc_journal_is_zero(m->bytes + offset, m->size - offset))
+        /* A clean end is zeros to the end of the file, or a recycled file's
+         * earlier life (records of older sequences follow, none of this
+         * life). Torn writes can leave bytes that form no valid record: they
+         * are cleared, so that no record of this life is ever left behind a
+         * later batch (and the notes say what happened). */
+        if (records_within == 0 &&
+            (stale > 0 ||
+             (why == NULL && ubc_journal_is_zero(m->bytes + offset, m->size - offset))))
             return;
         if (why == NULL && records_within == 0)
             why = "bytes of a torn write, no valid record";
@@ -464,6 +486,18 @@ segment_header_check(struct scan *s, uint32_t i, const struct mapping *m,
         snapshot_chain_compare(s, h->first_sequence - 1, h->prev_chain);
         return s->corrupt ? -1 : 0;
     }
+    if ((h->first_sequence != s->expected_sequence ||
+         memcmp(h->prev_chain, s->chain, UBC_JOURNAL_CHAIN_BYTES) != 0) &&
+        s->end_why[0] != '\0') {
+        char previous[UBC_JOURNAL_NAME_BYTES];
+        ubc_journal_segment_name(previous, s->work->segments[i - 1].segment_index);
+        scan_fail(s,
+                  "%s offset %" PRIu64 ": %s, and %s does not continue from there (first "
+                  "sequence %" PRIu64 ", expected %" PRIu64 "): corruption, not a torn tail",
+                  previous, s->end_offset, s->end_why, name, h->first_sequence,
+                  s->expected_sequence);
+        return -1;
+    }
     if (h->first_sequence != s->expected_sequence ||
         memcmp(h->prev_chain, s->chain, UBC_JOURNAL_CHAIN_BYTES) != 0) {
         scan_fail(s,
@@ -509,6 +543,7 @@ segment_scan(struct scan *s, uint32_t i, const struct mapping *m)
         }
         return -1;
     }
+    s->end_why[0] = '\0'; /* the previous segment's end is accounted for */
     s->result->window_bytes = h.window_bytes;
     seg->first_sequence = h.first_sequence;
     seg->segment_bytes = h.segment_bytes;
@@ -526,9 +561,15 @@ segment_scan(struct scan *s, uint32_t i, const struct mapping *m)
             offset = next;
             continue;
         }
-        uint64_t records_within = 0;
-        if (b == BATCH_END && !last && tail_scan(m, offset, 0, &records_within) == 0)
-            return 0; /* the segment ends here; the next one continues */
+        uint64_t records_within = 0, stale = 0;
+        if (!last && tail_scan(m, offset, 0, s->expected_sequence, &records_within, &stale) == 0) {
+            /* The segment ends here: zeros follow, or a recycled file's
+             * earlier life, or damage to its last batch, which the next
+             * segment's header then fails to continue (named there). */
+            s->end_offset = offset;
+            snprintf(s->end_why, sizeof(s->end_why), "%s", b == BATCH_END ? "" : why);
+            return 0;
+        }
         if (b == BATCH_END && !last)
             snprintf(why, sizeof(why), "zeros where a batch should start, valid records after");
         scan_damage(s, i, m, offset, h.window_bytes, (b == BATCH_BAD || !last) ? why : NULL);
@@ -557,8 +598,32 @@ segment_gap(struct scan *s, uint32_t i)
     return 1;
 }
 
+/* The lowest sequence a record of this journal's present can have in a
+ * spare: a recycled file's earlier records are all below the first live
+ * segment's first sequence (read from its header), or below what the
+ * snapshot covers. Without either, every valid record counts. */
+static uint64_t
+spare_min_sequence(const struct scan *s)
+{
+    uint64_t min = s->result->snapshot_found ? s->result->snapshot_sequence + 1 : 1;
+    if (s->segment_files < 2)
+        return min;
+    char name[UBC_JOURNAL_NAME_BYTES];
+    ubc_journal_segment_name(name, s->work->segments[0].segment_index);
+    struct mapping m;
+    struct ubc_journal_segment_header h;
+    if (map_file(s->dir_fd, name, &m) != 0)
+        return min;
+    if (m.size >= UBC_JOURNAL_BLOCK_BYTES &&
+        ubc_journal_segment_header_verify(m.bytes, &h) == UBC_JOURNAL_OK && h.first_sequence < min)
+        min = h.first_sequence;
+    unmap_file(&m);
+    return min;
+}
+
 /* A spare segment prepared ahead and never written: its header block is zero
- * (or the file is shorter than a block) and no valid record is in it. It is
+ * (or the file is shorter than a block) and no valid record of this life
+ * (see spare_min_sequence) is in it. It is
  * not part of the journal; it is removed when the scan may write. */
 static void
 scan_drop_spare(struct scan *s)
@@ -570,10 +635,10 @@ scan_drop_spare(struct scan *s)
     struct mapping m;
     if (map_file(s->dir_fd, name, &m) != 0)
         return;
-    uint64_t records_within = 0;
+    uint64_t records_within = 0, stale = 0;
     int spare = m.size < UBC_JOURNAL_BLOCK_BYTES ||
                 (ubc_journal_is_zero(m.bytes, UBC_JOURNAL_BLOCK_BYTES) &&
-                 tail_scan(&m, 0, 0, &records_within) == 0);
+                 tail_scan(&m, 0, 0, spare_min_sequence(s), &records_within, &stale) == 0);
     unmap_file(&m);
     if (!spare)
         return;
