@@ -101,13 +101,6 @@ ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_por
     return chosen;
 }
 
-void
-ubc_peer_prefetch(const struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be)
-{
-    uint32_t home = peer_hash(ipv4_be, udp_port_be) & (table->slot_count - 1);
-    __builtin_prefetch(&table->slots[home]);
-}
-
 const struct ubc_peer *
 ubc_peer_get(const struct ubc_peer_table *table, uint32_t slot, uint32_t generation)
 {

@@ -43,10 +43,6 @@ struct ubc_peer_table *ubc_peer_table_new(void *memory, uint32_t peers_max);
 uint32_t ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be,
                          const uint8_t mac[6], uint64_t now, uint32_t *generation);
 
-/* Starts loading the first slot ubc_peer_upsert() probes for this peer: a
- * burst's slots load together instead of one cache miss after another. No
- * effect on the table. */
-void ubc_peer_prefetch(const struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be);
 /* The peer in slot with that generation, or NULL when it was evicted. */
 const struct ubc_peer *ubc_peer_get(const struct ubc_peer_table *table, uint32_t slot,
                                     uint32_t generation);
