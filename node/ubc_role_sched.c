@@ -43,6 +43,12 @@ sched_output_link(struct ubc_role_sched *role, const struct ubc_msg *msg, bool *
 
 #define SCHED_FLUSH_RUN 32u
 
+static inline bool
+sched_type_is_reply(uint16_t type)
+{
+    return type == UBC_MSG_ACK || type == UBC_MSG_REFUSAL || type == UBC_MSG_JOB_STATUS;
+}
+
 enum { PARKED_WAITING = 0, PARKED_RELEASE = 1, PARKED_DROP = 2 };
 
 /* An input the role is done with: counted, and kept for an output of this
@@ -227,8 +233,12 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent + i];
         if (i + 1 < n)
             rte_prefetch0(&role->out.msgs[role->out_sent + i + 1]);
-        /* The header and the payload the type uses: a reply is 48 bytes, not 256. */
-        memcpy(msgs[i], staged, sizeof(msgs[i]->hdr) + ubc_msg_payload_bytes(staged->hdr.type));
+        /* The header and the payload the type uses: a reply is 48 bytes, not
+         * 256, copied with a fixed size (a variable one is a libc call). */
+        if (sched_type_is_reply(staged->hdr.type))
+            memcpy(msgs[i], staged, sizeof(msgs[i]->hdr) + sizeof(struct ubc_reply));
+        else
+            memcpy(msgs[i], staged, sizeof(msgs[i]->hdr) + ubc_msg_payload_bytes(staged->hdr.type));
         msgs[i]->hdr.src_role = UBC_ROLE_SCHED;
     }
     uint32_t sent = ubc_link_send_burst(link, msgs, n);
