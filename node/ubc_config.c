@@ -133,6 +133,8 @@ static const struct config_key config_keys[] = {
       "O_DSYNC writes instead of a write followed by a linked fdatasync" },
     { "disk", "chain_offload", TYPE_BOOL, OFF(disk_chain_offload), 0, 1, "false",
       "hash the journals' chain on roles.chain's lcore, not the disk role's (a spare core)" },
+    { "disk", "recycle_segments", TYPE_BOOL, OFF(disk_recycle_segments), 0, 1, "true",
+      "reuse segments a snapshot retired instead of zero-filling new ones (jobs journal only)" },
     { "disk", "snapshot_records", TYPE_U32, OFF(disk_snapshot_records), 0, 16777216, "100000",
       "journal records between two snapshots of the unfinished jobs (bounds recovery; 0: never)" },
     { "disk", "repair", TYPE_BOOL, OFF(disk_repair), 0, 1, "false",

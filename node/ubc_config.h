@@ -77,6 +77,7 @@ struct ubc_config {
     uint32_t disk_commit_interval_us;
     bool disk_sync_dsync;
     bool disk_chain_offload;
+    bool disk_recycle_segments;
     bool disk_repair;
     uint32_t disk_snapshot_records;
 

@@ -651,6 +651,7 @@ disk_params_from_config(const struct ubc_config *config, struct ubc_journal_para
         .sync_mode = config->disk_sync_dsync ? UBC_JOURNAL_SYNC_DSYNC : UBC_JOURNAL_SYNC_LINKED,
         .commit_interval_ns = (uint64_t)config->disk_commit_interval_us * 1000ull,
         .chain_offload = config->disk_chain_offload,
+        .recycle_segments = config->disk_recycle_segments,
     };
 }
 
@@ -661,6 +662,7 @@ disk_ledger_params(const struct ubc_config *config, uint64_t record_max,
                    struct ubc_journal_params *params)
 {
     disk_params_from_config(config, params);
+    params->recycle_segments = 0; /* <data>/ledger-archive hard-links retired segments */
     params->payload_bytes_max = (uint32_t)record_max;
     uint64_t batch = ((record_max + 2 * 4096 + 4095) / 4096) * 4096;
     if (batch > params->batch_bytes_max)

@@ -40,6 +40,8 @@
 #define OP_SPARE_DIRSYNC 7u
 #define OP_CLOSE 8u    /* a finished segment's fd; the result is ignored */
 #define OP_SNAPSHOT 9u /* the snapshot's current step */
+#define OP_SPARE_RENAME 10u
+#define POOL_MAX 2u /* retired segments kept for reuse */
 #define LOCAL_COMPLETIONS_MAX 8u
 /* A snapshot write's size: bounds the work one poll does for it (XXH3 of the
  * chunk, and io_uring copies a buffered write into the page cache inline,
@@ -55,6 +57,7 @@ enum spare_state {
     SPARE_ALLOCATING, /* fallocate to queue or in flight */
     SPARE_FILLING,    /* zero writes */
     SPARE_SYNCING,    /* fdatasync in flight */
+    SPARE_RENAMING,   /* a recycled file takes the segment's name */
     SPARE_DIRSYNC,    /* fsync of the directory to queue or in flight */
     SPARE_READY,
     SPARE_FAILED,
@@ -90,6 +93,8 @@ struct snapshot_job {
     char name[UBC_JOURNAL_NAME_BYTES];
     char temp[UBC_JOURNAL_NAME_BYTES + 8];
     char retire_name[UBC_JOURNAL_NAME_BYTES];
+    char retire_new_name[UBC_JOURNAL_NAME_BYTES];
+    int retire_keep; /* the retired segment goes to the pool (rename, not unlink) */
     _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES];
     XXH3_state_t blob_hash;
 };
@@ -171,7 +176,12 @@ struct ubc_journal {
     uint64_t spare_offset;
     int spare_pending;
     int spare_errno;
+    int spare_recycled; /* the spare is a retired segment's file, named pool_name */
     char spare_name[UBC_JOURNAL_NAME_BYTES];
+    char spare_pool_name[UBC_JOURNAL_NAME_BYTES];
+    /* retired segment files kept for reuse (free-<index>.ubcj) */
+    uint32_t pool_count;
+    uint64_t pool[POOL_MAX];
     struct snapshot_job snapshot;
     /* completions of requests run synchronously (an io without file_op_queue) */
     uint32_t local_count;
@@ -763,6 +773,45 @@ io_wait(struct ubc_journal *j)
 }
 
 static void
+pool_name(char out[UBC_JOURNAL_NAME_BYTES], uint64_t segment_index)
+{
+    snprintf(out, UBC_JOURNAL_NAME_BYTES, "free-%016" PRIx64 ".ubcj", segment_index);
+}
+
+/* At open: the retired files kept by an earlier run, if they fit (same
+ * segment size, recycling on); the others are removed. Start-up only. */
+static void
+pool_load(struct ubc_journal *j)
+{
+    j->pool_count = 0;
+    int fd = dup(j->dir_fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(dir); /* the dup shares dir_fd's offset */
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        uint64_t index;
+        char expect[UBC_JOURNAL_NAME_BYTES];
+        if (sscanf(entry->d_name, "free-%16" SCNx64 ".ubcj", &index) != 1)
+            continue;
+        pool_name(expect, index);
+        struct stat st;
+        if (strcmp(expect, entry->d_name) != 0 || fstatat(j->dir_fd, entry->d_name, &st, 0) != 0)
+            continue;
+        if (j->params.recycle_segments && j->pool_count < POOL_MAX &&
+            (uint64_t)st.st_size == j->params.segment_bytes)
+            j->pool[j->pool_count++] = index;
+        else
+            unlinkat(j->dir_fd, entry->d_name, 0); /* not journal data */
+    }
+    closedir(dir);
+}
+
+static void
 spare_fail(struct ubc_journal *j, int error)
 {
     j->spare_state = SPARE_FAILED;
@@ -775,8 +824,9 @@ spare_discard(struct ubc_journal *j, int error)
 {
     if (j->spare_fd >= 0) {
         j->io.ops->file_register(j->io.ctx, slot_of(j->spare_index), -1);
-        close(j->spare_fd);                    /* lint:allow error path */
-        unlinkat(j->dir_fd, j->spare_name, 0); /* lint:allow error path: no half-made segment */
+        close(j->spare_fd); /* lint:allow error path */
+        /* lint:allow error path: no half-made segment */
+        unlinkat(j->dir_fd, j->spare_recycled ? j->spare_pool_name : j->spare_name, 0);
         j->spare_fd = -1;
     }
     spare_fail(j, error);
@@ -791,11 +841,14 @@ segment_open_flags(const struct ubc_journal *j, int create)
     return flags | (j->direct ? O_DIRECT : 0);
 }
 
-/* Queues the zero-fill of the spare, chunk by chunk, then its fdatasync. */
+/* Queues the zero-fill of the spare, chunk by chunk, then its fdatasync: the
+ * whole file, or only the header block of a recycled one (recovery tells its
+ * earlier records by their sequences). */
 static void
 spare_fill(struct ubc_journal *j)
 {
-    uint64_t rest = j->params.segment_bytes - j->spare_offset;
+    uint64_t end = j->spare_recycled ? UBC_JOURNAL_BLOCK_BYTES : j->params.segment_bytes;
+    uint64_t rest = end - j->spare_offset;
     const struct ubc_journal_io_ops *ops = j->io.ops;
     uint32_t slot = slot_of(j->spare_index);
     int rc;
@@ -826,11 +879,21 @@ spare_advance(struct ubc_journal *j)
     case SPARE_NONE:
         j->spare_index = j->spare_next_index;
         ubc_journal_segment_name(j->spare_name, j->spare_index);
+        if (!j->spare_recycled && j->pool_count > 0) { /* else a retry keeps its file */
+            j->spare_recycled = 1;
+            pool_name(j->spare_pool_name, j->pool[--j->pool_count]);
+        }
         r.op = UBC_JOURNAL_IO_OPENAT;
-        r.name = j->spare_name;
-        r.open_flags = segment_open_flags(j, 1);
+        r.name = j->spare_recycled ? j->spare_pool_name : j->spare_name;
+        r.open_flags = segment_open_flags(j, !j->spare_recycled);
         r.mode = 0644;
         op = OP_SPARE_OPEN;
+        break;
+    case SPARE_RENAMING:
+        r.op = UBC_JOURNAL_IO_RENAMEAT;
+        r.name = j->spare_pool_name;
+        r.new_name = j->spare_name;
+        op = OP_SPARE_RENAME;
         break;
     case SPARE_ALLOCATING:
         r.op = UBC_JOURNAL_IO_FALLOCATE;
@@ -863,6 +926,11 @@ spare_opened(struct ubc_journal *j, int32_t result)
         j->spare_state = SPARE_NONE;
         return;
     }
+    if (result < 0 && j->spare_recycled) {
+        j->spare_recycled = 0; /* gone or unusable: make a new file instead */
+        j->spare_state = SPARE_NONE;
+        return;
+    }
     if (result < 0) {
         spare_fail(j, -result);
         return;
@@ -872,6 +940,12 @@ spare_opened(struct ubc_journal *j, int32_t result)
     int rc = j->io.ops->file_register(j->io.ctx, slot_of(j->spare_index), result);
     if (rc != 0) {
         spare_discard(j, -rc);
+        return;
+    }
+    if (j->spare_recycled) {
+        j->spare_offset = 0;
+        j->spare_state = SPARE_FILLING;
+        j->spare_next_index = j->spare_index + 1;
         return;
     }
     j->spare_state = SPARE_ALLOCATING;
@@ -888,6 +962,8 @@ spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
             j->spare_state = SPARE_FILLING;
         if (op == OP_SPARE_OPEN)
             j->spare_state = SPARE_NONE;
+        if (op == OP_SPARE_RENAME)
+            j->spare_state = SPARE_RENAMING;
         return;
     }
     switch (op) {
@@ -911,8 +987,17 @@ spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
     case OP_SPARE_FSYNC:
         if (result < 0)
             spare_fail(j, -result);
-        else
-            j->spare_state = SPARE_DIRSYNC;
+        else /* a recycled file's header is zero on disk: now it may take the name */
+            j->spare_state = j->spare_recycled ? SPARE_RENAMING : SPARE_DIRSYNC;
+        return;
+    case OP_SPARE_RENAME:
+        if (result < 0) {
+            spare_discard(j, -result);
+            return;
+        }
+        j->spare_recycled = 0;
+        j->stats.segments_recycled++;
+        j->spare_state = SPARE_DIRSYNC;
         return;
     default:
         if (result < 0)
@@ -1111,6 +1196,7 @@ journal_state_from_scan(struct ubc_journal *j, const struct ubc_journal_scan_res
     j->read_only_errno = 0;
     j->read_only_reason[0] = '\0';
     j->spare_state = SPARE_NONE;
+    j->spare_recycled = 0;
     j->spare_pending = 0;
     j->ops_in_flight = 0;
     j->plan_open = 0;
@@ -1170,6 +1256,7 @@ ubc_journal_open(struct ubc_journal *journal, const struct ubc_journal_open_para
     uint64_t arena_bytes = (uint64_t)(j->zero_chunk + ZERO_CHUNK_BYTES - arena);
     j->stats.buffers_registered = j->io.ops->buffers_register(j->io.ctx, arena, arena_bytes) == 0;
     journal_state_from_scan(j, report);
+    pool_load(j);
     if (j->live_count > 0) {
         rc = journal_resume_segment(j);
         if (rc != 0) {
@@ -1239,6 +1326,7 @@ snapshots_prune(struct ubc_journal *j, uint64_t sequence)
     DIR *dir = fd < 0 ? NULL : fdopendir(fd); /* lint:allow once per snapshot */
     if (dir == NULL)
         return;
+    rewinddir(dir); /* the dup shares dir_fd's offset, which an earlier listing moved */
     struct dirent *entry;
     uint64_t value;
     while ((entry = readdir(dir)) != NULL && count < UBC_JOURNAL_SNAPSHOTS_MAX)
@@ -1307,25 +1395,58 @@ snapshot_chain_find(const struct ubc_journal *j, uint64_t sequence, uint8_t *cha
     return -ENOENT;
 }
 
+/* SNAP_WAIT_DURABLE: 2 while its batch is not durable, then 1 (next step). */
+static int
+snapshot_wait_durable(struct ubc_journal *j)
+{
+    struct snapshot_job *s = &j->snapshot;
+    if (j->read_only_errno != 0) {
+        snapshot_finish(j, -j->read_only_errno); /* the state it covers is not durable */
+        return 1;
+    }
+    if (j->durable_sequence < s->sequence)
+        return 2; /* a later poll */
+    if (snapshot_chain_find(j, s->sequence, s->chain) != 0) {
+        snapshot_finish(j, -EINVAL); /* not a batch end: cannot happen, see begin */
+        return 1;
+    }
+    s->step = SNAP_OPEN;
+    return 1;
+}
+
+/* SNAP_RETIRE: the next segment the snapshot covers goes, into the pool of
+ * reusable files while it has room (the spare in preparation may hold one
+ * more), else unlinked; 1 when none is left. */
+static int
+snapshot_retire_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
+{
+    struct snapshot_job *s = &j->snapshot;
+    if (!segment_retirable(j, s->sequence)) {
+        s->step = SNAP_RETIRE_DIRSYNC;
+        if (!s->retired_any)
+            snapshot_finish(j, 0);
+        return 1;
+    }
+    ubc_journal_segment_name(s->retire_name, j->live[0].segment_index);
+    r->name = s->retire_name;
+    s->retire_keep = j->params.recycle_segments && j->pool_count < POOL_MAX;
+    if (s->retire_keep) {
+        pool_name(s->retire_new_name, j->live[0].segment_index);
+        r->op = UBC_JOURNAL_IO_RENAMEAT;
+        r->new_name = s->retire_new_name;
+        return 0;
+    }
+    r->op = UBC_JOURNAL_IO_UNLINKAT;
+    return 0;
+}
+
 static int
 snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
 {
     struct snapshot_job *s = &j->snapshot;
     *r = (struct ubc_journal_io_file_request){ .fd = j->dir_fd };
     switch (s->step) {
-    case SNAP_WAIT_DURABLE:
-        if (j->read_only_errno != 0) {
-            snapshot_finish(j, -j->read_only_errno); /* the state it covers is not durable */
-            return 1;
-        }
-        if (j->durable_sequence < s->sequence)
-            return 2; /* a later poll */
-        if (snapshot_chain_find(j, s->sequence, s->chain) != 0) {
-            snapshot_finish(j, -EINVAL); /* not a batch end: cannot happen, see begin */
-            return 1;
-        }
-        s->step = SNAP_OPEN;
-        return 1;
+    case SNAP_WAIT_DURABLE: return snapshot_wait_durable(j);
     case SNAP_OPEN:
         r->op = UBC_JOURNAL_IO_OPENAT;
         r->name = s->temp;
@@ -1365,17 +1486,7 @@ snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
         return 0;
     case SNAP_DIRSYNC:
     case SNAP_RETIRE_DIRSYNC: r->op = UBC_JOURNAL_IO_FSYNC; return 0;
-    case SNAP_RETIRE:
-        if (!segment_retirable(j, s->sequence)) {
-            s->step = SNAP_RETIRE_DIRSYNC;
-            if (!s->retired_any)
-                snapshot_finish(j, 0);
-            return 1;
-        }
-        ubc_journal_segment_name(s->retire_name, j->live[0].segment_index);
-        r->op = UBC_JOURNAL_IO_UNLINKAT;
-        r->name = s->retire_name;
-        return 0;
+    case SNAP_RETIRE: return snapshot_retire_request(j, r);
     default: UBC_ASSERT(0 && "snapshot step"); return 1;
     }
 }
@@ -1413,6 +1524,8 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
             s->step = SNAP_RETIRE_DIRSYNC;
             return;
         }
+        if (s->retire_keep && j->pool_count < POOL_MAX)
+            j->pool[j->pool_count++] = j->live[0].segment_index;
         memmove(j->live, j->live + 1, (j->live_count - 1) * sizeof(j->live[0]));
         j->live_count--;
         j->stats.segments_retired++;

@@ -62,6 +62,11 @@ struct ubc_journal_params {
     uint32_t sync_mode;            /* enum ubc_journal_sync_mode */
     uint64_t commit_interval_ns;   /* seal an open batch at most this late; 0: at once */
     uint32_t chain_offload;        /* 1: another thread chains (ubc_journal_chain_poll) */
+    /* 1: segments a snapshot retires are kept (up to 2, as free-*.ubcj) and
+     * reused as the next segments: only their header block is rewritten,
+     * instead of creating and zero-filling a file. Not for a journal whose
+     * retired segments are hard-linked elsewhere (the ledger's archive). */
+    uint32_t recycle_segments;
 };
 
 /* Status 0: durable. -UBC_ERR_READ_ONLY: lost to a disk error, never durable. */
@@ -86,6 +91,7 @@ struct ubc_journal_stats {
     uint64_t short_writes;
     uint64_t segments_created;
     uint64_t segments_retired;
+    uint64_t segments_recycled; /* spares made from retired segments */
     uint64_t snapshots;
     uint64_t chain_batches_offloaded; /* chained by ubc_journal_chain_poll */
     /* Submit to durable, per batch, in the caller's now_ns units. */

@@ -228,7 +228,8 @@ def test_admin(sock):
     status = ctl_json(sock, "status")
     check(status["state"] == "running", "status: running")
     roles = {r["role"]: r["lcore"] for r in status["roles"]}
-    check(set(roles) == {"net", "sched", "ledger", "consensus", "disk", "verify"}, "status: six roles")
+    check(set(roles) == {"net", "sched", "ledger", "consensus", "disk", "verify", "chain"},
+          "status: seven roles")
     stats = ctl_json(sock, "stats")
     check({"net>verify", "verify>ledger", "disk>ledger"} <= {r["ring"] for r in stats["rings"]}
           and stats["ports"][0]["rx_packets"] > 0,

@@ -378,10 +378,12 @@ boot_run_cut(const char *dir, const struct ubc_journal_params *p, uint32_t boot,
                 ubc_journal_snapshot_write(j, ubc_journal_durable_sequence(j), "s", 1);
         }
         uint64_t lost = power_cut(pc);
+        struct ubc_journal_stats stats;
+        ubc_journal_stats_get(j, &stats);
         printf("boot %u: recovered to %" PRIu64 "%s; %" PRIu64 " durable at the cut, %" PRIu64
-               " unsynced writes undone or torn\n",
+               " unsynced writes undone or torn, %" PRIu64 " segments reused\n",
                boot, replay.last_sequence, report.torn_bytes ? " (torn tail cut)" : "",
-               ubc_journal_durable_sequence(j), lost);
+               ubc_journal_durable_sequence(j), lost, stats.segments_recycled);
         *durable_before = ubc_journal_durable_sequence(j);
     }
     ubc_journal_uring_fini(&uring);
@@ -402,12 +404,15 @@ main(int argc, char **argv)
         return 77;
     ubc_journal_uring_fini(&probe);
     int failed = 0;
-    for (uint32_t mode = 0; mode < 2 && !failed; mode++) {
+    /* Modes: linked, O_DSYNC, then both again with retired segments recycled
+     * (reused files keep their earlier batches past every new tail). */
+    for (uint32_t mode = 0; mode < 4 && !failed; mode++) {
         char dir[256];
         test_dir_make(dir, sizeof(dir), "powercut");
         struct ubc_journal_params p = test_params_small();
         p.segment_bytes = 128u * 1024; /* rolls often */
-        p.sync_mode = mode == 0 ? UBC_JOURNAL_SYNC_LINKED : UBC_JOURNAL_SYNC_DSYNC;
+        p.sync_mode = mode % 2 == 0 ? UBC_JOURNAL_SYNC_LINKED : UBC_JOURNAL_SYNC_DSYNC;
+        p.recycle_segments = mode >= 2;
         uint64_t durable = 0;
         for (uint32_t boot = 0; boot < boots && !failed; boot++)
             failed = boot_run_cut(dir, &p, boot, &durable);

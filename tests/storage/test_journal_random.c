@@ -3,9 +3,10 @@
  * usage: test_journal_random [steps] [seed]
  * Tiny segments (64 KiB, so batches are planned several segments ahead),
  * random bursts of appends, polls, flushes, snapshots and close/reopen
- * cycles, in seven configurations, three of them also through the fault layer
+ * cycles, in ten configurations, four of them also through the fault layer
  * (short writes, interrupted fsyncs); two offload the chain
- * (ubc_journal_chain_poll called at random points between the others). After every reopen: every record that
+ * (ubc_journal_chain_poll called at random points between the others),
+ * three recycle retired segments. After every reopen: every record that
  * was reported durable is replayed (from the snapshot on), in order and
  * intact, and durability was reported in order, once per record.
  * Exit 0 pass, 1 fail.
@@ -107,8 +108,16 @@ run(const struct ubc_journal_params *p, uint32_t steps, uint64_t *rng, int fault
         }
     }
     if (!failed)
-        failed = ubc_journal_flush(t.journal, test_seen_durable, &durable) != 0 ||
-                 reopen_check(&t, dir, p, ubc_journal_durable_sequence(t.journal));
+        failed = ubc_journal_flush(t.journal, test_seen_durable, &durable) != 0;
+    struct ubc_journal_stats stats;
+    ubc_journal_stats_get(t.journal, &stats);
+    if (!failed && p->recycle_segments && steps >= 500 && stats.segments_recycled == 0) {
+        fprintf(stderr, "recycling on, %" PRIu64 " segments retired, none reused\n",
+                stats.segments_retired);
+        failed = 1;
+    }
+    if (!failed)
+        failed = reopen_check(&t, dir, p, ubc_journal_durable_sequence(t.journal));
     test_journal_destroy(&t);
     test_dir_remove(dir);
     return failed;
@@ -138,6 +147,14 @@ main(int argc, char **argv)
     p.chain_offload = 1;
     failed |= run(&p, steps, &rng, 0);
     failed |= run(&p, steps, &rng, 1);
+    /* Retired segments recycled: reused files keep their earlier batches. */
+    p.chain_offload = 0;
+    p.recycle_segments = 1;
+    failed |= run(&p, steps, &rng, 0);
+    failed |= run(&p, steps, &rng, 1);
+    p.sync_mode = UBC_JOURNAL_SYNC_DSYNC;
+    p.chain_offload = 1;
+    failed |= run(&p, steps, &rng, 0);
     printf("%s\n", failed ? "FAIL" : "PASS");
     return failed;
 }

@@ -1,6 +1,7 @@
 /* test_journal_recover.c: recovery on crafted damage. A torn tail is
  * truncated and reported; damage anywhere else is refused with a message
- * naming the file and offset; the repair flag truncates there instead. */
+ * naming the file and offset; the repair flag truncates there instead.
+ * Recycled segment files (stale batches past each end) recover clean. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -350,6 +351,122 @@ test_corrupt_snapshot_with_retired_segments(void **state)
     test_dir_remove(dir);
 }
 
+/* A journal whose live segments are recycled files: appends with a
+ * snapshot of everything every 200 records (but the last live_tail) retire
+ * segments into the pool, and later segments reuse them. Returns the last
+ * sequence written. */
+static uint64_t
+build_recycled_journal(const char *dir, const struct ubc_journal_params *p, uint64_t live_tail)
+{
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, p, 0, &replay), 0);
+    struct test_seen durable = { 0 };
+    for (uint64_t i = 1; i <= RECORDS; i++) {
+        assert_true(test_append(&t, &durable) > 0);
+        if (i % 13 == 0)
+            ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);
+        if (i % 200 == 0 && i + live_tail < RECORDS) { /* live_tail records stay live */
+            assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+            uint64_t covered = ubc_journal_durable_sequence(t.journal);
+            assert_int_equal(ubc_journal_snapshot_write(t.journal, covered, "s", 1), 0);
+        }
+    }
+    assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+    struct ubc_journal_stats stats;
+    ubc_journal_stats_get(t.journal, &stats);
+    assert_true(stats.segments_recycled >= 2);
+    test_journal_destroy(&t);
+    return RECORDS;
+}
+
+/* Whether a live segment has non-zero bytes after its data: stale batches of
+ * the file's earlier life (the case the recovery rules must accept). */
+static int
+live_segment_with_stale_tail(const char *dir, const struct ubc_journal_scan_result *r,
+                             uint32_t *which)
+{
+    for (uint32_t i = 0; i < r->segment_count; i++) {
+        char path[512];
+        segment_path(path, sizeof(path), dir, work.segments[i].segment_index);
+        int fd = open(path, O_RDONLY);
+        uint8_t block[UBC_JOURNAL_BLOCK_BYTES];
+        ssize_t got;
+        for (uint64_t at = work.segments[i].end_offset;
+             (got = pread(fd, block, sizeof(block), (off_t)at)) > 0; at += (uint64_t)got)
+            if (!ubc_journal_is_zero(block, (size_t)got)) {
+                close(fd);
+                *which = i;
+                return 1;
+            }
+        close(fd);
+    }
+    return 0;
+}
+
+/* Recycled files: a clean end followed by the file's earlier batches is an
+ * end, not a torn tail; nothing is cut, every record comes back. */
+static void
+test_recycled_clean_end(void **state)
+{
+    (void)state;
+    char dir[256];
+    test_dir_make(dir, sizeof(dir), "recycled");
+    struct ubc_journal_params p = test_params_small();
+    p.recycle_segments = 1;
+    build_recycled_journal(dir, &p, 100); /* the pool stays full: the last file is reused */
+    struct ubc_journal_scan_result r = scan_only(dir);
+    assert_int_equal(r.status, 0);
+    uint32_t stale = 0;
+    assert_true(live_segment_with_stale_tail(dir, &r, &stale));
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    assert_int_equal(t.report.torn_bytes, 0);
+    assert_null(strstr(t.report.notes, "torn"));
+    assert_int_equal(replay.last_sequence, RECORDS);
+    assert_int_equal(replay.payload_errors, 0);
+    test_journal_destroy(&t);
+    test_dir_remove(dir);
+}
+
+/* Damage to the last batch of a recycled segment that is not the last: the
+ * bytes there read like any stale tail, but the next segment does not
+ * continue from the shortened end: refused, naming the damaged segment. */
+static void
+test_recycled_damage_before_roll(void **state)
+{
+    (void)state;
+    char dir[256], path[512], want[96];
+    test_dir_make(dir, sizeof(dir), "recycled-flip");
+    struct ubc_journal_params p = test_params_small();
+    p.recycle_segments = 1;
+    build_recycled_journal(dir, &p, 1200);
+    struct ubc_journal_scan_result r = scan_only(dir);
+    assert_int_equal(r.status, 0);
+    assert_true(r.segment_count >= 2);
+    /* The first live segment's last batch: its first record's header. */
+    const struct ubc_journal_scan_segment *seg = &work.segments[0];
+    segment_path(path, sizeof(path), dir, seg->segment_index);
+    uint64_t at = UBC_JOURNAL_BLOCK_BYTES, last_batch = at;
+    int fd = open(path, O_RDONLY);
+    while (at < seg->end_offset) { /* walk the batches: each ends with a commit record */
+        struct ubc_journal_record_header h;
+        assert_int_equal(pread(fd, &h, sizeof(h), (off_t)at), (ssize_t)sizeof(h));
+        uint64_t next = at + ubc_journal_record_footprint(h.length);
+        if (h.type == UBC_JOURNAL_TYPE_COMMIT && next < seg->end_offset)
+            last_batch = next;
+        at = next;
+    }
+    close(fd);
+    file_flip(path, last_batch + 2); /* the record magic */
+    ubc_journal_segment_name(want, seg->segment_index);
+    snprintf(want + strlen(want), sizeof(want) - strlen(want), " offset %" PRIu64, last_batch);
+    expect_refused(dir, &p, want);
+    expect_refused(dir, &p, "does not continue from there");
+    test_dir_remove(dir);
+}
+
 int
 main(void)
 {
@@ -365,6 +482,8 @@ main(void)
         cmocka_unit_test(test_wrong_version),
         cmocka_unit_test(test_forged_record_breaks_chain),
         cmocka_unit_test(test_corrupt_snapshot_with_retired_segments),
+        cmocka_unit_test(test_recycled_clean_end),
+        cmocka_unit_test(test_recycled_damage_before_roll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
