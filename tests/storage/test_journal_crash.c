@@ -16,13 +16,16 @@
 
 #include "journal_test_util.h"
 
+/* Every other run recycles retired segments: kills then land in a reused
+ * file's preparation (header zeroed, renamed) and in its stale tail. */
 static struct ubc_journal_params
-crash_params(void)
+crash_params(uint32_t iteration)
 {
     struct ubc_journal_params p = test_params_small();
     p.segment_bytes = 2u << 20;
     p.batch_bytes_max = 64u * 1024;
     p.batches_inflight_max = 4;
+    p.recycle_segments = iteration % 2;
     return p;
 }
 
@@ -48,7 +51,7 @@ child_durable(void *ctx, uint64_t cookie, uint64_t sequence, int status)
 __attribute__((noreturn)) static void
 child_run(const char *dir, int fd, uint32_t iteration)
 {
-    struct ubc_journal_params p = crash_params();
+    struct ubc_journal_params p = crash_params(iteration);
     struct test_journal t = { 0 };
     struct test_seen replay = { 0 };
     if (test_journal_open(&t, dir, &p, 0, &replay) != 0)
@@ -112,7 +115,7 @@ pipe_drain_first(int fd, uint64_t highest, int timeout_ms)
 static int
 verify_after_crash(const char *dir, uint64_t durable_reported, uint32_t iteration)
 {
-    struct ubc_journal_params p = crash_params();
+    struct ubc_journal_params p = crash_params(iteration + 1);
     struct test_journal t = { 0 };
     struct test_seen replay = { 0 };
     int rc = test_journal_open(&t, dir, &p, 0, &replay);
