@@ -43,7 +43,12 @@ struct bench_config {
     uint32_t batch_bytes;
     uint32_t inflight;
     uint32_t chain_offload; /* a second thread chains (ubc_journal_chain_poll) */
+    uint32_t recycle;       /* reuse retired segments (params.recycle_segments) */
+    uint64_t snapshot_every_bytes; /* a small snapshot this often, as the node takes them */
 };
+
+/* Snapshots while appending (journal_sample): what retires segments. */
+static uint64_t snapshot_every_bytes;
 
 struct sample {
     double records_per_s;
@@ -161,6 +166,26 @@ journal_tick(struct ubc_journal *j, const uint8_t *payload, uint64_t *appended, 
     ubc_journal_poll(j, ubc_time_monotonic_ns(), NULL, NULL);
 }
 
+/* Starts a snapshot of a tiny blob every snapshot_every_bytes of records,
+ * when none is running: the journal writes it asynchronously and retires
+ * the segments it covers, as the node's disk role does. */
+static void
+journal_snapshot_due(struct ubc_journal *j, uint64_t appended)
+{
+    static const uint64_t blob = 42;
+    static uint64_t next_at, appended_last;
+    if (snapshot_every_bytes == 0)
+        return;
+    uint64_t bytes = appended * ubc_journal_record_footprint(RECORD_PAYLOAD_BYTES);
+    if (appended < appended_last) /* a new sample counts from 0 */
+        next_at = 0;
+    appended_last = appended;
+    if (bytes < next_at || ubc_journal_snapshot_status(j, NULL) == -EINPROGRESS)
+        return;
+    if (ubc_journal_snapshot_begin(j, ubc_journal_next_sequence(j) - 1, &blob, sizeof(blob)) == 0)
+        next_at = bytes + snapshot_every_bytes;
+}
+
 static struct sample
 journal_sample(struct ubc_journal *j, uint64_t records, struct chainer *chainer)
 {
@@ -175,7 +200,10 @@ journal_sample(struct ubc_journal *j, uint64_t records, struct chainer *chainer)
     double delay_start = thread_run_delay_ns();
     uint64_t start = ubc_time_monotonic_ns();
     while (appended < records)
+    {
         journal_tick(j, payload, &appended, records);
+        journal_snapshot_due(j, appended);
+    }
     if (ubc_journal_flush(j, NULL, NULL) != 0)
         fprintf(stderr, "bench_journal: %s\n", ubc_journal_read_only_reason(j));
     double seconds = (double)(ubc_time_monotonic_ns() - start) * 1e-9;
@@ -233,7 +261,9 @@ journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out
         .payload_bytes_max = 4096,
         .sync_mode = sync_mode,
         .chain_offload = c->chain_offload,
+        .recycle_segments = c->recycle,
     };
+    snapshot_every_bytes = c->snapshot_every_bytes;
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
     struct ubc_journal_uring uring;
@@ -332,6 +362,8 @@ emit(const struct bench_config *c, const char *mode, const char *metric, const c
     };
     ubc_bench_param_text(&r, "sync", mode);
     ubc_bench_param_text(&r, "chain", c->chain_offload ? "offload" : "inline");
+    ubc_bench_param_num(&r, "recycle_segments", c->recycle);
+    ubc_bench_param_num(&r, "snapshot_every_bytes", (double)c->snapshot_every_bytes);
     ubc_bench_param_num(&r, "record_payload_bytes", RECORD_PAYLOAD_BYTES);
     ubc_bench_param_num(&r, "block_bytes", c->batch_bytes);
     ubc_bench_param_num(&r, "inflight", c->inflight);
@@ -717,6 +749,12 @@ main(void)
      * (zero-filling) the next ones, the steady state of a long run. */
     c.segment_bytes = 64ull << 20;
     if (!ubc_bench_quick() && PART("small")) /* the smoke test stays under 5 s */
+        failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
+    /* The node's steady state: snapshots retire segments, which are reused
+     * (only their header rewritten) instead of new ones zero-filled. */
+    c.recycle = 1;
+    c.snapshot_every_bytes = 16ull << 20;
+    if (!ubc_bench_quick() && PART("recycle"))
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
     remove_tree(c.dir);
     return failed;
