@@ -664,13 +664,16 @@ segment_roll_ready(struct ubc_journal *j, uint64_t number, struct batch *b)
 }
 
 /* Whether batch number is chained; the appender chains it itself when no
- * other thread is meant to, or while it blocks anyway (flush, close). */
+ * other thread is meant to, while it blocks anyway (flush, close), and when
+ * the disk would otherwise idle: nothing in flight and this batch the next
+ * to go (the chainer is late, e.g. descheduled on a shared core). */
 static int
 batch_chained(struct ubc_journal *j, uint64_t number)
 {
     if (number < __atomic_load_n(&j->chain_done, __ATOMIC_ACQUIRE))
         return 1;
-    if (!j->params.chain_offload || j->chain_help || j->chain_takeover)
+    if (!j->params.chain_offload || j->chain_help || j->chain_takeover ||
+        (j->ops_in_flight == 0 && number == j->batch_oldest))
         chain_run(j);
     return number < __atomic_load_n(&j->chain_done, __ATOMIC_ACQUIRE);
 }

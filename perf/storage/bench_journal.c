@@ -42,8 +42,8 @@ struct bench_config {
     uint32_t samples;
     uint32_t batch_bytes;
     uint32_t inflight;
-    uint32_t chain_offload; /* a second thread chains (ubc_journal_chain_poll) */
-    uint32_t recycle;       /* reuse retired segments (params.recycle_segments) */
+    uint32_t chain_offload;        /* a second thread chains (ubc_journal_chain_poll) */
+    uint32_t recycle;              /* reuse retired segments (params.recycle_segments) */
     uint64_t snapshot_every_bytes; /* a small snapshot this often, as the node takes them */
 };
 
@@ -71,8 +71,22 @@ struct chainer {
     uint64_t busy_ns; /* read by the appender between samples */
 };
 
-static uint32_t chainer_spin_polls = 1u << 30;
-static uint32_t chainer_sleep_us = 10;
+/* As the node's run loop idles by default (poll.idle_spins, poll.sleep_us_min):
+ * on a shared machine a chainer that never sleeps takes the CPU the
+ * kernel's completions need. UBC_BENCH_CHAIN_SPIN / _SLEEP_US override. */
+static uint32_t chainer_spin_polls = 2000;
+static uint32_t chainer_sleep_us = 20;
+static double tsc_per_ns;
+
+/* The TSC's rate against CLOCK_MONOTONIC over 20 ms: busy time is counted
+ * in TSC ticks (a clock read per idle poll would cost more than the poll). */
+static void
+tsc_calibrate(void)
+{
+    uint64_t ns0 = ubc_time_monotonic_ns(), tsc0 = __rdtsc();
+    usleep(20000);
+    tsc_per_ns = (double)(__rdtsc() - tsc0) / (double)(ubc_time_monotonic_ns() - ns0);
+}
 
 static void *
 chainer_main(void *arg)
@@ -80,9 +94,10 @@ chainer_main(void *arg)
     struct chainer *c = arg;
     uint32_t idle = 0;
     while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-        uint64_t start = ubc_time_monotonic_ns();
+        uint64_t start = __rdtsc();
         if (ubc_journal_chain_poll(c->journal) > 0) {
-            __atomic_fetch_add(&c->busy_ns, ubc_time_monotonic_ns() - start, __ATOMIC_RELAXED);
+            uint64_t ns = (uint64_t)((double)(__rdtsc() - start) / tsc_per_ns);
+            __atomic_fetch_add(&c->busy_ns, ns, __ATOMIC_RELAXED);
             idle = 0;
         } else if (__atomic_load_n(&c->paused, __ATOMIC_ACQUIRE)) {
             usleep(1000);
@@ -102,6 +117,8 @@ chainer_start(const struct bench_config *c, struct chainer *chainer, struct ubc_
     *chainer = (struct chainer){ .journal = j };
     if (!c->chain_offload)
         return NULL;
+    if (tsc_per_ns == 0)
+        tsc_calibrate();
     if (pthread_create(&chainer->thread, NULL, chainer_main, chainer) != 0) {
         fprintf(stderr, "bench_journal: no chain thread; chaining inline\n");
         return NULL; /* the journal's flush chains what is sealed: slow, not stuck */
@@ -199,8 +216,7 @@ journal_sample(struct ubc_journal *j, uint64_t records, struct chainer *chainer)
     double cpu_start = thread_cpu_ns();
     double delay_start = thread_run_delay_ns();
     uint64_t start = ubc_time_monotonic_ns();
-    while (appended < records)
-    {
+    while (appended < records) {
         journal_tick(j, payload, &appended, records);
         journal_snapshot_due(j, appended);
     }
