@@ -344,6 +344,10 @@ cmds_disk_json(struct ubc_node *node)
         /* Batches the chain role linked (disk.chain_offload); the rest the disk role did. */
         json_object_set_new(json_object_get(disk, "journal"), "chain_batches_offloaded",
                             json_integer((json_int_t)r->journal.chain_batches_offloaded));
+        json_object_set_new(json_object_get(disk, "journal"), "segments_retired",
+                            json_integer((json_int_t)r->journal.segments_retired));
+        json_object_set_new(json_object_get(disk, "journal"), "segments_recycled",
+                            json_integer((json_int_t)r->journal.segments_recycled));
         json_object_set_new(disk, "ledger_chain_batches_offloaded",
                             json_integer((json_int_t)r->ledger_journal.chain_batches_offloaded));
     }

@@ -39,6 +39,7 @@ FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
 EXTRA = [arg for item in os.environ.get("UBC_TEST_NODE_SETS", "").split()
          for arg in ("--set", item)]
 OFFLOADED = []  # the jobs journal's batches chained by the chain role, per round
+RECYCLED = []  # segments reused (disk.recycle_segments, the default), per round
 
 
 def sh(*args, **kw):
@@ -122,10 +123,10 @@ def one_round(data, round_number, acked, heights, rng):
                                "--tasks", "1", "--redundancy", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(rng.uniform(0.1, 0.9))
-    if EXTRA:  # the variant's roles really work: e.g. the chain role hashed batches
-        stats = json.loads(sh(UBCCTL, "--socket", sock, "--json", "stats").stdout or "{}")
-        journal = stats.get("disk", {}).get("journal", {})
-        OFFLOADED.append(journal.get("chain_batches_offloaded", 0))
+    stats = json.loads(sh(UBCCTL, "--socket", sock, "--json", "stats").stdout or "{}")
+    journal = stats.get("disk", {}).get("journal", {})
+    OFFLOADED.append(journal.get("chain_batches_offloaded", 0))
+    RECYCLED.append(journal.get("segments_recycled", 0))
     proc.kill()  # SIGKILL: no drain, no clean close
     proc.wait()
     out, _ = client.communicate(timeout=60)
@@ -159,6 +160,7 @@ def main():
         sh(UBCCTL, "--socket", sock, "shutdown")
         proc.wait(timeout=20)
         ok = audit_matches(data, summary) and ok
+        print(f"segments reused, per round: {RECYCLED}")
         if "disk.chain_offload=true" in EXTRA:
             print(f"batches chained by the chain role, per round: {OFFLOADED}")
             ok = ok and max(OFFLOADED, default=0) > 0
