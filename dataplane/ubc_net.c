@@ -329,9 +329,10 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     }
     enum ubc_wire_result result =
         ubc_wire_decode(payload, info->payload_len, &net->policy, &entry->header, msg);
-    if (result == UBC_WIRE_OK && net_route(net, msg->hdr.type) == NULL)
+    bool routed = result == UBC_WIRE_OK && net_route(net, msg->hdr.type) != NULL;
+    if (result == UBC_WIRE_OK && !routed)
         stats->drops[UBC_NET_DROP_NO_ROUTE]++;
-    if (result != UBC_WIRE_OK || net_route(net, msg->hdr.type) == NULL) {
+    if (!routed) {
         if (result != UBC_WIRE_OK)
             stats->wire_drops[result]++;
         rte_mempool_put(net->msg_pool, msg);
