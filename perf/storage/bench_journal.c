@@ -699,6 +699,24 @@ hash_baseline(const struct bench_config *c)
          "blake2b_256", ubc_bench_median(blake2b, c->samples));
 }
 
+/* Overrides to explore the design space; the defaults are what we quote. */
+static void
+config_from_environment(struct bench_config *c)
+{
+    const char *batch_kib = getenv("UBC_BENCH_JOURNAL_BATCH_KIB");
+    const char *inflight = getenv("UBC_BENCH_JOURNAL_INFLIGHT");
+    if (batch_kib != NULL)
+        c->batch_bytes = (uint32_t)strtoul(batch_kib, NULL, 10) * 1024u;
+    if (inflight != NULL)
+        c->inflight = (uint32_t)strtoul(inflight, NULL, 10);
+    const char *spin = getenv("UBC_BENCH_CHAIN_SPIN");
+    if (spin != NULL)
+        chainer_spin_polls = (uint32_t)strtoul(spin, NULL, 10);
+    const char *sleep_us = getenv("UBC_BENCH_CHAIN_SLEEP_US");
+    if (sleep_us != NULL)
+        chainer_sleep_us = (uint32_t)strtoul(sleep_us, NULL, 10);
+}
+
 int
 main(void)
 {
@@ -714,19 +732,7 @@ main(void)
         c.sample_bytes = 4ull << 20;
         c.samples = 2;
     }
-    /* Overrides to explore the design space; the defaults are what we quote. */
-    const char *batch_kib = getenv("UBC_BENCH_JOURNAL_BATCH_KIB");
-    const char *inflight = getenv("UBC_BENCH_JOURNAL_INFLIGHT");
-    if (batch_kib != NULL)
-        c.batch_bytes = (uint32_t)strtoul(batch_kib, NULL, 10) * 1024u;
-    if (inflight != NULL)
-        c.inflight = (uint32_t)strtoul(inflight, NULL, 10);
-    const char *spin = getenv("UBC_BENCH_CHAIN_SPIN");
-    if (spin != NULL)
-        chainer_spin_polls = (uint32_t)strtoul(spin, NULL, 10);
-    const char *sleep_us = getenv("UBC_BENCH_CHAIN_SLEEP_US");
-    if (sleep_us != NULL)
-        chainer_sleep_us = (uint32_t)strtoul(sleep_us, NULL, 10);
+    config_from_environment(&c);
     const char *base = getenv("UBC_BENCH_DIR");
     snprintf(c.dir, sizeof(c.dir), "%s/storage-journal",
              base != NULL ? base : "/var/tmp/ubc-bench");
