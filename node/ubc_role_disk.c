@@ -42,18 +42,25 @@ disk_reply_link(struct ubc_role_disk *disk, uint16_t producer)
  * will be). The message goes back to its producer in order; if that ring is
  * full it waits in the done queue. */
 static void
-disk_finish(struct ubc_role_disk *disk, struct ubc_msg *msg, int status)
+disk_reply(struct ubc_role_disk *disk, struct ubc_msg *msg, int status)
 {
     UBC_ASSERT(msg != NULL && msg->hdr.type == UBC_MSG_JOURNAL_APPEND);
     msg->hdr.type = UBC_MSG_JOURNAL_DURABLE;
     msg->hdr.flags =
         (uint16_t)((msg->hdr.flags & UBC_DISK_RECORD_MASK) | (status == 0 ? 0 : UBC_DISK_FAILED));
+    UBC_ASSERT(disk->done_tail - disk->done_head <= disk->done_mask);
+    disk->done[disk->done_tail++ & disk->done_mask] = msg;
+}
+
+/* A record's outcome: counted (ubcctl stats: durable, failed), then answered. */
+static void
+disk_finish(struct ubc_role_disk *disk, struct ubc_msg *msg, int status)
+{
     if (status == 0)
         disk->stats.durable++;
     else
         disk->stats.failed++;
-    UBC_ASSERT(disk->done_tail - disk->done_head <= disk->done_mask);
-    disk->done[disk->done_tail++ & disk->done_mask] = msg;
+    disk_reply(disk, msg, status);
 }
 
 static void
@@ -199,7 +206,7 @@ disk_ledger_checkpoint_begin(struct ubc_role_disk *disk, struct ubc_msg *msg)
     if (rc != 0) {
         disk->stats.ledger_checkpoint_failures++;
         UBC_LOG(WARNING, UBC_LOG_DISK, "ledger checkpoint not started: %s", strerror(-rc));
-        disk_finish(disk, msg, rc);
+        disk_reply(disk, msg, rc);
         return;
     }
     disk->ledger_checkpoint = msg;
@@ -225,7 +232,7 @@ disk_ledger_checkpoint_check(struct ubc_role_disk *disk)
         UBC_LOG(WARNING, UBC_LOG_DISK, "ledger checkpoint at %lu failed: %s",
                 (unsigned long)sequence, strerror(-rc));
     }
-    disk_finish(disk, msg, rc);
+    disk_reply(disk, msg, rc); /* counted as a checkpoint above, not as a record */
 }
 
 /* Appends one record; false when the journal is out of buffers (retry). */
