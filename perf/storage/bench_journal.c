@@ -764,8 +764,10 @@ main(void)
     c.chain_offload = 1;
     if (PART("linkedoffload"))
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_LINKED);
+    if (PART("dsyncoffload"))
+        failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     c.chain_offload = 0;
-    if (PART("dsync"))
+    if (PART("dsync,") || (parts != NULL && strcmp(parts, "dsync") == 0) || parts == NULL)
         failed |= run_mode(&c, UBC_JOURNAL_SYNC_DSYNC);
     /* Small segments: every sample rolls segments and pays for preparing
      * (zero-filling) the next ones, the steady state of a long run. */
