@@ -397,6 +397,47 @@ scan_cut(struct scan *s, uint32_t i, uint64_t offset, uint64_t size)
     return rc;
 }
 
+/* A clean end of the last segment: zeros to the end of the file, or a
+ * recycled file's earlier life starting right here (a valid record of an
+ * older sequence), with no record of this life after it. Anything else is
+ * cut (zeroed): the tail scan looks for records only where a batch may
+ * start, so an unacknowledged record in the middle of torn bytes could be
+ * missed and must not outlive the next batches written here. */
+static int
+scan_end_is_clean(const struct scan *s, const struct mapping *m, uint64_t offset, const char *why,
+                  uint64_t records_within)
+{
+    if (records_within != 0)
+        return 0;
+    if (why == NULL && ubc_journal_is_zero(m->bytes + offset, m->size - offset))
+        return 1;
+    struct ubc_journal_record_header h;
+    return ubc_journal_record_verify(m->bytes + offset, m->size - offset, &h) == UBC_JOURNAL_OK &&
+           h.sequence < s->expected_sequence;
+}
+
+/* The end of the journal is cut at offset: say why. */
+static void
+scan_note_end(struct scan *s, const char *name, uint64_t offset, uint64_t bytes, const char *why,
+              uint64_t records_within, uint64_t stale)
+{
+    if (records_within == 0 && stale > 0) { /* most likely a reused file's earlier contents */
+        scan_note(s,
+                  "end of the journal: %s offset %" PRIu64 "; the bytes after it (a reused "
+                  "segment's earlier contents, or an unacknowledged torn write) cleared;",
+                  name, offset);
+        return;
+    }
+    if (why == NULL && records_within == 0)
+        why = "bytes of a torn write, no valid record";
+    s->result->torn_bytes += bytes;
+    s->result->torn_records += records_within;
+    scan_note(s,
+              "torn tail: %s offset %" PRIu64 " (%s), %" PRIu64 " unacknowledged "
+              "record(s) after it dropped;",
+              name, offset, why != NULL ? why : "missing batch", records_within);
+}
+
 /* Invalid or missing data at (i, offset): a torn tail or corruption. */
 static void
 scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset, uint64_t window,
@@ -410,23 +451,9 @@ scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset
     uint64_t evidence =
         last ? tail_scan(m, offset, window, s->expected_sequence, &records_within, &stale) : 0;
     if (last && evidence == 0) {
-        /* A clean end is zeros to the end of the file, or a recycled file's
-         * earlier life (records of older sequences follow, none of this
-         * life). Torn writes can leave bytes that form no valid record: they
-         * are cleared, so that no record of this life is ever left behind a
-         * later batch (and the notes say what happened). */
-        if (records_within == 0 &&
-            (stale > 0 ||
-             (why == NULL && ubc_journal_is_zero(m->bytes + offset, m->size - offset))))
+        if (scan_end_is_clean(s, m, offset, why, records_within))
             return;
-        if (why == NULL && records_within == 0)
-            why = "bytes of a torn write, no valid record";
-        s->result->torn_bytes += m->size - offset;
-        s->result->torn_records += records_within;
-        scan_note(s,
-                  "torn tail: %s offset %" PRIu64 " (%s), %" PRIu64 " unacknowledged "
-                  "record(s) after it dropped;",
-                  name, offset, why != NULL ? why : "missing batch", records_within);
+        scan_note_end(s, name, offset, m->size - offset, why, records_within, stale);
     } else if (p->flags & UBC_JOURNAL_SCAN_REPAIR) {
         scan_note(s,
                   "repair: %s offset %" PRIu64 ": %s; everything after it dropped "
