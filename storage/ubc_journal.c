@@ -95,6 +95,11 @@ struct snapshot_job {
     char retire_name[UBC_JOURNAL_NAME_BYTES];
     char retire_new_name[UBC_JOURNAL_NAME_BYTES];
     int retire_keep; /* the retired segment goes to the pool (rename, not unlink) */
+    /* Renamed to free-*, reusable once the directory fsync made the renames
+     * durable: reused before, a power cut could bring back seg-X (its old
+     * name) with the zero header of its next life, before the snapshot. */
+    uint32_t kept_count;
+    uint64_t kept[POOL_MAX];
     _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES];
     XXH3_state_t blob_hash;
 };
@@ -1432,7 +1437,7 @@ snapshot_retire_request(struct ubc_journal *j, struct ubc_journal_io_file_reques
     }
     ubc_journal_segment_name(s->retire_name, j->live[0].segment_index);
     r->name = s->retire_name;
-    s->retire_keep = j->params.recycle_segments && j->pool_count < POOL_MAX;
+    s->retire_keep = j->params.recycle_segments && j->pool_count + s->kept_count < POOL_MAX;
     if (s->retire_keep) {
         pool_name(s->retire_new_name, j->live[0].segment_index);
         r->op = UBC_JOURNAL_IO_RENAMEAT;
@@ -1527,8 +1532,8 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
             s->step = SNAP_RETIRE_DIRSYNC;
             return;
         }
-        if (s->retire_keep && j->pool_count < POOL_MAX)
-            j->pool[j->pool_count++] = j->live[0].segment_index;
+        if (s->retire_keep)
+            s->kept[s->kept_count++] = j->live[0].segment_index;
         memmove(j->live, j->live + 1, (j->live_count - 1) * sizeof(j->live[0]));
         j->live_count--;
         j->stats.segments_retired++;
@@ -1538,6 +1543,10 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
     if (s->step == SNAP_RETIRE_DIRSYNC || s->step == SNAP_CLOSE) {
         s->fd = -1;
         if (s->step == SNAP_RETIRE_DIRSYNC) {
+            for (uint32_t i = 0; i < s->kept_count && result >= 0; i++)
+                if (j->pool_count < POOL_MAX) /* else left on disk: the next open sorts it */
+                    j->pool[j->pool_count++] = s->kept[i];
+            s->kept_count = 0;
             snapshot_finish(j, 0);
             return;
         }
@@ -1559,6 +1568,7 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
         j->stats.snapshots++; /* durable under its name: recovery may use it now */
         s->step = SNAP_RETIRE;
         s->retired_any = 0;
+        s->kept_count = 0;
         return;
     default: UBC_ASSERT(0 && "snapshot step");
     }
