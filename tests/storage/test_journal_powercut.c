@@ -10,6 +10,12 @@
  * sectors (torn, in any order). Then it recovers the directory with a fresh
  * journal: recovery must accept it (a legitimate crash is never corruption)
  * and replay every record reported durable before the cut, intact.
+ * Directory operations (file creation, renames, unlinks: segment
+ * preparation, snapshots, retirement, recycling) are modelled as a journaled
+ * file system orders them: each is durable once a directory fsync queued
+ * after it finished; at the cut, a random number of the others, oldest
+ * first, survive and the rest are undone, newest first (an unlinked file is
+ * kept under a hidden link until then).
  * Exit 0 pass, 1 fail, 77 skip (no io_uring).
  */
 #include <inttypes.h>
@@ -37,6 +43,17 @@ struct pending_sync {
     uint64_t queued_event;
 };
 
+#define DIROPS_MAX 256u
+#define LOCAL_MAX 16u
+
+/* A directory operation not yet covered by a directory fsync. */
+struct pending_dirop {
+    uint32_t op; /* UBC_JOURNAL_IO_OPENAT (a creation), RENAMEAT or UNLINKAT */
+    char name[64];
+    char new_name[64];
+    char keep[64]; /* UNLINKAT: the hidden link that keeps the inode */
+};
+
 struct powercut {
     struct ubc_journal_io inner;
     int fds[UBC_JOURNAL_IO_FILE_SLOTS];
@@ -50,6 +67,12 @@ struct powercut {
     uint32_t sync_count;
     struct pending_write writes[PENDING_MAX];
     struct pending_sync syncs[PENDING_MAX];
+    int dir_fd; /* the journal's directory (a second open, for undoing) */
+    uint32_t dirop_count;
+    uint64_t dirops_undone;
+    struct pending_dirop dirops[DIROPS_MAX];
+    uint32_t local_count; /* completions of file requests, run synchronously */
+    struct ubc_journal_io_completion local[LOCAL_MAX];
 };
 
 static uint64_t rng_state;
@@ -204,12 +227,96 @@ pc_submit(void *ctx)
     return pc->inner.ops->submit(pc->inner.ctx);
 }
 
+static int
+fd_is_directory(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Records a directory operation before running it; an unlink first links
+ * the file under a hidden name so that the cut can bring it back. */
+static void
+dirop_note(struct powercut *pc, const struct ubc_journal_io_file_request *r)
+{
+    int creates = r->op == UBC_JOURNAL_IO_OPENAT && (r->open_flags & O_CREAT);
+    if (!creates && r->op != UBC_JOURNAL_IO_RENAMEAT && r->op != UBC_JOURNAL_IO_UNLINKAT)
+        return;
+    if (creates && faccessat(r->fd, r->name, F_OK, 0) == 0)
+        return; /* an existing file opened again: nothing new in the directory */
+    if (pc->dirop_count == DIROPS_MAX)
+        return; /* not modelled: treated as durable */
+    struct pending_dirop *d = &pc->dirops[pc->dirop_count++];
+    *d = (struct pending_dirop){ .op = creates ? UBC_JOURNAL_IO_OPENAT : r->op };
+    snprintf(d->name, sizeof(d->name), "%s", r->name);
+    if (r->new_name != NULL)
+        snprintf(d->new_name, sizeof(d->new_name), "%s", r->new_name);
+    if (r->op == UBC_JOURNAL_IO_UNLINKAT) {
+        snprintf(d->keep, sizeof(d->keep), ".pc-kept-%u", pc->dirop_count);
+        if (linkat(r->fd, r->name, r->fd, d->keep, 0) != 0)
+            pc->dirop_count--; /* nothing to keep: the unlink fails anyway */
+    }
+}
+
+/* A directory fsync finished: every operation before it is durable. */
+static void
+dirops_durable(struct powercut *pc)
+{
+    for (uint32_t i = 0; i < pc->dirop_count; i++)
+        if (pc->dirops[i].op == UBC_JOURNAL_IO_UNLINKAT)
+            unlinkat(pc->dir_fd, pc->dirops[i].keep, 0);
+    pc->dirop_count = 0;
+}
+
+/* File requests run here and now, and complete through the next reap. */
+static int
+pc_file_op_queue(void *ctx, const struct ubc_journal_io_file_request *r, uint64_t user_data)
+{
+    struct powercut *pc = ctx;
+    if (pc->local_count == LOCAL_MAX)
+        return -EBUSY;
+    dirop_note(pc, r);
+    int directory_sync = r->op == UBC_JOURNAL_IO_FSYNC && fd_is_directory(r->fd);
+    int32_t result = ubc_journal_io_file_run(r);
+    if (directory_sync && result == 0 && !pc->cut)
+        dirops_durable(pc);
+    pc->local[pc->local_count++] =
+        (struct ubc_journal_io_completion){ .user_data = user_data, .result = result };
+    return 0;
+}
+
+/* The cut: the first k of the uncovered directory operations survive (a
+ * journaled file system commits them in order), the others are undone. */
+static void
+dirops_cut(struct powercut *pc)
+{
+    uint32_t survive = pc->dirop_count == 0 ? 0 : (uint32_t)(rng_next() % (pc->dirop_count + 1));
+    for (uint32_t i = pc->dirop_count; i > survive; i--) {
+        struct pending_dirop *d = &pc->dirops[i - 1];
+        if (d->op == UBC_JOURNAL_IO_OPENAT)
+            unlinkat(pc->dir_fd, d->name, 0);
+        else if (d->op == UBC_JOURNAL_IO_RENAMEAT)
+            renameat(pc->dir_fd, d->new_name, pc->dir_fd, d->name);
+        else
+            renameat(pc->dir_fd, d->keep, pc->dir_fd, d->name);
+        pc->dirops_undone++;
+    }
+    dirops_durable(pc); /* drops the hidden links of the surviving unlinks */
+}
+
 static uint32_t
 pc_reap(void *ctx, struct ubc_journal_io_completion *out, uint32_t max)
 {
     struct powercut *pc = ctx;
     if (pc->cut)
         return 0;
+    uint32_t taken = 0;
+    while (pc->local_count > 0 && taken < max) {
+        out[taken++] = pc->local[0];
+        memmove(pc->local, pc->local + 1, --pc->local_count * sizeof(pc->local[0]));
+    }
+    if (taken > 0)
+        return taken;
     uint32_t count = pc->inner.ops->reap(pc->inner.ctx, out, max);
     for (uint32_t i = 0; i < count; i++)
         completion_note(pc, &out[i]);
@@ -220,6 +327,8 @@ static int
 pc_wait(void *ctx)
 {
     struct powercut *pc = ctx;
+    if (pc->local_count > 0)
+        return 0; /* a completion is waiting here */
     return pc->inner.ops->wait(pc->inner.ctx);
 }
 
@@ -239,6 +348,7 @@ static const struct ubc_journal_io_ops powercut_ops = {
     .reap = pc_reap,
     .wait = pc_wait,
     .allocate = pc_allocate,
+    .file_op_queue = pc_file_op_queue,
 };
 
 /* Undoes a whole write, or a random subset of its sectors, or nothing. */
@@ -291,6 +401,7 @@ power_cut(struct powercut *pc)
         free(w->before);
         w->before = NULL;
     }
+    dirops_cut(pc);
     return lost_writes;
 }
 
@@ -348,6 +459,7 @@ boot_run_cut(const char *dir, const struct ubc_journal_params *p, uint32_t boot,
     pc->dsync = p->sync_mode == UBC_JOURNAL_SYNC_DSYNC;
     for (uint32_t i = 0; i < UBC_JOURNAL_IO_FILE_SLOTS; i++)
         pc->fds[i] = -1;
+    pc->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, p));
     struct ubc_journal_open_params op = {
@@ -374,16 +486,22 @@ boot_run_cut(const char *dir, const struct ubc_journal_params *p, uint32_t boot,
         for (uint64_t step = 0; step < steps; step++) {
             append_burst(j, &durable);
             ubc_journal_poll(j, ubc_time_monotonic_ns(), durable_note, &durable);
-            if (rng_next() % 200 == 0 && ubc_journal_flush(j, durable_note, &durable) == 0)
+            uint64_t dice = rng_next() % 200;
+            if (dice == 0 && ubc_journal_flush(j, durable_note, &durable) == 0)
                 ubc_journal_snapshot_write(j, ubc_journal_durable_sequence(j), "s", 1);
+            /* An asynchronous one too: its steps (retirement, the reuse of what
+             * it retires) interleave with appends and segment rolls. */
+            if (dice == 1 && ubc_journal_snapshot_status(j, NULL) != -EINPROGRESS)
+                ubc_journal_snapshot_begin(j, ubc_journal_next_sequence(j) - 1, "a", 1);
         }
         uint64_t lost = power_cut(pc);
         struct ubc_journal_stats stats;
         ubc_journal_stats_get(j, &stats);
         printf("boot %u: recovered to %" PRIu64 "%s; %" PRIu64 " durable at the cut, %" PRIu64
-               " unsynced writes undone or torn, %" PRIu64 " segments reused\n",
+               " unsynced writes undone or torn, %" PRIu64 " directory operations undone, %" PRIu64
+               " segments reused\n",
                boot, replay.last_sequence, report.torn_bytes ? " (torn tail cut)" : "",
-               ubc_journal_durable_sequence(j), lost, stats.segments_recycled);
+               ubc_journal_durable_sequence(j), lost, pc->dirops_undone, stats.segments_recycled);
         *durable_before = ubc_journal_durable_sequence(j);
     }
     ubc_journal_uring_fini(&uring);
