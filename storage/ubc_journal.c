@@ -75,6 +75,7 @@ enum snapshot_step {
     SNAP_DIRSYNC,        /* the rename is durable: the snapshot counts from here */
     SNAP_RETIRE,         /* unlink segments it covers, one at a time */
     SNAP_RETIRE_DIRSYNC, /* make the unlinks durable */
+    SNAP_PRUNE,          /* unlink snapshot files older than the previous one, one at a time */
 };
 
 struct snapshot_job {
@@ -100,6 +101,12 @@ struct snapshot_job {
      * name) with the zero header of its next life, before the snapshot. */
     uint32_t kept_count;
     uint64_t kept[POOL_MAX];
+    /* Older snapshot files to remove (SNAP_PRUNE): an unlink of a large file
+     * takes milliseconds of the kernel's time, so each is an io_uring request. */
+    uint32_t prune_count;
+    uint32_t prune_next;
+    uint64_t prune[UBC_JOURNAL_SNAPSHOTS_MAX];
+    char prune_name[UBC_JOURNAL_NAME_BYTES];
     _Alignas(64) uint8_t header_block[UBC_JOURNAL_BLOCK_BYTES];
     XXH3_state_t blob_hash;
 };
@@ -1322,35 +1329,37 @@ segment_retirable(const struct ubc_journal *j, uint64_t sequence)
            j->live[0].segment_index != j->segment_index;
 }
 
-/* Removes snapshots older than the one before `sequence`'s. A directory
- * listing and the unlinks of small files: metadata only, at most once per
- * snapshot. */
+/* Lists the snapshot files older than the one before `sequence`'s, to be
+ * removed by the SNAP_PRUNE steps. A listing of a small directory, once per
+ * snapshot (the unlinks themselves go through the ring). */
 static void
-snapshots_prune(struct ubc_journal *j, uint64_t sequence)
+snapshot_prune_begin(struct ubc_journal *j)
 {
-    uint64_t *found = j->scan_work.snapshot_sequences;
+    struct snapshot_job *s = &j->snapshot;
+    uint64_t *found = s->prune;
     uint32_t count = 0;
+    s->step = SNAP_PRUNE;
+    s->prune_count = s->prune_next = 0;
     int fd = dup(j->dir_fd);
     DIR *dir = fd < 0 ? NULL : fdopendir(fd); /* lint:allow once per snapshot */
-    if (dir == NULL)
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     rewinddir(dir); /* the dup shares dir_fd's offset, which an earlier listing moved */
     struct dirent *entry;
     uint64_t value;
     while ((entry = readdir(dir)) != NULL && count < UBC_JOURNAL_SNAPSHOTS_MAX)
-        if (ubc_journal_snapshot_name_parse(entry->d_name, &value) == 0 && value < sequence)
+        if (ubc_journal_snapshot_name_parse(entry->d_name, &value) == 0 && value < s->sequence)
             found[count++] = value;
     closedir(dir);
     uint64_t keep = 0;
     for (uint32_t i = 0; i < count; i++)
         keep = found[i] > keep ? found[i] : keep;
-    for (uint32_t i = 0; i < count; i++) {
-        if (found[i] == keep)
-            continue;
-        char name[UBC_JOURNAL_NAME_BYTES];
-        ubc_journal_snapshot_name(name, found[i]);
-        unlinkat(j->dir_fd, name, 0); /* lint:allow once per snapshot, a small file */
-    }
+    for (uint32_t i = 0; i < count; i++)
+        if (found[i] != keep)
+            found[s->prune_count++] = found[i];
 }
 
 static void
@@ -1363,8 +1372,6 @@ snapshot_finish(struct ubc_journal *j, int result)
             close(s->fd); /* lint:allow error path */
         if (s->step <= SNAP_RENAME)
             unlinkat(j->dir_fd, s->temp, 0); /* lint:allow error path */
-    } else {
-        snapshots_prune(j, s->sequence);
     }
     s->fd = -1;
     s->step = SNAP_IDLE;
@@ -1432,7 +1439,7 @@ snapshot_retire_request(struct ubc_journal *j, struct ubc_journal_io_file_reques
     if (!segment_retirable(j, s->sequence)) {
         s->step = SNAP_RETIRE_DIRSYNC;
         if (!s->retired_any)
-            snapshot_finish(j, 0);
+            snapshot_prune_begin(j);
         return 1;
     }
     ubc_journal_segment_name(s->retire_name, j->live[0].segment_index);
@@ -1495,6 +1502,15 @@ snapshot_request(struct ubc_journal *j, struct ubc_journal_io_file_request *r)
     case SNAP_DIRSYNC:
     case SNAP_RETIRE_DIRSYNC: r->op = UBC_JOURNAL_IO_FSYNC; return 0;
     case SNAP_RETIRE: return snapshot_retire_request(j, r);
+    case SNAP_PRUNE:
+        if (s->prune_next == s->prune_count) {
+            snapshot_finish(j, 0);
+            return 1;
+        }
+        ubc_journal_snapshot_name(s->prune_name, s->prune[s->prune_next]);
+        r->op = UBC_JOURNAL_IO_UNLINKAT;
+        r->name = s->prune_name;
+        return 0;
     default: UBC_ASSERT(0 && "snapshot step"); return 1;
     }
 }
@@ -1527,6 +1543,10 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
         j->stats.requeues++;
         return; /* the same step again */
     }
+    if (s->step == SNAP_PRUNE) {
+        s->prune_next++; /* a file that would not go is left to a later snapshot */
+        return;
+    }
     if (s->step == SNAP_RETIRE) {
         if (result < 0) { /* keep the segment; a later snapshot retires it */
             s->step = SNAP_RETIRE_DIRSYNC;
@@ -1547,7 +1567,7 @@ snapshot_complete(struct ubc_journal *j, int32_t result)
                 if (j->pool_count < POOL_MAX) /* else left on disk: the next open sorts it */
                     j->pool[j->pool_count++] = s->kept[i];
             s->kept_count = 0;
-            snapshot_finish(j, 0);
+            snapshot_prune_begin(j);
             return;
         }
         s->step = SNAP_RENAME;
