@@ -174,6 +174,52 @@ test_snapshot_retire(void **state)
     test_dir_remove(dir);
 }
 
+static uint32_t
+snapshot_files(const char *dir)
+{
+    uint32_t count = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    uint64_t value;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        count += ubc_journal_snapshot_name_parse(e->d_name, &value) == 0;
+    if (d != NULL)
+        closedir(d);
+    return count;
+}
+
+/* Old snapshots are removed as new ones complete, through every snapshot of
+ * an open (a shared directory offset once hid them after the first), and
+ * reopening in between changes nothing: at most the newest two remain. */
+static void
+test_snapshot_prune(void **state)
+{
+    (void)state;
+    char dir[256];
+    test_dir_make(dir, sizeof(dir), "prune");
+    struct ubc_journal_params p = test_params_small();
+    p.recycle_segments = 1; /* its open lists the directory too */
+    struct test_journal t = { 0 };
+    struct test_seen replay = { 0 }, durable = { 0 };
+    assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+    for (uint32_t round = 0; round < 8; round++) {
+        for (uint64_t i = 0; i < 50; i++)
+            assert_true(test_append(&t, &durable) > 0);
+        assert_int_equal(ubc_journal_flush(t.journal, test_seen_durable, &durable), 0);
+        uint64_t covered = ubc_journal_durable_sequence(t.journal);
+        assert_int_equal(ubc_journal_snapshot_write(t.journal, covered, "s", 1), 0);
+        assert_true(snapshot_files(dir) <= 2);
+        if (round == 4) { /* a new open, then more snapshots */
+            ubc_journal_close(t.journal);
+            memset(&replay, 0, sizeof(replay));
+            assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
+        }
+    }
+    assert_int_equal(snapshot_files(dir), 2);
+    test_journal_destroy(&t);
+    test_dir_remove(dir);
+}
+
 int
 main(void)
 {
@@ -184,6 +230,7 @@ main(void)
         cmocka_unit_test(test_buffered),
         cmocka_unit_test(test_backpressure_and_malformed),
         cmocka_unit_test(test_snapshot_retire),
+        cmocka_unit_test(test_snapshot_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
