@@ -465,8 +465,12 @@ main(int argc, char **argv)
         else
             rc = 1;
     }
-    if (memif_mode)
+    /* The generator's side leaves first and is closed, so the node's memif
+     * server sees the disconnect while both still exist; then the server. */
+    if (memif_mode) {
         rte_eth_dev_stop(memif_client);
+        rte_eth_dev_close(memif_client);
+    }
     ubc_net_port_close(&node.port);
     rte_eal_cleanup();
     return rc == 0 ? 0 : 1;
