@@ -71,6 +71,16 @@ test_dir_remove(const char *dir)
     rmdir(dir);
 }
 
+/* xorshift64: the tests' seeded, reproducible randomness (state never 0). */
+static inline uint64_t
+test_rng_next(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 static inline struct ubc_journal_params
 test_params_small(void)
 {

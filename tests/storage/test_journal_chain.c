@@ -36,15 +36,6 @@ chainer_main(void *arg)
     return NULL;
 }
 
-static uint64_t
-rng_next(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 /* An asynchronous snapshot of the last record appended, driven to its end. */
 static int
 snapshot_last(struct test_journal *t, struct test_seen *durable, uint64_t *blob)
@@ -70,12 +61,12 @@ append_all(struct test_journal *t, uint64_t records, uint64_t *rng, struct test_
 {
     uint64_t appended = 0;
     while (appended < records) {
-        uint64_t burst = 1 + rng_next(rng) % 200;
+        uint64_t burst = 1 + test_rng_next(rng) % 200;
         for (uint64_t i = 0; i < burst && appended < records; i++, appended++)
             if (test_append(t, durable) < 0)
                 return 1;
         ubc_journal_poll(t->journal, ubc_time_monotonic_ns(), test_seen_durable, durable);
-        uint64_t dice = rng_next(rng) % 100;
+        uint64_t dice = test_rng_next(rng) % 100;
         if (dice < 3 && snapshot_last(t, durable, blob) != 0)
             return 1;
         if (dice >= 3 && dice < 6 && ubc_journal_flush(t->journal, test_seen_durable, durable))

@@ -29,15 +29,6 @@ crash_params(uint32_t iteration)
     return p;
 }
 
-static uint64_t
-rng_next(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static void
 child_durable(void *ctx, uint64_t cookie, uint64_t sequence, int status)
 {
@@ -168,9 +159,9 @@ main(int argc, char **argv)
         close(fds[1]);
         /* Four kills in five hit a child under load; the fifth may hit it
          * while it recovers or writes its snapshot. */
-        if (rng_next(&rng) % 5 != 0)
+        if (test_rng_next(&rng) % 5 != 0)
             durable_max = pipe_drain_first(fds[0], durable_max, 20000);
-        int delay_ms = 5 + (int)(rng_next(&rng) % 100);
+        int delay_ms = 5 + (int)(test_rng_next(&rng) % 100);
         durable_max = pipe_drain(fds[0], durable_max, delay_ms);
         kill(pid, SIGKILL);
         int status = 0;

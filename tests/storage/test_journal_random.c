@@ -15,15 +15,6 @@
 
 #include "journal_test_util.h"
 
-static uint64_t
-rng_next(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static int
 reopen_check(struct test_journal *t, const char *dir, const struct ubc_journal_params *p,
              uint64_t durable_max)
@@ -77,15 +68,15 @@ run(const struct ubc_journal_params *p, uint32_t steps, uint64_t *rng, int fault
     struct test_seen durable = { 0 };
     int failed = 0;
     for (uint32_t step = 0; step < steps && !failed; step++) {
-        uint64_t dice = rng_next(rng) % 100;
+        uint64_t dice = test_rng_next(rng) % 100;
         if (dice < 60) {
-            uint64_t burst = 1 + rng_next(rng) % 80;
+            uint64_t burst = 1 + test_rng_next(rng) % 80;
             for (uint64_t i = 0; i < burst && !failed; i++)
                 failed = test_append(&t, &durable) < 0;
         } else if (dice < 85) {
             /* With the chain offloaded, the chain stage runs at random
              * points between the appender's calls, as another lcore would. */
-            if (p->chain_offload && rng_next(rng) % 2 == 0)
+            if (p->chain_offload && test_rng_next(rng) % 2 == 0)
                 ubc_journal_chain_poll(t.journal);
             else
                 ubc_journal_poll(t.journal, ubc_time_monotonic_ns(), test_seen_durable, &durable);

@@ -14,15 +14,6 @@
 
 static struct ubc_journal_scan_work work;
 
-static uint64_t
-rng_next(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static void
 copy_dir(const char *from, const char *to)
 {
@@ -53,7 +44,7 @@ static void
 damage(const char *dir, uint32_t segments, uint64_t *rng)
 {
     char name[UBC_JOURNAL_NAME_BYTES], path[512];
-    ubc_journal_segment_name(name, rng_next(rng) % segments);
+    ubc_journal_segment_name(name, test_rng_next(rng) % segments);
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_RDWR);
     if (fd < 0)
@@ -65,27 +56,27 @@ damage(const char *dir, uint32_t segments, uint64_t *rng)
         close(fd);
         return;
     }
-    uint64_t kind = rng_next(rng) % 6;
-    uint64_t hot = rng_next(rng) % 2 ? 100000 : size; /* mostly where data is */
-    uint64_t offset = rng_next(rng) % (hot < size ? hot : size);
+    uint64_t kind = test_rng_next(rng) % 6;
+    uint64_t hot = test_rng_next(rng) % 2 ? 100000 : size; /* mostly where data is */
+    uint64_t offset = test_rng_next(rng) % (hot < size ? hot : size);
     uint8_t bytes[4096];
     for (size_t i = 0; i < sizeof(bytes); i++)
-        bytes[i] = (uint8_t)rng_next(rng);
+        bytes[i] = (uint8_t)test_rng_next(rng);
     if (kind == 0) { /* a flipped byte */
         uint8_t b;
         if (pread(fd, &b, 1, (off_t)offset) == 1) {
-            b ^= (uint8_t)(1u << (rng_next(rng) % 8));
+            b ^= (uint8_t)(1u << (test_rng_next(rng) % 8));
             (void)!pwrite(fd, &b, 1, (off_t)offset);
         }
     } else if (kind == 1) { /* a zeroed range */
         memset(bytes, 0, sizeof(bytes));
-        (void)!pwrite(fd, bytes, 1 + rng_next(rng) % sizeof(bytes), (off_t)offset);
+        (void)!pwrite(fd, bytes, 1 + test_rng_next(rng) % sizeof(bytes), (off_t)offset);
     } else if (kind == 2) { /* garbage */
-        (void)!pwrite(fd, bytes, 1 + rng_next(rng) % 64, (off_t)offset);
+        (void)!pwrite(fd, bytes, 1 + test_rng_next(rng) % 64, (off_t)offset);
     } else if (kind == 3) { /* truncated */
         (void)!ftruncate(fd, (off_t)offset);
     } else if (kind == 4) { /* a wild length in a record-aligned spot */
-        uint32_t length = (uint32_t)rng_next(rng);
+        uint32_t length = (uint32_t)test_rng_next(rng);
         (void)!pwrite(fd, &length, 4, (off_t)((offset & ~7ull) + 8));
     } else { /* the file is gone */
         unlink(path);
@@ -108,7 +99,7 @@ fuzz_one(const char *pristine, const char *scratch, uint32_t segments, uint64_t 
     test_dir_remove(scratch);
     mkdir(scratch, 0755);
     copy_dir(pristine, scratch);
-    uint32_t hits = 1 + (uint32_t)(rng_next(rng) % 3);
+    uint32_t hits = 1 + (uint32_t)(test_rng_next(rng) % 3);
     for (uint32_t i = 0; i < hits; i++)
         damage(scratch, segments, rng);
     struct ubc_journal_scan_result r;
