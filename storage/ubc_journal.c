@@ -117,7 +117,6 @@ struct batch {
     uint32_t state;
     uint32_t bytes;         /* records, then commit and padding once sealed */
     uint32_t records_bytes; /* the records alone: what the chain covers */
-    uint32_t owned_bytes;   /* buffer lines requested for writing so far */
     uint32_t record_count;
     uint32_t write_bytes;
     uint32_t written;
@@ -418,7 +417,6 @@ batch_open(struct ubc_journal *j, uint64_t number)
         return -1;
     b->state = BATCH_FILLING;
     b->bytes = 0;
-    b->owned_bytes = 0;
     b->record_count = 0;
     b->written = 0;
     b->write_bytes = 0;
@@ -551,21 +549,6 @@ batch_rotate(struct ubc_journal *j)
     return batch_open(j, j->batch_filling + 1);
 }
 
-/* The device read this buffer's lines (a DMA or, in a VM, the host's I/O
- * thread on another core), so they are shared or gone: a plain store would
- * wait for each line's ownership in turn. Requesting ownership a few KiB
- * ahead (PREFETCHW) overlaps those transfers. */
-#define OWN_AHEAD_BYTES 16384u
-static inline void
-batch_own_ahead(const struct ubc_journal *j, struct batch *b, uint32_t until)
-{
-    uint32_t limit = j->params.batch_bytes_max;
-    uint32_t target = until + OWN_AHEAD_BYTES < limit ? until + OWN_AHEAD_BYTES : limit;
-    uint8_t *records = b->buffer + UBC_JOURNAL_BLOCK_BYTES;
-    for (; b->owned_bytes < target; b->owned_bytes += 64u)
-        __asm__ volatile("prefetchw %0" : : "m"(records[b->owned_bytes]));
-}
-
 int64_t
 ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *payload, uint32_t length,
                    uint64_t cookie)
@@ -592,7 +575,6 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
         return -UBC_ERR_OVERLOADED;
     }
     uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
-    batch_own_ahead(j, b, b->bytes + footprint);
     uint64_t sequence = j->next_sequence;
     ubc_journal_record_encode(at, type, sequence, payload, length);
     b->cookies[b->record_count++] = cookie;
