@@ -37,6 +37,7 @@
 #include "common/ubc_time.h"
 #include "dataplane/wire/ubc_bad.h"
 #include "dataplane/wire/ubc_wire.h"
+#include "dataplane/wire/ubc_sim_result.h"
 #include "scheduler/ubc_sched.h" /* enum ubc_job_state: the numbers job-status carries */
 
 enum {
@@ -851,24 +852,6 @@ run_requests(struct client *c)
     return c->refused > 0 ? EXIT_REFUSED : 0;
 }
 
-/* The result hash of a task: BLAKE2b-256 over (job, task index). Honest
- * replicas of one task agree; a dishonest one mixes in its own id. */
-static void
-task_result_hash(const struct options *o, const struct ubc_assignment *a,
-                 uint8_t hash[UBC_HASH_BYTES])
-{
-    uint8_t input[8 + 8 + 2 + 8];
-    memcpy(input, "ubc-task", 8);
-    for (int i = 0; i < 8; i++)
-        input[8 + i] = (uint8_t)(a->job_id >> (8 * i));
-    input[16] = (uint8_t)a->task_index;
-    input[17] = (uint8_t)(a->task_index >> 8);
-    uint64_t salt = o->dishonest ? a->provider_id : 0;
-    for (int i = 0; i < 8; i++)
-        input[18 + i] = (uint8_t)(salt >> (8 * i));
-    crypto_generichash(hash, UBC_HASH_BYTES, input, sizeof(input), NULL, 0);
-}
-
 static void
 provider_assignment(struct client *c, const struct ubc_assignment *a, uint64_t now_ns)
 {
@@ -957,7 +940,8 @@ provider_finish_tasks(struct client *c, uint64_t now_ns)
         r->status = UBC_TASK_OK;
         uint64_t run_ms = (now_ns - t->finish_ns) / NS_PER_MS + t->assignment.work_ms;
         r->run_ms = run_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)run_ms;
-        task_result_hash(c->options, &t->assignment, r->result_hash);
+        ubc_sim_result_hash(t->assignment.job_id, t->assignment.task_index,
+                            c->options->dishonest ? t->assignment.provider_id : 0, r->result_hash);
         client_request(c, &msg, now_ns);
         provider_print_result(c->options, r);
         c->running[i] = c->running[--c->running_count];

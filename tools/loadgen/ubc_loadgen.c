@@ -39,6 +39,7 @@
 #include "common/ubc_assert.h"
 #include "common/ubc_bench.h"
 #include "common/ubc_time.h"
+#include "dataplane/wire/ubc_sim_result.h"
 #include "tools/loadgen/ubc_loadgen.h"
 
 #define RX_DESC 1024u
@@ -334,20 +335,6 @@ providers_heartbeat(struct loadgen *g, uint64_t now_tsc)
         g->heartbeat_next_tsc = now_tsc; /* we were descheduled: do not burst to catch up */
 }
 
-/* The result hash ubc-client computes: replicas of one task agree. */
-static void
-task_result_hash(const struct ubc_assignment *a, uint8_t hash[UBC_HASH_BYTES])
-{
-    uint8_t input[8 + 8 + 2 + 8];
-    memset(input, 0, sizeof(input));
-    memcpy(input, "ubc-task", 8);
-    for (int i = 0; i < 8; i++)
-        input[8 + i] = (uint8_t)(a->job_id >> (8 * i));
-    input[16] = (uint8_t)a->task_index;
-    input[17] = (uint8_t)(a->task_index >> 8);
-    crypto_generichash(hash, UBC_HASH_BYTES, input, sizeof(input), NULL, 0);
-}
-
 static void
 task_finish(struct loadgen *g, const struct ubc_loadgen_task *t, uint64_t now_tsc)
 {
@@ -361,7 +348,7 @@ task_finish(struct loadgen *g, const struct ubc_loadgen_task *t, uint64_t now_ts
     r->replica = t->assignment.replica;
     r->status = UBC_TASK_OK;
     r->run_ms = (uint32_t)t->assignment.work_ms;
-    task_result_hash(&t->assignment, r->result_hash);
+    ubc_sim_result_hash(t->assignment.job_id, t->assignment.task_index, 0, r->result_hash);
     uint32_t provider = (uint32_t)(r->provider_id - g->o.provider_base);
     g->c.results_sent++;
     request_send(g, &msg, r->job_id, provider_identity(g, provider), r->provider_id, now_tsc);
