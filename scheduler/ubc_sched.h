@@ -172,8 +172,6 @@ uint32_t ubc_sched_out_room_tick(const struct ubc_sched *s);
 int ubc_sched_handle(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
                      struct ubc_sched_out *out);
 
-/* Time-driven work: heartbeat timeouts and failover, deadlines, aging,
- * parked retries, then placement of queued jobs (place_budget at most). */
 /* Starts loading what handling msg will touch first, so that a caller
  * holding a burst of input can overlap those cache misses: call it on
  * messages i+1.. (e.g. a pass over the whole burst) before handling
@@ -185,6 +183,8 @@ int ubc_sched_handle(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now
  * no load that can miss); same thread as ubc_sched_handle. */
 void ubc_sched_prefetch(const struct ubc_sched *s, const struct ubc_msg *msg);
 
+/* Time-driven work: heartbeat timeouts and failover, deadlines, aging,
+ * parked retries, then placement of queued jobs (place_budget at most). */
 void ubc_sched_tick(struct ubc_sched *s, uint64_t now_ns, struct ubc_sched_out *out);
 
 /* Admin drain (1) / undrain (0). Returns UBC_OK or UBC_ERR_UNKNOWN_PROVIDER. */

@@ -184,7 +184,8 @@ audit_link_segments(const char *src, int dst_fd)
 static int
 audit_union(const char *dir, const char *archive, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/ubc-audit-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, cap, "%s/ubc-audit-XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(out) == NULL)
         return -errno;
     int fd = open(out, O_RDONLY | O_DIRECTORY);
