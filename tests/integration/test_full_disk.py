@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_check import check, failures  # noqa: E402
 from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT, JOURNAL = sys.argv[1:5]
@@ -24,13 +25,6 @@ NS = f"ubc-full-{os.getpid()}"
 OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
 FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
          "ledger.genesis_balance=1000000000000"]
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def sh(*args):

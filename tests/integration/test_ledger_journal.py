@@ -18,17 +18,11 @@ import sys
 import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_check import check, failures  # noqa: E402
 from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, JOURNAL, LEDGER_OP = sys.argv[1:5]
 NS = f"ubc-ljournal-{os.getpid()}"
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def sh(*args):

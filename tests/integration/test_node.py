@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_check import check, failures  # noqa: E402
 from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, CLIENT, LEDGER_OP = sys.argv[1:5]
@@ -25,13 +26,6 @@ NODE_IP, HOST_IP = "198.18.0.2", "198.18.0.1"
 OWNER = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
 FUNDS = ["--set", f"ledger.genesis_account={OWNER}", "--set",
          "ledger.genesis_balance=1000000000000"]
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def sh(*args, **kw):

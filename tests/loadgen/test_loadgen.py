@@ -20,18 +20,12 @@ import sys
 import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_check import check, failures  # noqa: E402
 from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, LOADGEN, LINK = sys.argv[1:5]
 OWNER = "c1" * 32
 RATE, SECONDS, PROVIDERS, CLIENTS = 2000, 3, 8, 500
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def ctl_json(sock, *args):

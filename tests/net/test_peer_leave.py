@@ -24,18 +24,12 @@ import sys
 import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ubc_check import check, failures  # noqa: E402
 from ubc_node_wait import wait_node  # noqa: E402
 
 UBCD, UBCCTL, LOADGEN = sys.argv[1:4]
 ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 10
 OWNER = "c1" * 32
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 class NodeGone(Exception):
