@@ -270,6 +270,19 @@ bench_run(int subject, double seconds)
     return (double)out / (cpu_s > 0 ? cpu_s : wall_s);
 }
 
+/* The node's port as the bench opens it: one queue, one lcore. */
+static struct ubc_net_port_config
+bench_port_config(const char *name)
+{
+    return (struct ubc_net_port_config){ .name = name,
+                                         .queues = 1,
+                                         .rx_desc = 1024,
+                                         .tx_desc = 1024,
+                                         .burst_size = BENCH_BURST,
+                                         .mbuf_cache = 256,
+                                         .lcore_count = 1 };
+}
+
 static void
 bench_setup(void)
 {
@@ -289,13 +302,7 @@ bench_setup(void)
     UBC_ASSERT(port_id >= 0);
     char port_name[RTE_ETH_NAME_MAX_LEN];
     UBC_ASSERT(rte_eth_dev_get_name_by_port((uint16_t)port_id, port_name) == 0);
-    struct ubc_net_port_config port_config = { .name = port_name,
-                                               .queues = 1,
-                                               .rx_desc = 1024,
-                                               .tx_desc = 1024,
-                                               .burst_size = BENCH_BURST,
-                                               .mbuf_cache = 256,
-                                               .lcore_count = 1 };
+    struct ubc_net_port_config port_config = bench_port_config(port_name);
     UBC_ASSERT(ubc_net_port_open(&node.port, &port_config, error, sizeof(error)) == 0);
     bench_links();
     struct ubc_net_config net_config = { .node_id = 1,
@@ -414,13 +421,7 @@ bench_setup_memif(void)
     struct ubc_net_config net_config = node.net[0].config;
     ubc_net_fini(&node.net[0]);
     ubc_net_port_close(&node.port);
-    struct ubc_net_port_config port_config = { .name = devargs,
-                                               .queues = 1,
-                                               .rx_desc = 1024,
-                                               .tx_desc = 1024,
-                                               .burst_size = BENCH_BURST,
-                                               .mbuf_cache = 256,
-                                               .lcore_count = 1 };
+    struct ubc_net_port_config port_config = bench_port_config(devargs);
     if (ubc_net_port_open(&node.port, &port_config, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_pipeline: memif: %s\n", error);
         return -1;
