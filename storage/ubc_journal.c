@@ -469,6 +469,11 @@ batch_chain(struct ubc_journal *j, struct batch *b)
 static uint32_t
 chain_run(struct ubc_journal *j)
 {
+    /* Nothing sealed and unchained: two loads, not a locked exchange (the
+     * chain role polls this in every loop iteration). */
+    if (__atomic_load_n(&j->chain_done, __ATOMIC_RELAXED) ==
+        __atomic_load_n(&j->chain_sealed, __ATOMIC_RELAXED))
+        return 0;
     if (__atomic_exchange_n(&j->chain_claim, 1u, __ATOMIC_ACQUIRE) != 0)
         return 0;
     uint64_t done = __atomic_load_n(&j->chain_done, __ATOMIC_RELAXED);
@@ -769,6 +774,24 @@ io_wait(struct ubc_journal *j)
         j->io.ops->wait(j->io.ctx);
 }
 
+/* The journal's directory, listed from its start. Its own stream on a dup
+ * of dir_fd: the dup shares dir_fd's file offset, which an earlier listing
+ * left at the end, hence the rewind. NULL on error. Start-up, or once per
+ * snapshot (a small directory). */
+static DIR *
+journal_dir_list(const struct ubc_journal *j)
+{
+    int fd = dup(j->dir_fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd); /* lint:allow once per snapshot or open */
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    rewinddir(dir);
+    return dir;
+}
+
 static void
 pool_name(char out[UBC_JOURNAL_NAME_BYTES], uint64_t segment_index)
 {
@@ -781,14 +804,9 @@ static void
 pool_load(struct ubc_journal *j)
 {
     j->pool_count = 0;
-    int fd = dup(j->dir_fd);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *dir = journal_dir_list(j);
+    if (dir == NULL)
         return;
-    }
-    rewinddir(dir); /* the dup shares dir_fd's offset */
     struct dirent *entry;
     while ((entry = readdir(dir)) != NULL) {
         uint64_t index;
@@ -1322,14 +1340,9 @@ snapshot_prune_begin(struct ubc_journal *j)
     uint32_t count = 0;
     s->step = SNAP_PRUNE;
     s->prune_count = s->prune_next = 0;
-    int fd = dup(j->dir_fd);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd); /* lint:allow once per snapshot */
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *dir = journal_dir_list(j);
+    if (dir == NULL)
         return;
-    }
-    rewinddir(dir); /* the dup shares dir_fd's offset, which an earlier listing moved */
     struct dirent *entry;
     uint64_t value;
     while ((entry = readdir(dir)) != NULL && count < UBC_JOURNAL_SNAPSHOTS_MAX)
