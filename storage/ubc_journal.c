@@ -1,11 +1,17 @@
 /* ubc_journal.c: appends, group commit, segment rolls, snapshots.
  *
- * Batches live in a ring of batches_inflight_max + 1 buffers. Appends fill
- * the open batch; a poll seals it (commit record, padding to a block) and
- * submits one write plus, in LINKED mode, an fdatasync linked to that write
- * only (linking writes to each other would serialise them). Batches become
- * durable, and are reported, strictly in order: a batch whose fdatasync
- * finished is durable only once every earlier batch is. A batch that starts a
+ * Batches live in a ring of 2 * (batches_inflight_max + 1) descriptors and
+ * borrow one of batches_inflight_max + 1 buffers while they fill and are
+ * written. Appends fill the open batch; a poll seals it (commit record,
+ * padding to a block) and submits one write plus, in LINKED mode, an
+ * fdatasync linked to that write only (linking writes to each other would
+ * serialise them). A batch gives its buffer back when its write is complete,
+ * not when its fdatasync is: the next batch's write need not wait for a
+ * flush, so writes stay batches_inflight_max deep while flushes overlap them
+ * (measured here: 0.8x of fio's bandwidth when buffers waited for the flush,
+ * 1.0x when they do not). Batches become durable, and are reported, strictly
+ * in order: a batch whose fdatasync finished is durable only once every
+ * earlier batch is. A batch that starts a
  * new segment waits until every earlier batch is durable, so damage after a
  * crash can only sit at the end of the last segment (the scan relies on it).
  * The next segment and snapshots are small state machines (spare_*,
@@ -43,6 +49,7 @@
 #define OP_SPARE_RENAME 10u
 #define POOL_MAX 2u /* retired segments kept for reuse */
 #define LOCAL_COMPLETIONS_MAX 8u
+#define DESCRIPTORS_MAX (2u * UBC_JOURNAL_BATCHES_MAX)
 /* A snapshot write's size: bounds the work one poll does for it (XXH3 of the
  * chunk, and io_uring copies a buffered write into the page cache inline,
  * during the submit): about 0.1 ms here. */
@@ -112,7 +119,7 @@ struct snapshot_job {
 };
 
 struct batch {
-    uint8_t *buffer; /* one block for a segment header, then the records */
+    uint8_t *buffer; /* one block for a segment header, then the records; NULL once written */
     uint64_t *cookies;
     uint32_t state;
     uint32_t bytes;         /* records, then commit and padding once sealed */
@@ -145,12 +152,16 @@ struct history_entry {
 struct ubc_journal {
     uint64_t magic;
     struct ubc_journal_params params;
-    uint32_t batch_count;
+    uint32_t batch_count;  /* descriptors */
+    uint32_t buffer_count; /* batches_inflight_max + 1 */
     uint32_t records_per_batch_max;
     uint32_t window_bytes;
     uint32_t opened;
     uint8_t *zero_chunk;
-    struct batch batches[UBC_JOURNAL_BATCHES_MAX];
+    struct batch batches[DESCRIPTORS_MAX];
+    uint8_t *buffers_base; /* buffer_count buffers, then zero_chunk: the registered arena */
+    uint32_t buffers_free_count;
+    uint8_t *buffers_free[UBC_JOURNAL_BATCHES_MAX]; /* a stack */
     uint64_t batch_filling; /* number of the open batch; ring slot = number % batch_count */
     uint64_t batch_oldest;  /* oldest batch not yet reported */
     uint64_t next_sequence;
@@ -235,6 +246,22 @@ records_per_batch(const struct ubc_journal_params *p)
     return p->batch_bytes_max / UBC_JOURNAL_RECORD_HEADER_BYTES;
 }
 
+/* Batches between the durable point and the open one: each holds its
+ * records' cookies until its fdatasync finished. */
+static uint32_t
+descriptor_count(const struct ubc_journal_params *p)
+{
+    return 2u * (p->batches_inflight_max + 1u);
+}
+
+/* What may be written but not durable past the durable point (a segment
+ * header's window): every descriptor's batch, at most a full buffer each. */
+static uint64_t
+window_bytes_of(const struct ubc_journal_params *p)
+{
+    return descriptor_count(p) * batch_buffer_bytes(p);
+}
+
 uint64_t
 ubc_journal_footprint(const struct ubc_journal_params *p)
 {
@@ -251,13 +278,12 @@ ubc_journal_footprint(const struct ubc_journal_params *p)
         ubc_journal_record_footprint(p->payload_bytes_max) + UBC_JOURNAL_COMMIT_BYTES >
             p->batch_bytes_max)
         return 0;
-    if (p->sync_mode > UBC_JOURNAL_SYNC_DSYNC)
+    if (p->sync_mode > UBC_JOURNAL_SYNC_DSYNC || window_bytes_of(p) > UINT32_MAX)
         return 0;
-    uint64_t batch_count = p->batches_inflight_max + 1u;
     uint64_t bytes = round_up(sizeof(struct ubc_journal), block);
-    bytes += batch_count * batch_buffer_bytes(p);
+    bytes += (p->batches_inflight_max + 1u) * batch_buffer_bytes(p);
     bytes += ZERO_CHUNK_BYTES;
-    bytes += batch_count * records_per_batch(p) * sizeof(uint64_t);
+    bytes += descriptor_count(p) * records_per_batch(p) * sizeof(uint64_t);
     return round_up(bytes, block);
 }
 
@@ -270,14 +296,14 @@ ubc_journal_new(void *mem, const struct ubc_journal_params *params)
     memset(mem, 0, footprint);
     struct ubc_journal *j = mem;
     j->params = *params;
-    j->batch_count = params->batches_inflight_max + 1u;
+    j->batch_count = descriptor_count(params);
+    j->buffer_count = params->batches_inflight_max + 1u;
+    UBC_ASSERT(j->batch_count <= DESCRIPTORS_MAX && j->buffer_count <= UBC_JOURNAL_BATCHES_MAX);
     j->records_per_batch_max = records_per_batch(params);
-    j->window_bytes = (uint32_t)(j->batch_count * batch_buffer_bytes(params));
+    j->window_bytes = (uint32_t)window_bytes_of(params);
     uint8_t *cursor = (uint8_t *)mem + round_up(sizeof(*j), UBC_JOURNAL_BLOCK_BYTES);
-    for (uint32_t i = 0; i < j->batch_count; i++) {
-        j->batches[i].buffer = cursor;
-        cursor += batch_buffer_bytes(params);
-    }
+    j->buffers_base = cursor;
+    cursor += j->buffer_count * batch_buffer_bytes(params);
     j->zero_chunk = cursor;
     cursor += ZERO_CHUNK_BYTES;
     for (uint32_t i = 0; i < j->batch_count; i++) {
@@ -408,13 +434,36 @@ slot_of(uint64_t segment_index)
     return (uint32_t)(segment_index % 2u);
 }
 
-/* Opens batch number as the filling batch if its buffer is free. */
+/* Every buffer free again, no batch holding one (open, reopen). */
+static void
+buffers_reset(struct ubc_journal *j)
+{
+    for (uint32_t i = 0; i < j->batch_count; i++)
+        j->batches[i].buffer = NULL;
+    j->buffers_free_count = j->buffer_count;
+    for (uint32_t i = 0; i < j->buffer_count; i++)
+        j->buffers_free[i] = j->buffers_base + (uint64_t)i * batch_buffer_bytes(&j->params);
+}
+
+/* Batch b's write is complete (or abandoned): the buffer serves the next. */
+static void
+buffer_release(struct ubc_journal *j, struct batch *b)
+{
+    UBC_ASSERT(b->buffer != NULL && j->buffers_free_count < j->buffer_count);
+    j->buffers_free[j->buffers_free_count++] = b->buffer;
+    b->buffer = NULL;
+}
+
+/* Opens batch number as the filling batch if its descriptor and a buffer are
+ * free. */
 static int
 batch_open(struct ubc_journal *j, uint64_t number)
 {
     struct batch *b = batch_at(j, number);
-    if (b->state != BATCH_FREE)
+    if (b->state != BATCH_FREE || j->buffers_free_count == 0)
         return -1;
+    UBC_ASSERT(b->buffer == NULL);
+    b->buffer = j->buffers_free[--j->buffers_free_count];
     b->state = BATCH_FILLING;
     b->bytes = 0;
     b->record_count = 0;
@@ -725,8 +774,10 @@ batch_complete(struct ubc_journal *j, uint64_t number, uint32_t op, int32_t resu
             UBC_ASSERT((uint32_t)result <= b->write_bytes - b->written);
             b->written += (uint32_t)result;
             j->stats.short_writes += b->written < b->write_bytes;
-            if (b->written == b->write_bytes && j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC)
-                b->synced = 1;
+            if (b->written == b->write_bytes) {
+                buffer_release(j, b);
+                b->synced = j->params.sync_mode == UBC_JOURNAL_SYNC_DSYNC;
+            }
         }
         return;
     }
@@ -1082,7 +1133,10 @@ batches_retire(struct ubc_journal *j, uint64_t now_ns, ubc_journal_durable_fn ca
         if (!failed && !b->synced)
             break;
         if (failed && (b->write_pending || b->sync_pending))
-            break; /* its buffer is still the kernel's */
+            break;                               /* its buffer is still the kernel's */
+        UBC_ASSERT(failed || b->buffer == NULL); /* synced: written, buffer given back */
+        if (b->buffer != NULL)
+            buffer_release(j, b); /* failed before its write was complete */
         int status = failed ? -UBC_ERR_READ_ONLY : 0;
         for (uint32_t i = 0; i < b->record_count; i++)
             if (callback != NULL)
@@ -1121,10 +1175,14 @@ group_commit(struct ubc_journal *j, uint64_t now_ns)
         return;
     if (j->filling_since_ns == 0)
         j->filling_since_ns = now_ns;
-    uint64_t outstanding = j->batch_filling - j->batch_oldest;
+    /* Sealed early only when the next batch can open at once: a buffer is
+     * free (fewer than batches_inflight_max writes in flight) and so is the
+     * next descriptor. Otherwise the batch keeps filling: a bigger write. */
+    int next_free =
+        j->buffers_free_count > 0 && j->batch_filling + 1 - j->batch_oldest < j->batch_count;
     int due = j->params.commit_interval_ns == 0 ||
               now_ns - j->filling_since_ns >= j->params.commit_interval_ns;
-    if (j->force_seal || (due && outstanding < j->params.batches_inflight_max)) {
+    if (j->force_seal || (due && next_free)) {
         batch_rotate(j);
         j->filling_since_ns = 0;
     }
@@ -1206,6 +1264,7 @@ journal_state_from_scan(struct ubc_journal *j, const struct ubc_journal_scan_res
     j->batch_filling = 0;
     for (uint32_t i = 0; i < j->batch_count; i++)
         j->batches[i].state = BATCH_FREE;
+    buffers_reset(j);
     int rc = batch_open(j, 0);
     UBC_ASSERT(rc == 0);
     j->read_only_errno = 0;
@@ -1267,7 +1326,7 @@ ubc_journal_open(struct ubc_journal *journal, const struct ubc_journal_open_para
     j->io = params->io;
     j->open_flags = params->flags;
     j->direct = !(params->flags & UBC_JOURNAL_OPEN_BUFFERED);
-    uint8_t *arena = j->batches[0].buffer;
+    uint8_t *arena = j->buffers_base;
     uint64_t arena_bytes = (uint64_t)(j->zero_chunk + ZERO_CHUNK_BYTES - arena);
     j->stats.buffers_registered = j->io.ops->buffers_register(j->io.ctx, arena, arena_bytes) == 0;
     journal_state_from_scan(j, report);
