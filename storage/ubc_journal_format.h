@@ -29,9 +29,11 @@
 
 #define UBC_JOURNAL_BLOCK_BYTES 4096u
 #define UBC_JOURNAL_CHAIN_BYTES 32u
-/* 2: the chain is BLAKE3 keyed by the previous link (1 was BLAKE2b over
- * previous link || batch; a version-1 directory is refused as unsupported). */
-#define UBC_JOURNAL_VERSION 2u
+/* 3: a record's checksum comes first and covers the 24 header bytes after
+ * it and the payload as one run (one XXH3 call, not two). 2: the chain is
+ * BLAKE3 keyed by the previous link (1 was BLAKE2b over previous link ||
+ * batch). Directories of earlier versions are refused as unsupported. */
+#define UBC_JOURNAL_VERSION 3u
 
 #define UBC_JOURNAL_SEGMENT_MAGIC 0x53434255u  /* "UBCS" */
 #define UBC_JOURNAL_RECORD_MAGIC 0x52434255u   /* "UBCR" */
@@ -65,13 +67,13 @@ struct ubc_journal_segment_header {
 
 /* Record header; the payload follows it directly. */
 struct ubc_journal_record_header {
+    uint64_t checksum; /* XXH3-64 of header bytes 8..31 and the payload, one run */
     uint32_t magic;
     uint16_t version;
     uint16_t type;
     uint32_t length; /* payload bytes */
     uint32_t reserved;
     uint64_t sequence;
-    uint64_t checksum; /* XXH3-64 of header bytes 0..23, then the payload */
 };
 
 /* Payload of a commit record (followed by zero padding to the block end). */

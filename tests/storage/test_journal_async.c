@@ -463,7 +463,8 @@ test_segment_preparation_async(void **state)
     assert_true(stats.segments_created >= 4);
     assert_true(counting.requests[UBC_JOURNAL_IO_OPENAT] >= stats.segments_created);
     assert_int_equal(counting.requests[UBC_JOURNAL_IO_FALLOCATE], stats.segments_created);
-    assert_true(counting.requests[UBC_JOURNAL_IO_FSYNC] >= stats.segments_created);
+    /* The last spare may still be between its steps when close stops it. */
+    assert_true(counting.requests[UBC_JOURNAL_IO_FSYNC] + 1 >= stats.segments_created);
     assert_true(counting.requests[UBC_JOURNAL_IO_CLOSE] >= stats.segments_created - 2);
     assert_int_equal(counting.sync_allocations, 0);
     ubc_journal_delete(ubc_journal_leave(j));

@@ -291,7 +291,8 @@ test_wrong_version(void **state)
     segment_path(path, sizeof(path), dir, 1);
     version = UBC_JOURNAL_VERSION;
     file_poke(path, 4, &version, sizeof(version));
-    file_poke(path, UBC_JOURNAL_BLOCK_BYTES + 4, &(uint16_t){ 7 }, 2); /* first record */
+    file_poke(path, UBC_JOURNAL_BLOCK_BYTES + offsetof(struct ubc_journal_record_header, version),
+              &(uint16_t){ 7 }, 2); /* first record */
     expect_refused(dir, &p,
                    "seg-0000000000000001.ubcj offset 4096: record at offset 4096: "
                    "unsupported version");
