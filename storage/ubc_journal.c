@@ -49,6 +49,11 @@
 #define OP_SPARE_RENAME 10u
 #define POOL_MAX 2u /* retired segments kept for reuse */
 #define LOCAL_COMPLETIONS_MAX 8u
+/* Appends prefetch (for writing) this far ahead in the batch buffer: a
+ * buffer whose write just completed was last touched by the device (the
+ * host, in a VM) or by the chain thread, and a store to a line another core
+ * holds waits for that copy to be invalidated. About 13 records ahead. */
+#define PREFETCH_AHEAD 2048u
 #define DESCRIPTORS_MAX (2u * UBC_JOURNAL_BATCHES_MAX)
 /* A snapshot write's size: bounds the work one poll does for it (XXH3 of the
  * chunk, and io_uring copies a buffered write into the page cache inline,
@@ -630,6 +635,8 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
     }
     uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
     uint64_t sequence = j->next_sequence;
+    for (uint32_t line = 0; line < footprint; line += 64)
+        __builtin_prefetch(at + PREFETCH_AHEAD + line, 1, 3);
     ubc_journal_record_encode(at, type, sequence, payload, length);
     b->cookies[b->record_count++] = cookie;
     b->bytes += footprint;

@@ -237,7 +237,14 @@ ubc_journal_uring_init(struct ubc_journal_uring *u, uint32_t depth)
     u->depth = depth;
     for (uint32_t i = 0; i < UBC_JOURNAL_IO_FILE_SLOTS; i++)
         u->fds[i] = -1;
-    int rc = io_uring_queue_init(depth, &u->ring, 0);
+    /* Completions wait for the disk lcore's next io_uring call instead of
+     * interrupting it (an IPI and a task_work run per write otherwise); the
+     * flag tells a peek that a call is due. Kernels before 5.19 refuse the
+     * flags: plain setup then. */
+    int rc =
+        io_uring_queue_init(depth, &u->ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+    if (rc == -EINVAL)
+        rc = io_uring_queue_init(depth, &u->ring, 0);
     if (rc < 0)
         return rc;
     int sparse[UBC_JOURNAL_IO_FILE_SLOTS];
