@@ -168,6 +168,7 @@ struct ubc_journal {
     uint32_t buffers_free_count;
     uint8_t *buffers_free[UBC_JOURNAL_BATCHES_MAX]; /* a stack */
     uint64_t batch_filling; /* number of the open batch; ring slot = number % batch_count */
+    struct batch *filling;  /* batch_at(batch_filling): no division per append */
     uint64_t batch_oldest;  /* oldest batch not yet reported */
     uint64_t next_sequence;
     uint64_t durable_sequence;
@@ -480,6 +481,7 @@ batch_open(struct ubc_journal *j, uint64_t number)
     b->starts_segment = 0;
     b->first_sequence = j->next_sequence;
     j->batch_filling = number;
+    j->filling = b;
     return 0;
 }
 
@@ -620,15 +622,15 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
         (payload == NULL && length > 0))
         return -UBC_ERR_MALFORMED;
     uint32_t footprint = ubc_journal_record_footprint(length);
-    struct batch *b = batch_at(j, j->batch_filling);
+    struct batch *b = j->filling;
     if (b->state == BATCH_FILLING &&
         (b->bytes + footprint + UBC_JOURNAL_COMMIT_BYTES > j->params.batch_bytes_max ||
          b->record_count == j->records_per_batch_max)) {
         batch_rotate(j);
-        b = batch_at(j, j->batch_filling);
+        b = j->filling;
     }
     if (b->state != BATCH_FILLING && batch_open(j, j->batch_filling + 1) == 0)
-        b = batch_at(j, j->batch_filling);
+        b = j->filling;
     if (b->state != BATCH_FILLING) {
         j->stats.backpressure++;
         return -UBC_ERR_OVERLOADED;
@@ -917,16 +919,22 @@ segment_open_flags(const struct ubc_journal *j, int create)
 /* Queues the zero-fill of the spare, chunk by chunk, then its fdatasync: the
  * whole file, or only the header block of a recycled one (recovery tells its
  * earlier records by their sequences). */
-static void
-spare_fill(struct ubc_journal *j)
+static uint32_t
+spare_write_bytes(const struct ubc_journal *j)
 {
     uint64_t end = j->spare_recycled ? UBC_JOURNAL_BLOCK_BYTES : j->params.segment_bytes;
     uint64_t rest = end - j->spare_offset;
+    return rest < ZERO_CHUNK_BYTES ? (uint32_t)rest : ZERO_CHUNK_BYTES;
+}
+
+static void
+spare_fill(struct ubc_journal *j)
+{
     const struct ubc_journal_io_ops *ops = j->io.ops;
     uint32_t slot = slot_of(j->spare_index);
+    uint32_t bytes = spare_write_bytes(j);
     int rc;
-    if (rest > 0) {
-        uint32_t bytes = rest < ZERO_CHUNK_BYTES ? (uint32_t)rest : ZERO_CHUNK_BYTES;
+    if (bytes > 0) {
         rc = ops->write_queue(j->io.ctx, slot, j->zero_chunk, bytes, j->spare_offset,
                               user_data_of(0, OP_SPARE_WRITE), 0);
     } else {
@@ -1052,10 +1060,12 @@ spare_complete(struct ubc_journal *j, uint32_t op, int32_t result)
         j->stats.segments_created++;
         return;
     case OP_SPARE_WRITE:
-        if (result <= 0)
+        if (result <= 0) {
             spare_fail(j, result == 0 ? EIO : -result);
-        else
+        } else { /* a short one: spare_fill writes the rest next */
+            j->stats.short_writes += (uint32_t)result < spare_write_bytes(j);
             j->spare_offset += (uint64_t)result;
+        }
         return;
     case OP_SPARE_FSYNC:
         if (result < 0)
@@ -1161,10 +1171,12 @@ batches_retire(struct ubc_journal *j, uint64_t now_ns, ubc_journal_durable_fn ca
         j->batch_oldest++;
         if (j->batch_oldest > j->batch_filling) {
             /* Everything retired: keep a batch open for appends. */
-            if (failed)
+            if (failed) {
                 j->batch_filling = j->batch_oldest;
-            else
+                j->filling = batch_at(j, j->batch_filling);
+            } else {
                 opened = batch_open(j, j->batch_oldest);
+            }
             UBC_ASSERT(opened == 0);
             break;
         }

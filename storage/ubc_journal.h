@@ -87,8 +87,8 @@ struct ubc_journal_stats {
     uint64_t batches;
     uint64_t bytes_written;
     uint64_t fsyncs;
-    uint64_t requeues; /* EAGAIN / EINTR / cancelled links resubmitted */
-    uint64_t short_writes;
+    uint64_t requeues;     /* EAGAIN / EINTR / cancelled links resubmitted */
+    uint64_t short_writes; /* completed by writing the rest: batches and zero-fills */
     uint64_t segments_created;
     uint64_t segments_retired;
     uint64_t segments_recycled; /* spares made from retired segments */

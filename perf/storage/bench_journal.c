@@ -33,6 +33,11 @@
 
 #define SAMPLES_MAX 16
 #define RECORD_PAYLOAD_BYTES 128u
+/* As the node's disk role drives its journal: a tick appends what its rings
+ * hold (at most a burst), then polls; a batch is sealed when full or when
+ * disk.commit_interval_us (default 100) has passed since it opened. */
+#define TICK_RECORDS 256u
+#define COMMIT_INTERVAL_NS 100000u
 
 static int wait_when_idle = 1;
 
@@ -173,6 +178,8 @@ static void
 journal_tick(struct ubc_journal *j, const uint8_t *payload, uint64_t *appended, uint64_t limit)
 {
     uint64_t before = *appended;
+    if (limit - before > TICK_RECORDS)
+        limit = before + TICK_RECORDS;
     while (*appended < limit) {
         int64_t rc = ubc_journal_append(j, 1, payload, RECORD_PAYLOAD_BYTES, *appended);
         if (rc < 0)
@@ -277,6 +284,7 @@ journal_run(const struct bench_config *c, uint32_t sync_mode, struct sample *out
         .segment_bytes = c->segment_bytes,
         .batch_bytes_max = c->batch_bytes,
         .batches_inflight_max = c->inflight,
+        .commit_interval_ns = COMMIT_INTERVAL_NS,
         .payload_bytes_max = 4096,
         .sync_mode = sync_mode,
         .chain_offload = c->chain_offload,
@@ -543,6 +551,7 @@ null_device_run(const struct bench_config *c)
     struct ubc_journal_params p = { .segment_bytes = 4ull << 30, /* no roll in the samples */
                                     .batch_bytes_max = c->batch_bytes,
                                     .batches_inflight_max = c->inflight,
+                                    .commit_interval_ns = COMMIT_INTERVAL_NS,
                                     .payload_bytes_max = 4096,
                                     .chain_offload = c->chain_offload };
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
@@ -636,6 +645,7 @@ snapshot_stall(const struct bench_config *c)
     struct ubc_journal_params p = { .segment_bytes = c->segment_bytes,
                                     .batch_bytes_max = c->batch_bytes,
                                     .batches_inflight_max = c->inflight,
+                                    .commit_interval_ns = COMMIT_INTERVAL_NS,
                                     .payload_bytes_max = 4096 };
     void *mem = aligned_alloc(ubc_journal_align(), ubc_journal_footprint(&p));
     struct ubc_journal *j = ubc_journal_join(ubc_journal_new(mem, &p));
