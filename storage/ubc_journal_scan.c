@@ -453,6 +453,15 @@ scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset
     if (last && evidence == 0) {
         if (scan_end_is_clean(s, m, offset, why, records_within))
             return;
+        /* Not a record header where this life's next batch would start:
+         * either that batch's header sector never reached the disk, or the
+         * bytes are a reused file's earlier life, e.g. the inside of an
+         * earlier, differently sized batch (batch boundaries differ between
+         * lives). Nothing of this life follows: an end, not a tear. */
+        struct ubc_journal_record_header h;
+        if (records_within == 0 && ubc_journal_record_verify(m->bytes + offset, m->size - offset,
+                                                             &h) == UBC_JOURNAL_BAD_MAGIC)
+            stale++;
         scan_note_end(s, name, offset, m->size - offset, why, records_within, stale);
     } else if (p->flags & UBC_JOURNAL_SCAN_REPAIR) {
         scan_note(s,

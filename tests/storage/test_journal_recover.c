@@ -415,15 +415,26 @@ test_recycled_clean_end(void **state)
     test_dir_make(dir, sizeof(dir), "recycled");
     struct ubc_journal_params p = test_params_small();
     p.recycle_segments = 1;
-    build_recycled_journal(dir, &p, 100); /* the pool stays full: the last file is reused */
-    struct ubc_journal_scan_result r = scan_only(dir);
-    assert_int_equal(r.status, 0);
+    /* Batch sizes follow the disk's timing (group commit), so whether the
+     * last file's earlier life reaches past this life's end varies: build
+     * until it does (almost always at once). */
+    struct ubc_journal_scan_result r;
     uint32_t stale = 0;
-    assert_true(live_segment_with_stale_tail(dir, &r, &stale));
+    for (int attempt = 0;; attempt++) {
+        assert_true(attempt < 20);
+        test_dir_remove(dir);
+        test_dir_make(dir, sizeof(dir), "recycled");
+        build_recycled_journal(dir, &p, 100); /* the pool stays full: the last file is reused */
+        r = scan_only(dir);
+        assert_int_equal(r.status, 0);
+        if (live_segment_with_stale_tail(dir, &r, &stale))
+            break;
+    }
     struct test_journal t = { 0 };
     struct test_seen replay = { 0 };
     assert_int_equal(test_journal_open(&t, dir, &p, 0, &replay), 0);
-    assert_int_equal(t.report.torn_bytes, 0);
+    if (t.report.torn_bytes != 0)
+        fail_msg("a torn tail reported: %s", t.report.notes);
     assert_int_equal(t.report.torn_records, 0);
     assert_null(strstr(t.report.notes, "torn tail"));
     assert_int_equal(replay.last_sequence, RECORDS);
