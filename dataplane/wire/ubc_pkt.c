@@ -112,22 +112,27 @@ checksum_halves(uint64_t word)
 static inline uint64_t
 checksum_native(const uint8_t *data, size_t len)
 {
-    /* Each 64-bit load adds its two 32-bit halves (2^32 = 1 modulo 0xffff)
-     * to one of two accumulators: no carry to track, two independent
-     * chains. Each addend is below 2^33: no overflow below 2^30 bytes. */
-    uint64_t even = 0, odd = 0;
+    /* 64-bit words summed with their carries counted apart: one add and
+     * one add-with-carry per 8 bytes, two independent chains (32-bit
+     * halves into 64-bit sums took five instructions per 8 bytes). The
+     * carries, added back (2^64 = 1 modulo 0xffff), make the end-around-
+     * carry sum, 0 only for all-zero data; returned as the sum of its
+     * halves, below 2^33, since callers add more terms. */
+    uint64_t even = 0, odd = 0, carries = 0;
     size_t i = 0;
     for (; i + 16 <= len; i += 16) {
-        even += checksum_halves(checksum_load64(data + i));
-        odd += checksum_halves(checksum_load64(data + i + 8));
+        carries += __builtin_add_overflow(even, checksum_load64(data + i), &even);
+        carries += __builtin_add_overflow(odd, checksum_load64(data + i + 8), &odd);
     }
     if (i + 8 <= len) {
-        even += checksum_halves(checksum_load64(data + i));
+        carries += __builtin_add_overflow(even, checksum_load64(data + i), &even);
         i += 8;
     }
     if (i < len)
-        odd += checksum_halves(checksum_tail_word(data + i, len - i));
-    return even + odd;
+        carries += __builtin_add_overflow(odd, checksum_tail_word(data + i, len - i), &odd);
+    carries += __builtin_add_overflow(even, odd, &even);
+    uint64_t wrapped = __builtin_add_overflow(even, carries, &even); /* at most once */
+    return checksum_halves(even) + wrapped;
 }
 
 static inline uint64_t
