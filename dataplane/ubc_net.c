@@ -351,9 +351,9 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
         net_handle_ledger_group(net, queue, frame, info, &entry->header, msg);
         return;
     }
+    UBC_ASSERT(info == &entry->info); /* classified in place (net_handle_frame) */
     entry->msg = msg;
     entry->frame = frame;
-    entry->info = *info;
     (*pending_count)++;
 }
 
@@ -380,23 +380,26 @@ net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, ui
     }
     uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
     size_t length = rte_pktmbuf_data_len(frame);
-    struct ubc_pkt_info info;
-    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), &info)) {
+    /* Classified into the next pending entry: a datagram that joins the
+     * batch keeps it there, with no copy; any other frame leaves the entry
+     * free for the next. */
+    struct ubc_pkt_info *info = &pending[*pending_count].info;
+    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), info)) {
     case UBC_PKT_ARP_REQUEST:
         stats->arp_replies++;
-        net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, &info, &net->self));
+        net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, info, &net->self));
         return;
     case UBC_PKT_ICMP_ECHO:
         stats->icmp_replies++;
-        net_tx_frame(net, queue, frame, ubc_pkt_icmp_echo_reply(data, length, &info, &net->self));
+        net_tx_frame(net, queue, frame, ubc_pkt_icmp_echo_reply(data, length, info, &net->self));
         return;
     case UBC_PKT_UBC:
-        net_handle_datagram(net, queue, frame, &info, now_tsc, pending, pending_count);
+        net_handle_datagram(net, queue, frame, info, now_tsc, pending, pending_count);
         return;
     case UBC_PKT_DROP: break;
     }
-    UBC_ASSERT(info.drop < UBC_PKT_DROP_COUNT);
-    stats->frame_drops[info.drop]++;
+    UBC_ASSERT(info->drop < UBC_PKT_DROP_COUNT);
+    stats->frame_drops[info->drop]++;
     rte_pktmbuf_free(frame);
 }
 
