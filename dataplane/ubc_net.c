@@ -515,10 +515,10 @@ net_encode_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *ms
     return true;
 }
 
-/* Frames an encoded reply (Ethernet, IPv4, UDP and their checksums) and
- * queues it for tx. */
-static void
-net_send_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
+/* Frames an encoded reply (Ethernet, IPv4, UDP and their checksums);
+ * false (frame freed, drop counted) when it does not fit. */
+static bool
+net_frame_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
     struct ubc_pkt_peer destination = { .ipv4_be = out->peer->ipv4_be,
@@ -531,11 +531,32 @@ net_send_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing 
     if (length == 0) {
         stats->drops[UBC_NET_DROP_ENCODE]++;
         rte_pktmbuf_free(out->frame);
-        return;
+        return false;
     }
+    UBC_ASSERT(length <= UINT16_MAX);
+    out->frame->data_len = (uint16_t)length;
+    out->frame->pkt_len = (uint32_t)length;
     stats->tx_by_type[out->type & UBC_MSG_TYPE_MAX]++;
     stats->revocations_sent += out->revocation;
-    net_tx_frame(net, queue, out->frame, length);
+    return true;
+}
+
+/* A burst of framed replies in one tx burst, not one tx-buffer append
+ * each; what the buffer already holds goes first (order kept). What the
+ * queue refuses is dropped and counted, as the buffer's callback does. */
+static void
+net_tx_burst(struct ubc_net *net, uint16_t queue, struct rte_mbuf **frames, uint16_t n)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    if (net->tx_buffer[queue]->length > 0)
+        stats->tx_packets +=
+            rte_eth_tx_buffer_flush(net->port->port_id, queue, net->tx_buffer[queue]);
+    uint16_t sent = n > 0 ? rte_eth_tx_burst(net->port->port_id, queue, frames, n) : 0;
+    stats->tx_packets += sent;
+    if (sent < n) {
+        stats->tx_dropped += n - sent;
+        rte_pktmbuf_free_bulk(frames + sent, n - sent);
+    }
 }
 
 /* Sends the replies one role queued for peers (acks, refusals, assignments,
@@ -561,8 +582,12 @@ net_tx_replies_from(struct ubc_net *net, struct ubc_link *link)
             outgoing[encoded].frame = frames[i];
             encoded += net_encode_message(net, queue, msgs[i], &outgoing[encoded]);
         }
-        for (uint32_t i = 0; i < encoded; i++)
-            net_send_encoded(net, queue, &outgoing[i]);
+        uint16_t framed = 0;
+        for (uint32_t i = 0; i < encoded; i++) {
+            if (net_frame_encoded(net, queue, &outgoing[i]))
+                frames[framed++] = outgoing[i].frame;
+        }
+        net_tx_burst(net, queue, frames, framed);
     }
     rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
     return n;
