@@ -5,8 +5,6 @@
 
 #include "common/ubc_assert.h"
 
-#define PEER_TABLE_MAGIC 0x5542435045455231ull /* "UBCPEER1" */
-
 size_t
 ubc_peer_table_align(void)
 {
@@ -38,20 +36,8 @@ ubc_peer_table_new(void *memory, uint32_t peers_max)
     struct ubc_peer_table *table = memory;
     memset(table, 0, ubc_peer_table_footprint(peers_max));
     table->slot_count = peer_slot_count(peers_max);
-    __atomic_store_n(&table->magic, PEER_TABLE_MAGIC, __ATOMIC_RELEASE);
+    __atomic_store_n(&table->magic, UBC_PEER_TABLE_MAGIC, __ATOMIC_RELEASE);
     return table;
-}
-
-/* The home slot: Fibonacci hashing, which takes the product's top bits
- * (as many as the table has slots). Bits 32 and up, masked, left out the
- * key's top bits and clustered clients whose address and port both count
- * up: 1.76 probes per lookup for the bench's 1024 clients, 1.0 now. */
-static uint32_t
-peer_home(const struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be)
-{
-    uint64_t key = ((uint64_t)ipv4_be << 16) | udp_port_be;
-    key *= 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(key >> (64 - __builtin_ctz(table->slot_count)));
 }
 
 static void
@@ -66,12 +52,12 @@ peer_fill(struct ubc_peer *peer, uint32_t ipv4_be, uint16_t udp_port_be)
 }
 
 uint32_t
-ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be,
-                const uint8_t mac[6], uint64_t now, uint32_t *generation)
+ubc_peer_upsert_probe(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be,
+                      const uint8_t mac[6], uint64_t now, uint32_t *generation)
 {
-    UBC_ASSERT(table->magic == PEER_TABLE_MAGIC);
+    UBC_ASSERT(table->magic == UBC_PEER_TABLE_MAGIC);
     uint32_t mask = table->slot_count - 1;
-    uint32_t home = peer_home(table, ipv4_be, udp_port_be);
+    uint32_t home = ubc_peer_home(table, ipv4_be, udp_port_be);
     uint32_t chosen = UINT32_MAX, oldest = home;
     for (uint32_t i = 0; i < UBC_PEER_PROBE_MAX; i++) {
         uint32_t slot = (home + i) & mask;
@@ -103,16 +89,4 @@ ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_por
     *generation = peer->generation;
     UBC_ASSERT(peer->in_use && peer->ipv4_be == ipv4_be);
     return chosen;
-}
-
-const struct ubc_peer *
-ubc_peer_get(const struct ubc_peer_table *table, uint32_t slot, uint32_t generation)
-{
-    UBC_ASSERT(table->magic == PEER_TABLE_MAGIC);
-    if (slot >= table->slot_count)
-        return NULL;
-    const struct ubc_peer *peer = &table->slots[slot];
-    if (!peer->in_use || peer->generation != generation)
-        return NULL;
-    return peer;
 }
