@@ -138,15 +138,16 @@ checksum_native(const uint8_t *data, size_t len)
 static inline uint64_t
 checksum_fold16(uint64_t sum)
 {
-    /* Four fixed steps, no branches: below 2^33, below 2^18, at most
-     * 0x10002, then at most 0xffff. Each keeps the value modulo 0xffff and
-     * keeps a non-zero value non-zero. */
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    UBC_ASSERT((sum >> 16) == 0);
-    return sum;
+    /* 64 to 32 bits with the carry added back, then 32 to 16 bits the
+     * Linux way: in s + ror(s, 16) the top half is high + low plus the
+     * carry out of the bottom half, the end-around-carry sum. Both keep the
+     * value modulo 0xffff and keep a non-zero value non-zero; seven
+     * instructions where four shift-and-add steps took sixteen. */
+    uint32_t low = (uint32_t)sum, high = (uint32_t)(sum >> 32), folded;
+    folded = low + high;
+    folded += folded < low;
+    uint32_t rotated = folded >> 16 | folded << 16;
+    return (uint16_t)((folded + rotated) >> 16);
 }
 
 uint64_t
