@@ -260,7 +260,8 @@ sched_out_room(const struct ubc_sched_out *out)
     return out->capacity - out->count;
 }
 
-static struct ubc_msg *
+/* Inlined: every output is staged here, a status reply per query. */
+static inline __attribute__((always_inline)) struct ubc_msg *
 sched_out_push(struct ubc_sched_out *out, uint16_t type, uint16_t len)
 {
     UBC_ASSERT(out->count < out->capacity); /* callers checked the room first */
