@@ -416,9 +416,13 @@ net_recycle(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
         struct rte_mbuf *frame = frames[i];
         if (net->recycled_count < net->config.burst_size &&
             frame->buf_len >= net->recycle_buf_len_min && RTE_MBUF_DIRECT(frame) &&
-            rte_mbuf_refcnt_read(frame) == 1 && frame->nb_segs == 1 && frame->next == NULL)
+            rte_mbuf_refcnt_read(frame) == 1 && frame->nb_segs == 1 && frame->next == NULL) {
+            /* Reset now, while its header lines are in the cache: by the
+             * time a reply takes it they are not, and the reset's
+             * read-modify-write of ol_flags waited for them. */
+            rte_pktmbuf_reset(frame);
             net->recycled[net->recycled_count++] = frame;
-        else
+        } else
             rest[rest_count++] = frame;
     }
     if (rest_count > 0)
@@ -431,10 +435,8 @@ static int
 net_frames_take(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
 {
     uint32_t reused = n < net->recycled_count ? n : net->recycled_count;
-    for (uint32_t i = 0; i < reused; i++) {
-        frames[i] = net->recycled[--net->recycled_count];
-        rte_pktmbuf_reset(frames[i]);
-    }
+    for (uint32_t i = 0; i < reused; i++)
+        frames[i] = net->recycled[--net->recycled_count]; /* reset when stashed */
     if (reused == n ||
         rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames + reused, n - reused) == 0)
         return 0;
