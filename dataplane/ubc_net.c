@@ -351,9 +351,9 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
         net_handle_ledger_group(net, queue, frame, info, &entry->header, msg);
         return;
     }
+    UBC_ASSERT(info == &entry->info); /* classified in place (net_handle_frame) */
     entry->msg = msg;
     entry->frame = frame;
-    entry->info = *info;
     (*pending_count)++;
 }
 
@@ -380,23 +380,26 @@ net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, ui
     }
     uint8_t *data = rte_pktmbuf_mtod(frame, uint8_t *);
     size_t length = rte_pktmbuf_data_len(frame);
-    struct ubc_pkt_info info;
-    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), &info)) {
+    /* Classified into the next pending entry: a datagram that joins the
+     * batch keeps it there, with no copy; any other frame leaves the entry
+     * free for the next. */
+    struct ubc_pkt_info *info = &pending[*pending_count].info;
+    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), info)) {
     case UBC_PKT_ARP_REQUEST:
         stats->arp_replies++;
-        net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, &info, &net->self));
+        net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, info, &net->self));
         return;
     case UBC_PKT_ICMP_ECHO:
         stats->icmp_replies++;
-        net_tx_frame(net, queue, frame, ubc_pkt_icmp_echo_reply(data, length, &info, &net->self));
+        net_tx_frame(net, queue, frame, ubc_pkt_icmp_echo_reply(data, length, info, &net->self));
         return;
     case UBC_PKT_UBC:
-        net_handle_datagram(net, queue, frame, &info, now_tsc, pending, pending_count);
+        net_handle_datagram(net, queue, frame, info, now_tsc, pending, pending_count);
         return;
     case UBC_PKT_DROP: break;
     }
-    UBC_ASSERT(info.drop < UBC_PKT_DROP_COUNT);
-    stats->frame_drops[info.drop]++;
+    UBC_ASSERT(info->drop < UBC_PKT_DROP_COUNT);
+    stats->frame_drops[info->drop]++;
     rte_pktmbuf_free(frame);
 }
 
@@ -413,9 +416,13 @@ net_recycle(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
         struct rte_mbuf *frame = frames[i];
         if (net->recycled_count < net->config.burst_size &&
             frame->buf_len >= net->recycle_buf_len_min && RTE_MBUF_DIRECT(frame) &&
-            rte_mbuf_refcnt_read(frame) == 1 && frame->nb_segs == 1 && frame->next == NULL)
+            rte_mbuf_refcnt_read(frame) == 1 && frame->nb_segs == 1 && frame->next == NULL) {
+            /* Reset now, while its header lines are in the cache: by the
+             * time a reply takes it they are not, and the reset's
+             * read-modify-write of ol_flags waited for them. */
+            rte_pktmbuf_reset(frame);
             net->recycled[net->recycled_count++] = frame;
-        else
+        } else
             rest[rest_count++] = frame;
     }
     if (rest_count > 0)
@@ -428,10 +435,8 @@ static int
 net_frames_take(struct ubc_net *net, struct rte_mbuf **frames, uint32_t n)
 {
     uint32_t reused = n < net->recycled_count ? n : net->recycled_count;
-    for (uint32_t i = 0; i < reused; i++) {
-        frames[i] = net->recycled[--net->recycled_count];
-        rte_pktmbuf_reset(frames[i]);
-    }
+    for (uint32_t i = 0; i < reused; i++)
+        frames[i] = net->recycled[--net->recycled_count]; /* reset when stashed */
     if (reused == n ||
         rte_pktmbuf_alloc_bulk(net->port->mbuf_pool, frames + reused, n - reused) == 0)
         return 0;
@@ -512,10 +517,10 @@ net_encode_message(struct ubc_net *net, uint16_t queue, const struct ubc_msg *ms
     return true;
 }
 
-/* Frames an encoded reply (Ethernet, IPv4, UDP and their checksums) and
- * queues it for tx. */
-static void
-net_send_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
+/* Frames an encoded reply (Ethernet, IPv4, UDP and their checksums);
+ * false (frame freed, drop counted) when it does not fit. */
+static bool
+net_frame_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
     struct ubc_pkt_peer destination = { .ipv4_be = out->peer->ipv4_be,
@@ -528,11 +533,32 @@ net_send_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing 
     if (length == 0) {
         stats->drops[UBC_NET_DROP_ENCODE]++;
         rte_pktmbuf_free(out->frame);
-        return;
+        return false;
     }
+    UBC_ASSERT(length <= UINT16_MAX);
+    out->frame->data_len = (uint16_t)length;
+    out->frame->pkt_len = (uint32_t)length;
     stats->tx_by_type[out->type & UBC_MSG_TYPE_MAX]++;
     stats->revocations_sent += out->revocation;
-    net_tx_frame(net, queue, out->frame, length);
+    return true;
+}
+
+/* A burst of framed replies in one tx burst, not one tx-buffer append
+ * each; what the buffer already holds goes first (order kept). What the
+ * queue refuses is dropped and counted, as the buffer's callback does. */
+static void
+net_tx_burst(struct ubc_net *net, uint16_t queue, struct rte_mbuf **frames, uint16_t n)
+{
+    struct ubc_net_queue_stats *stats = &net->stats[queue];
+    if (net->tx_buffer[queue]->length > 0)
+        stats->tx_packets +=
+            rte_eth_tx_buffer_flush(net->port->port_id, queue, net->tx_buffer[queue]);
+    uint16_t sent = n > 0 ? rte_eth_tx_burst(net->port->port_id, queue, frames, n) : 0;
+    stats->tx_packets += sent;
+    if (sent < n) {
+        stats->tx_dropped += n - sent;
+        rte_pktmbuf_free_bulk(frames + sent, n - sent);
+    }
 }
 
 /* Sends the replies one role queued for peers (acks, refusals, assignments,
@@ -558,8 +584,12 @@ net_tx_replies_from(struct ubc_net *net, struct ubc_link *link)
             outgoing[encoded].frame = frames[i];
             encoded += net_encode_message(net, queue, msgs[i], &outgoing[encoded]);
         }
-        for (uint32_t i = 0; i < encoded; i++)
-            net_send_encoded(net, queue, &outgoing[i]);
+        uint16_t framed = 0;
+        for (uint32_t i = 0; i < encoded; i++) {
+            if (net_frame_encoded(net, queue, &outgoing[i]))
+                frames[framed++] = outgoing[i].frame;
+        }
+        net_tx_burst(net, queue, frames, framed);
     }
     rte_mempool_put_bulk(net->msg_pool, (void **)msgs, n);
     return n;

@@ -5,8 +5,6 @@
 
 #include "common/ubc_assert.h"
 
-#define PEER_TABLE_MAGIC 0x5542435045455231ull /* "UBCPEER1" */
-
 size_t
 ubc_peer_table_align(void)
 {
@@ -38,16 +36,8 @@ ubc_peer_table_new(void *memory, uint32_t peers_max)
     struct ubc_peer_table *table = memory;
     memset(table, 0, ubc_peer_table_footprint(peers_max));
     table->slot_count = peer_slot_count(peers_max);
-    __atomic_store_n(&table->magic, PEER_TABLE_MAGIC, __ATOMIC_RELEASE);
+    __atomic_store_n(&table->magic, UBC_PEER_TABLE_MAGIC, __ATOMIC_RELEASE);
     return table;
-}
-
-static uint32_t
-peer_hash(uint32_t ipv4_be, uint16_t udp_port_be)
-{
-    uint64_t key = ((uint64_t)ipv4_be << 16) | udp_port_be;
-    key *= 0x9e3779b97f4a7c15ull; /* Fibonacci hashing: top bits are well mixed */
-    return (uint32_t)(key >> 32);
 }
 
 static void
@@ -62,12 +52,12 @@ peer_fill(struct ubc_peer *peer, uint32_t ipv4_be, uint16_t udp_port_be)
 }
 
 uint32_t
-ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be,
-                const uint8_t mac[6], uint64_t now, uint32_t *generation)
+ubc_peer_upsert_probe(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_port_be,
+                      const uint8_t mac[6], uint64_t now, uint32_t *generation)
 {
-    UBC_ASSERT(table->magic == PEER_TABLE_MAGIC);
+    UBC_ASSERT(table->magic == UBC_PEER_TABLE_MAGIC);
     uint32_t mask = table->slot_count - 1;
-    uint32_t home = peer_hash(ipv4_be, udp_port_be) & mask;
+    uint32_t home = ubc_peer_home(table, ipv4_be, udp_port_be);
     uint32_t chosen = UINT32_MAX, oldest = home;
     for (uint32_t i = 0; i < UBC_PEER_PROBE_MAX; i++) {
         uint32_t slot = (home + i) & mask;
@@ -99,16 +89,4 @@ ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_por
     *generation = peer->generation;
     UBC_ASSERT(peer->in_use && peer->ipv4_be == ipv4_be);
     return chosen;
-}
-
-const struct ubc_peer *
-ubc_peer_get(const struct ubc_peer_table *table, uint32_t slot, uint32_t generation)
-{
-    UBC_ASSERT(table->magic == PEER_TABLE_MAGIC);
-    if (slot >= table->slot_count)
-        return NULL;
-    const struct ubc_peer *peer = &table->slots[slot];
-    if (!peer->in_use || peer->generation != generation)
-        return NULL;
-    return peer;
 }

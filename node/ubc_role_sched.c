@@ -52,8 +52,9 @@ sched_type_is_reply(uint16_t type)
 enum { PARKED_WAITING = 0, PARKED_RELEASE = 1, PARKED_DROP = 2 };
 
 /* An input the role is done with: counted, and kept for an output of this
- * poll (ubc_role_sched.h) or put back to the pool when the stash is full. */
-static void
+ * poll (ubc_role_sched.h) or put back to the pool when the stash is full.
+ * Inlined: called for every input. */
+static inline __attribute__((always_inline)) void
 sched_consume(struct ubc_role_sched *role, struct ubc_msg *msg)
 {
     UBC_ASSERT(msg != NULL);

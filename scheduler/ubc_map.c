@@ -6,22 +6,6 @@
 
 #include "common/ubc_assert.h"
 
-struct map_entry {
-    uint64_t key;
-    uint32_t value; /* UBC_MAP_NONE marks an empty entry */
-    uint32_t pad;
-};
-
-struct ubc_map {
-    uint64_t magic;
-    uint64_t seed;
-    uint32_t mask;
-    uint32_t count;
-    uint32_t max_entries;
-    uint32_t pad;
-    struct map_entry entries[];
-};
-
 static uint32_t
 map_slots(uint32_t max_entries)
 {
@@ -42,7 +26,7 @@ ubc_map_footprint(uint32_t max_entries)
 {
     if (max_entries == 0 || max_entries > (1u << 30))
         return 0;
-    return sizeof(struct ubc_map) + (size_t)map_slots(max_entries) * sizeof(struct map_entry);
+    return sizeof(struct ubc_map) + (size_t)map_slots(max_entries) * sizeof(struct ubc_map_entry);
 }
 
 void *
@@ -57,7 +41,7 @@ ubc_map_new(void *mem, uint32_t max_entries, uint64_t seed)
     map->count = 0;
     map->max_entries = max_entries;
     for (uint32_t i = 0; i < slots; i++)
-        map->entries[i] = (struct map_entry){ .key = 0, .value = UBC_MAP_NONE };
+        map->entries[i] = (struct ubc_map_entry){ .key = 0, .value = UBC_MAP_NONE };
     map->magic = UBC_MAP_MAGIC;
     return mem;
 }
@@ -89,46 +73,14 @@ ubc_map_delete(void *mem)
 }
 
 /* A keyed 64-bit finalizer (murmur3 fmix over key ^ seed). */
-static inline uint32_t
-map_home(const struct ubc_map *map, uint64_t key)
-{
-    uint64_t h = (key ^ map->seed) * 0x9e3779b97f4a7c15ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (uint32_t)h & map->mask;
-}
-
-uint32_t
-ubc_map_get(const struct ubc_map *map, uint64_t key)
-{
-    UBC_ASSERT(map != NULL && map->magic == UBC_MAP_MAGIC);
-    uint32_t i = map_home(map, key);
-    for (uint32_t probes = 0; probes <= map->mask; probes++) {
-        const struct map_entry *e = &map->entries[i];
-        if (e->value == UBC_MAP_NONE)
-            return UBC_MAP_NONE;
-        if (e->key == key)
-            return e->value;
-        i = (i + 1u) & map->mask;
-    }
-    return UBC_MAP_NONE;
-}
-
-void
-ubc_map_prefetch(const struct ubc_map *map, uint64_t key)
-{
-    UBC_ASSERT(map != NULL && map->magic == UBC_MAP_MAGIC);
-    __builtin_prefetch(&map->entries[map_home(map, key)]);
-}
 
 int
 ubc_map_put(struct ubc_map *map, uint64_t key, uint32_t value)
 {
     UBC_ASSERT(map != NULL && map->magic == UBC_MAP_MAGIC && value != UBC_MAP_NONE);
-    uint32_t i = map_home(map, key);
+    uint32_t i = ubc_map_home(map, key);
     for (;;) {
-        struct map_entry *e = &map->entries[i];
+        struct ubc_map_entry *e = &map->entries[i];
         if (e->value == UBC_MAP_NONE)
             break;
         if (e->key == key)
@@ -137,7 +89,7 @@ ubc_map_put(struct ubc_map *map, uint64_t key, uint32_t value)
     }
     if (map->count >= map->max_entries)
         return -ENOSPC;
-    map->entries[i] = (struct map_entry){ .key = key, .value = value };
+    map->entries[i] = (struct ubc_map_entry){ .key = key, .value = value };
     map->count++;
     return 0;
 }
@@ -146,9 +98,9 @@ int
 ubc_map_remove(struct ubc_map *map, uint64_t key)
 {
     UBC_ASSERT(map != NULL && map->magic == UBC_MAP_MAGIC);
-    uint32_t i = map_home(map, key);
+    uint32_t i = ubc_map_home(map, key);
     for (;;) {
-        struct map_entry *e = &map->entries[i];
+        struct ubc_map_entry *e = &map->entries[i];
         if (e->value == UBC_MAP_NONE)
             return -ENOENT;
         if (e->key == key)
@@ -161,10 +113,10 @@ ubc_map_remove(struct ubc_map *map, uint64_t key)
     uint32_t j = i;
     for (;;) {
         j = (j + 1u) & map->mask;
-        struct map_entry *e = &map->entries[j];
+        struct ubc_map_entry *e = &map->entries[j];
         if (e->value == UBC_MAP_NONE)
             break;
-        uint32_t home = map_home(map, e->key);
+        uint32_t home = ubc_map_home(map, e->key);
         uint32_t distance_home = (j - home) & map->mask;
         uint32_t distance_hole = (j - hole) & map->mask;
         if (distance_hole <= distance_home) {
@@ -172,7 +124,7 @@ ubc_map_remove(struct ubc_map *map, uint64_t key)
             hole = j;
         }
     }
-    map->entries[hole] = (struct map_entry){ .key = 0, .value = UBC_MAP_NONE };
+    map->entries[hole] = (struct ubc_map_entry){ .key = 0, .value = UBC_MAP_NONE };
     UBC_ASSERT(map->count > 0);
     map->count--;
     return 0;

@@ -5,6 +5,7 @@
 #ifndef UBC_SCHED_INTERNAL_H
 #define UBC_SCHED_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "scheduler/ubc_map.h"
@@ -56,7 +57,18 @@ struct sched_slot {
     uint8_t result_hash[UBC_HASH_BYTES];
 };
 
+/* A status query, the most frequent request, reads the first 48 bytes
+ * only (the four fields in front, the spec's id and owner): with the
+ * record padded to three whole lines, that is one line per query, not the
+ * two or three a 184-byte record straddled. */
 struct sched_job {
+    uint16_t replicas_done;
+    uint8_t state;
+    uint8_t error;
+    uint8_t in_use;
+    uint8_t policy;  /* resolved */
+    uint8_t queued;  /* an entry in the pq is live */
+    uint8_t waiting; /* counted in the queue depth (queued or parked) */
     struct ubc_job_submit spec;
     uint64_t submitted_ns;
     uint64_t deadline_abs_ns; /* 0 = none */
@@ -73,16 +85,14 @@ struct sched_job {
     uint32_t heap_pos;
     uint16_t replicas_total;
     uint16_t replicas_unplaced;
-    uint16_t replicas_done;
-    uint8_t state;
     uint8_t list_id;
-    uint8_t queued;  /* an entry in the pq is live */
-    uint8_t waiting; /* counted in the queue depth (queued or parked) */
     uint8_t retries_used;
-    uint8_t error;
-    uint8_t in_use;
-    uint8_t policy; /* resolved */
+    uint8_t pad[10];
 };
+
+UBC_STATIC_ASSERT(sizeof(struct sched_job) == 192, "a job record is three whole cache lines");
+UBC_STATIC_ASSERT(offsetof(struct sched_job, spec.owner) + UBC_KEY_BYTES <= 64,
+                  "a status query reads one line of the record");
 
 struct sched_owner {
     uint8_t key[UBC_KEY_BYTES];
