@@ -405,23 +405,22 @@ scan_cut(struct scan *s, uint32_t i, uint64_t offset, uint64_t size)
  * missed and must not outlive the next batches written here. */
 static int
 scan_end_is_clean(const struct scan *s, const struct mapping *m, uint64_t offset, const char *why,
-                  uint64_t records_within)
+                  uint64_t records_within, enum ubc_journal_verdict at,
+                  const struct ubc_journal_record_header *h)
 {
     if (records_within != 0)
         return 0;
     if (why == NULL && ubc_journal_is_zero(m->bytes + offset, m->size - offset))
         return 1;
-    struct ubc_journal_record_header h;
-    return ubc_journal_record_verify(m->bytes + offset, m->size - offset, &h) == UBC_JOURNAL_OK &&
-           h.sequence < s->expected_sequence;
+    return at == UBC_JOURNAL_OK && h->sequence < s->expected_sequence;
 }
 
 /* The end of the journal is cut at offset: say why. */
 static void
 scan_note_end(struct scan *s, const char *name, uint64_t offset, uint64_t bytes, const char *why,
-              uint64_t records_within, uint64_t stale)
+              uint64_t records_within, int earlier_life)
 {
-    if (records_within == 0 && stale > 0) { /* most likely a reused file's earlier contents */
+    if (earlier_life) {
         scan_note(s,
                   "end of the journal: %s offset %" PRIu64 "; the bytes after it (a reused "
                   "segment's earlier contents, or an unacknowledged torn write) cleared;",
@@ -451,18 +450,19 @@ scan_damage(struct scan *s, uint32_t i, const struct mapping *m, uint64_t offset
     uint64_t evidence =
         last ? tail_scan(m, offset, window, s->expected_sequence, &records_within, &stale) : 0;
     if (last && evidence == 0) {
-        if (scan_end_is_clean(s, m, offset, why, records_within))
-            return;
-        /* Not a record header where this life's next batch would start:
-         * either that batch's header sector never reached the disk, or the
-         * bytes are a reused file's earlier life, e.g. the inside of an
-         * earlier, differently sized batch (batch boundaries differ between
-         * lives). Nothing of this life follows: an end, not a tear. */
         struct ubc_journal_record_header h;
-        if (records_within == 0 && ubc_journal_record_verify(m->bytes + offset, m->size - offset,
-                                                             &h) == UBC_JOURNAL_BAD_MAGIC)
-            stale++;
-        scan_note_end(s, name, offset, m->size - offset, why, records_within, stale);
+        enum ubc_journal_verdict at =
+            ubc_journal_record_verify(m->bytes + offset, m->size - offset, &h);
+        if (scan_end_is_clean(s, m, offset, why, records_within, at, &h))
+            return;
+        /* Nothing of this life follows, and what is there is most likely a
+         * reused file's earlier life: records of older sequences in the
+         * window, or bytes that are not a record header where this life's
+         * next batch would start (the inside of an earlier, differently
+         * sized batch; or that batch's header sector never reached the
+         * disk). An end, not a tear. */
+        int earlier_life = records_within == 0 && (stale > 0 || at == UBC_JOURNAL_BAD_MAGIC);
+        scan_note_end(s, name, offset, m->size - offset, why, records_within, earlier_life);
     } else if (p->flags & UBC_JOURNAL_SCAN_REPAIR) {
         scan_note(s,
                   "repair: %s offset %" PRIu64 ": %s; everything after it dropped "
