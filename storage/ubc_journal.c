@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <cpuid.h>
 #include <immintrin.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,11 +49,6 @@
 #define OP_SPARE_RENAME 10u
 #define POOL_MAX 2u /* retired segments kept for reuse */
 #define LOCAL_COMPLETIONS_MAX 8u
-/* Appends prefetch (for writing) this far ahead in the batch buffer: a
- * buffer whose write just completed was last touched by the device (the
- * host, in a VM) or by the chain thread, and a store to a line another core
- * holds waits for that copy to be invalidated. About 13 records ahead. */
-#define PREFETCH_AHEAD 2048u
 #define DESCRIPTORS_MAX (2u * UBC_JOURNAL_BATCHES_MAX)
 /* A snapshot write's size: bounds the work one poll does for it (XXH3 of the
  * chunk, and io_uring copies a buffered write into the page cache inline,
@@ -170,7 +164,6 @@ struct ubc_journal {
     uint8_t *buffers_free[UBC_JOURNAL_BATCHES_MAX]; /* a stack */
     uint64_t batch_filling; /* number of the open batch; ring slot = number % batch_count */
     struct batch *filling;  /* batch_at(batch_filling): no division per append */
-    int prefetchw;          /* the CPU has PREFETCHW */
     uint64_t batch_oldest;  /* oldest batch not yet reported */
     uint64_t next_sequence;
     uint64_t durable_sequence;
@@ -254,15 +247,6 @@ records_per_batch(const struct ubc_journal_params *p)
     return p->batch_bytes_max / UBC_JOURNAL_RECORD_HEADER_BYTES;
 }
 
-/* Whether the CPU has PREFETCHW (CPUID 0x80000001 ECX bit 8): every AMD64
- * CPU of the last decade and Intel since Broadwell. */
-static int
-cpu_has_prefetchw(void)
-{
-    unsigned eax, ebx, ecx, edx;
-    return __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 8)) != 0;
-}
-
 /* Batches between the durable point and the open one: each holds its
  * records' cookies until its fdatasync finished. */
 static uint32_t
@@ -317,7 +301,6 @@ ubc_journal_new(void *mem, const struct ubc_journal_params *params)
     j->buffer_count = params->batches_inflight_max + 1u;
     UBC_ASSERT(j->batch_count <= DESCRIPTORS_MAX && j->buffer_count <= UBC_JOURNAL_BATCHES_MAX);
     j->records_per_batch_max = records_per_batch(params);
-    j->prefetchw = cpu_has_prefetchw();
     j->window_bytes = (uint32_t)window_bytes_of(params);
     uint8_t *cursor = (uint8_t *)mem + round_up(sizeof(*j), UBC_JOURNAL_BLOCK_BYTES);
     j->buffers_base = cursor;
@@ -622,19 +605,6 @@ batch_rotate(struct ubc_journal *j)
     return batch_open(j, j->batch_filling + 1);
 }
 
-/* PREFETCHW: the line comes in owned, its other copies invalidated, before
- * the stores reach it. Written out because a generic x86-64 build turns
- * __builtin_prefetch(p, 1, 3) into PREFETCHT0, a shared copy: the stores
- * would still wait for ownership. */
-static inline void
-line_prefetch_for_write(const struct ubc_journal *j, const void *p)
-{
-    if (j->prefetchw)
-        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
-    else
-        __builtin_prefetch(p, 1, 3);
-}
-
 int64_t
 ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *payload, uint32_t length,
                    uint64_t cookie)
@@ -662,8 +632,6 @@ ubc_journal_append(struct ubc_journal *journal, uint16_t type, const void *paylo
     }
     uint8_t *at = b->buffer + UBC_JOURNAL_BLOCK_BYTES + b->bytes;
     uint64_t sequence = j->next_sequence;
-    for (uint32_t line = 0; line < footprint; line += 64)
-        line_prefetch_for_write(j, at + PREFETCH_AHEAD + line);
     ubc_journal_record_encode(at, type, sequence, payload, length);
     b->cookies[b->record_count++] = cookie;
     b->bytes += footprint;
