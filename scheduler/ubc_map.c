@@ -72,8 +72,6 @@ ubc_map_delete(void *mem)
     return mem;
 }
 
-/* A keyed 64-bit finalizer (murmur3 fmix over key ^ seed). */
-
 int
 ubc_map_put(struct ubc_map *map, uint64_t key, uint32_t value)
 {

@@ -45,7 +45,8 @@ struct ubc_map *ubc_map_join(void *mem);
 void *ubc_map_leave(struct ubc_map *map);
 void *ubc_map_delete(void *mem);
 
-/* Where key's probing starts: the key mixed with the map's seed. */
+/* Where key's probing starts: a keyed 64-bit finalizer (murmur3 fmix over
+ * key ^ seed). */
 static inline uint32_t
 ubc_map_home(const struct ubc_map *map, uint64_t key)
 {
