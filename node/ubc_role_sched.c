@@ -409,7 +409,7 @@ sched_answer(struct ubc_role_sched *role, struct ubc_msg *msg, enum ubc_err erro
 static bool
 sched_answer_room(const struct ubc_role_sched *role)
 {
-    return role->out.count + 1 + ubc_sched_out_room_min(role->sched) <= role->out.capacity;
+    return role->out.count + 1 + role->room_min <= role->out.capacity;
 }
 
 /* The journal answered. The ACK also waits for the escrow: if the ledger
@@ -506,7 +506,7 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
         return sched_on_durable(role, msg, now_ns);
     if (msg->hdr.type == UBC_MSG_LEDGER_RESULT)
         return sched_on_ledger_result(role, msg, now_ns);
-    if (sched_room(role) < ubc_sched_out_room_min(role->sched) ||
+    if (sched_room(role) < role->room_min ||
         role->to_disk_count + 2 > UBC_ARRAY_SIZE(role->to_disk))
         return false;
     role->placement_due = role->placement_due || msg->hdr.type != UBC_MSG_JOB_QUERY;
@@ -726,6 +726,7 @@ ubc_role_sched_init(struct ubc_node *node, struct ubc_role_sched *role)
     if (role->sched == NULL)
         return -EINVAL;
     UBC_ASSERT(ubc_sched_out_room_tick(role->sched) <= role->out.capacity / 2);
+    role->room_min = ubc_sched_out_room_min(role->sched);
     role->state->control_fn = sched_control;
     role->state->control_ctx = role;
     return 0;

@@ -47,6 +47,7 @@ struct ubc_role_sched {
     uint32_t held_count;
     uint32_t held_next;
     struct ubc_sched_out out; /* staged outputs, not yet on a ring */
+    uint32_t room_min;        /* ubc_sched_out_room_min(sched), read per input */
     uint32_t out_sent;        /* staged outputs already handed to a ring */
     uint64_t tsc_hz;
     uint64_t start_tsc;
@@ -58,10 +59,9 @@ struct ubc_role_sched {
     uint64_t refused_read_only;
     uint64_t refused_escrow; /* the ledger refused the job's escrow (funds...) */
     uint64_t admission_full;
-    uint64_t submits_repeated;
-    /* a client's retry of a job it already submitted */ /* jobs acknowledged without waiting for their escrow */
-    struct ubc_admission_table *admission;               /* jobs waiting for journal and escrow */
-    uint64_t replies_unaddressed;                        /* outputs for no peer (replayed jobs) */
+    uint64_t submits_repeated; /* a client's retry of a job it already submitted */
+    struct ubc_admission_table *admission; /* jobs waiting for journal and escrow */
+    uint64_t replies_unaddressed;          /* outputs for no peer (replayed jobs) */
     uint64_t routed_net;
     uint64_t routed_ledger;
     uint64_t unrouted; /* outputs of a type no link takes (counted, freed) */

@@ -253,13 +253,6 @@ ubc_sched_out_room_tick(const struct ubc_sched *s)
 
 /* ---- output helpers ---- */
 
-uint32_t
-sched_out_room(const struct ubc_sched_out *out)
-{
-    UBC_ASSERT(out->count <= out->capacity);
-    return out->capacity - out->count;
-}
-
 /* Inlined: every output is staged here, a status reply per query. */
 static inline __attribute__((always_inline)) struct ubc_msg *
 sched_out_push(struct ubc_sched_out *out, uint16_t type, uint16_t len)

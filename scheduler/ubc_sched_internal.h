@@ -138,8 +138,14 @@ struct ubc_sched {
     struct ubc_sched_stats stats;
 };
 
-/* Output helpers (ubc_sched.c). */
-uint32_t sched_out_room(const struct ubc_sched_out *out);
+/* Output helpers (ubc_sched.c). The room check is inline: handle makes
+ * it per input. */
+static inline uint32_t
+sched_out_room(const struct ubc_sched_out *out)
+{
+    UBC_ASSERT(out->count <= out->capacity);
+    return out->capacity - out->count;
+}
 void sched_emit_assignment(struct ubc_sched *s, struct ubc_sched_out *out,
                            const struct sched_job *job, const struct sched_slot *slot, int revoke);
 /* Lists. */
