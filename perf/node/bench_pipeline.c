@@ -202,6 +202,10 @@ bench_generate(void)
 /* UBC_BENCH_PIPELINE_ONLY runs also split the subject's TSC cycles between
  * the net role, the sched role and the generator. */
 static bool stages_timed;
+/* UBC_BENCH_PIPELINE_PACKETS=N: each loop runs until N frames came out,
+ * whatever the time (for instruction counts under callgrind, which the
+ * clock would make depend on the host's speed). */
+static uint64_t packets_max;
 static uint64_t stage_net_cycles, stage_sched_cycles, stage_generator_cycles;
 
 static void
@@ -254,7 +258,7 @@ bench_run(int subject, double seconds)
     uint64_t end = start + (uint64_t)(seconds * (double)hz), out = 0, iteration = 0;
     uint64_t now = start;
     memif_inflight = 0; /* a frame a loop dropped must not hold the window shut */
-    while (now < end) {
+    while (packets_max > 0 ? out < packets_max : now < end) {
         uint64_t generator_start = stages_timed && subject ? rte_rdtsc() : 0;
         out += bench_generate();
         if (stages_timed && subject)
@@ -335,6 +339,8 @@ bench_measure(const char *port_kind)
     double subject[5], baseline[5];
     const char *only = getenv("UBC_BENCH_PIPELINE_ONLY");
     stages_timed = only != NULL && strcmp(only, "subject") == 0;
+    const char *packets_env = getenv("UBC_BENCH_PIPELINE_PACKETS");
+    packets_max = packets_env != NULL ? strtoull(packets_env, NULL, 10) : 0;
     stage_net_cycles = stage_sched_cycles = stage_generator_cycles = 0;
     bench_run(1, seconds / 4); /* warm the caches, the peer table and the pools */
     for (uint32_t i = 0; i < samples; i++) {
