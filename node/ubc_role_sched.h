@@ -59,7 +59,7 @@ struct ubc_role_sched {
     uint64_t refused_read_only;
     uint64_t refused_escrow; /* the ledger refused the job's escrow (funds...) */
     uint64_t admission_full;
-    uint64_t submits_repeated; /* a client's retry of a job it already submitted */
+    uint64_t submits_repeated;             /* a client's retry of a job it already submitted */
     struct ubc_admission_table *admission; /* jobs waiting for journal and escrow */
     uint64_t replies_unaddressed;          /* outputs for no peer (replayed jobs) */
     uint64_t routed_net;
