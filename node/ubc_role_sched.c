@@ -216,12 +216,18 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
     bool to_net;
     struct ubc_link *link = sched_output_link(role, head, &to_net);
     UBC_ASSERT(link != NULL);
-    uint32_t n = 1;
-    while (n < SCHED_FLUSH_RUN && role->out_sent + n < role->out.count) {
+    uint32_t n = 1, end = role->out.count - role->out_sent;
+    end = end < SCHED_FLUSH_RUN ? end : SCHED_FLUSH_RUN;
+    while (n < end) {
         const struct ubc_msg *next = &role->out.msgs[role->out_sent + n];
         bool next_to_net;
-        if (next->hdr.type == UBC_MSG_NONE || sched_output_link(role, next, &next_to_net) != link ||
-            sched_park_entry(role, next) != NULL)
+        /* The same type to the same net instance takes the same link. */
+        bool same = next->hdr.type == head->hdr.type &&
+                    ubc_net_peer_instance(next->hdr.peer) == ubc_net_peer_instance(head->hdr.peer);
+        if (!same &&
+            (next->hdr.type == UBC_MSG_NONE || sched_output_link(role, next, &next_to_net) != link))
+            break;
+        if (sched_park_entry(role, next) != NULL)
             break;
         n++;
     }
@@ -232,8 +238,6 @@ sched_flush_run(struct ubc_role_sched *role, bool *blocked)
     }
     for (uint32_t i = 0; i < n; i++) {
         const struct ubc_msg *staged = &role->out.msgs[role->out_sent + i];
-        if (i + 1 < n)
-            rte_prefetch0(&role->out.msgs[role->out_sent + i + 1]);
         /* The header and the payload the type uses: a reply is 48 bytes, not
          * 256, copied with a fixed size (a variable one is a libc call). */
         if (sched_type_is_reply(staged->hdr.type))
@@ -579,8 +583,7 @@ ubc_role_sched_poll(void *ctx, uint64_t now_tsc)
         role->held_count = ubc_link_recv_burst(&node->links[sched_inputs[i]], role->held,
                                                UBC_ARRAY_SIZE(role->held));
         /* The scheduler's table lines of the whole burst load while it handles the first. */
-        for (uint32_t m = 0; m < role->held_count; m++)
-            ubc_sched_prefetch(role->sched, role->held[m]);
+        ubc_sched_prefetch(role->sched, role->held, role->held_count);
         sched_take_held(role, now_ns, &work);
         work += sched_flush(role) + sched_flush_disk(role);
     }

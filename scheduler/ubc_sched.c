@@ -1148,10 +1148,9 @@ sched_on_result(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
         sched_job_complete(s, job_index, out);
 }
 
-void
-ubc_sched_prefetch(const struct ubc_sched *s, const struct ubc_msg *msg)
+static inline void
+sched_prefetch_one(const struct ubc_sched *s, const struct ubc_msg *msg)
 {
-    UBC_ASSERT(s->magic == UBC_SCHED_MAGIC); /* per input: the magic, not NULLs (those fault) */
     switch (msg->hdr.type) {
     case UBC_MSG_JOB_SUBMIT: ubc_map_prefetch(s->job_map, msg->u.job_submit.job_id); break;
     case UBC_MSG_JOB_CANCEL:
@@ -1169,6 +1168,14 @@ ubc_sched_prefetch(const struct ubc_sched *s, const struct ubc_msg *msg)
         break;
     default: break;
     }
+}
+
+void
+ubc_sched_prefetch(const struct ubc_sched *s, struct ubc_msg *const *msgs, uint32_t count)
+{
+    UBC_ASSERT(s->magic == UBC_SCHED_MAGIC);
+    for (uint32_t i = 0; i < count; i++)
+        sched_prefetch_one(s, msgs[i]);
 }
 
 /* Every input but a status query. Out of line: the query path below then

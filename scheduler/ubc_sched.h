@@ -172,16 +172,16 @@ uint32_t ubc_sched_out_room_tick(const struct ubc_sched *s);
 int ubc_sched_handle(struct ubc_sched *s, const struct ubc_msg *in, uint64_t now_ns,
                      struct ubc_sched_out *out);
 
-/* Starts loading what handling msg will touch first, so that a caller
- * holding a burst of input can overlap those cache misses: call it on
- * messages i+1.. (e.g. a pass over the whole burst) before handling
- * message i. Job messages (SUBMIT, CANCEL, QUERY, TASK_RESULT): the job
+/* Starts loading what handling each of msgs[0..count) will touch first, so
+ * that a caller holding a burst of input can overlap those cache misses:
+ * call it over the whole burst before handling the first (one call a burst,
+ * not one a message: the call cost a quarter of a query's prefetch). Job messages (SUBMIT, CANCEL, QUERY, TASK_RESULT): the job
  * map's home slot of the job id; provider messages (REGISTER, HEARTBEAT,
  * DEREGISTER, and TASK_RESULT's provider): the provider map's home slot.
  * Side-effect free (no state, counter or output changes; a malformed or
  * unknown message prefetches at most a slot), a few ns (one hash per id,
  * no load that can miss); same thread as ubc_sched_handle. */
-void ubc_sched_prefetch(const struct ubc_sched *s, const struct ubc_msg *msg);
+void ubc_sched_prefetch(const struct ubc_sched *s, struct ubc_msg *const *msgs, uint32_t count);
 
 /* Time-driven work: heartbeat timeouts and failover, deadlines, aging,
  * parked retries, then placement of queued jobs (place_budget at most). */

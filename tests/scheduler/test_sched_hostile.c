@@ -105,7 +105,8 @@ test_hostile_inputs(void **state)
          * visible effect (counters and output unchanged). */
         struct ubc_sched_stats before, after;
         ubc_sched_stats_read(s, &before);
-        ubc_sched_prefetch(s, &m);
+        struct ubc_msg *burst[1] = { &m };
+        ubc_sched_prefetch(s, burst, 1);
         ubc_sched_stats_read(s, &after);
         assert_memory_equal(&before, &after, sizeof(before));
         assert_int_equal(out.count, 0);
