@@ -20,6 +20,7 @@ ubc_link_create(struct ubc_link *link, const char *name, uint16_t from_role, uin
     snprintf(link->name, sizeof(link->name), "%s", name);
     link->from_role = from_role;
     link->to_role = to_role;
+    link->multi_producer = multi_producer != 0;
     unsigned flags = RING_F_SC_DEQ;
     flags |= multi_producer ? RING_F_MP_RTS_ENQ : RING_F_SP_ENQ;
     /* RING_F_EXACT_SZ is not used: `size` is a power of two, usable size-1. */
