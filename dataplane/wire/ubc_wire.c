@@ -181,6 +181,10 @@ static const struct wire_type wire_types[UBC_MSG_LEDGER_RESULT + 1] = {
     [UBC_MSG_LEDGER_RESULT] = WIRE_TYPE(UBC_WIRE_REPLY_BYTES, struct ubc_reply),
 };
 #undef WIRE_TYPE
+/* The table's structs are the message's payload union members (so they fit
+ * it) and the ledger op (checked at the top): a decoded struct fits. */
+UBC_STATIC_ASSERT(sizeof(((struct ubc_msg *)0)->u) == UBC_MSG_PAYLOAD_SIZE,
+                  "the payload union is the payload's room");
 UBC_STATIC_ASSERT(UBC_WIRE_LEDGER_OP_BYTES <= UINT8_MAX &&
                       sizeof(struct ubc_job_submit) <= UINT8_MAX &&
                       sizeof(struct ubc_provider_register) <= UINT8_MAX,
@@ -272,6 +276,8 @@ static inline __attribute__((always_inline)) void
 header_read(const uint64_t words[UBC_WIRE_HEADER_BYTES / 8], struct ubc_wire_header *header,
             uint32_t *reserved)
 {
+    /* Zeroed first for its padding: the compiler keeps only that part. */
+    memset(header, 0, sizeof(*header));
     *header = (struct ubc_wire_header){
         .sender_id = HEADER_FIELD(words, OFFSET_SENDER_ID, uint64_t),
         .session_id = HEADER_FIELD(words, OFFSET_SESSION_ID, uint64_t),
@@ -294,15 +300,18 @@ wire_header_decode(const uint8_t *buf, size_t len, const struct ubc_wire_policy 
                    struct ubc_wire_header *header)
 {
     UBC_ASSERT(header != NULL && policy != NULL);
-    memset(header, 0, sizeof(*header));
-    if (buf == NULL || len < UBC_WIRE_HEADER_BYTES)
+    if (buf == NULL || len < UBC_WIRE_HEADER_BYTES) {
+        memset(header, 0, sizeof(*header));
         return UBC_WIRE_ERR_SHORT_HEADER;
+    }
     /* The one bound of the header's reads: len >= UBC_WIRE_HEADER_BYTES. */
     const uint64_t words[UBC_WIRE_HEADER_BYTES / 8] = { load_le64(buf), load_le64(buf + 8),
                                                         load_le64(buf + 16), load_le64(buf + 24),
                                                         load_le64(buf + 32) };
-    if (HEADER_FIELD(words, OFFSET_MAGIC, uint32_t) != UBC_WIRE_MAGIC)
+    if (HEADER_FIELD(words, OFFSET_MAGIC, uint32_t) != UBC_WIRE_MAGIC) {
+        memset(header, 0, sizeof(*header));
         return UBC_WIRE_ERR_BAD_MAGIC;
+    }
     uint32_t reserved;
     header_read(words, header, &reserved);
     if (header->version_major != UBC_WIRE_VERSION_MAJOR)
@@ -689,38 +698,56 @@ payload_read_check(struct cursor c, struct ubc_msg *msg, bool strict)
     return valid ? UBC_WIRE_OK : UBC_WIRE_ERR_FIELD_RANGE;
 }
 
-static inline __attribute__((always_inline)) void
-payload_write(struct cursor c, const struct ubc_msg *msg)
-{
-    switch (msg->hdr.type) {
-    case UBC_MSG_JOB_SUBMIT: job_submit_write(c, &msg->u.job_submit); break;
-    case UBC_MSG_JOB_CANCEL:
-    case UBC_MSG_JOB_QUERY: job_ref_write(c, &msg->u.job_ref); break;
-    case UBC_MSG_PROVIDER_REGISTER: provider_register_write(c, &msg->u.provider_register); break;
-    case UBC_MSG_PROVIDER_HEARTBEAT: heartbeat_write(c, &msg->u.heartbeat); break;
-    case UBC_MSG_PROVIDER_DEREGISTER: deregister_write(c, &msg->u.heartbeat); break;
-    case UBC_MSG_TASK_RESULT: task_result_write(c, &msg->u.task_result); break;
-    case UBC_MSG_ASSIGNMENT: assignment_write(c, &msg->u.assignment); break;
-    default: reply_write(c, &msg->u.reply); break;
-    }
-}
-
-/* Range checks of a message of a known wire type. strict: reserved bits
- * must be zero (a sender of our version or older). */
+/* Checks msg's payload as the decoder would (strict: a sender of our
+ * version) and, when valid and out is given, writes it there: one dispatch
+ * on the type for both. Nothing is written when it is not valid. */
 static inline __attribute__((always_inline)) enum ubc_wire_result
-payload_validate(const struct ubc_msg *msg, bool strict)
+payload_check_write(const struct ubc_msg *msg, uint16_t type, const struct cursor *out)
 {
     bool valid = true;
-    switch (msg->hdr.type) {
-    case UBC_MSG_JOB_SUBMIT: valid = valid_job_submit(&msg->u.job_submit); break;
+    switch (type) {
+    case UBC_MSG_JOB_SUBMIT:
+        valid = valid_job_submit(&msg->u.job_submit);
+        if (valid && out != NULL)
+            job_submit_write(*out, &msg->u.job_submit);
+        break;
     case UBC_MSG_JOB_CANCEL:
-    case UBC_MSG_JOB_QUERY: valid = msg->u.job_ref.job_id != 0; break;
-    case UBC_MSG_PROVIDER_REGISTER: valid = msg->u.provider_register.provider_id != 0; break;
-    case UBC_MSG_PROVIDER_HEARTBEAT: return heartbeat_check(&msg->u.heartbeat, strict);
-    case UBC_MSG_PROVIDER_DEREGISTER: valid = msg->u.heartbeat.provider_id != 0; break;
-    case UBC_MSG_TASK_RESULT: valid = valid_task_result(&msg->u.task_result); break;
-    case UBC_MSG_ASSIGNMENT: valid = valid_assignment(&msg->u.assignment); break;
-    default: valid = valid_reply(msg->hdr.type, &msg->u.reply); break;
+    case UBC_MSG_JOB_QUERY:
+        valid = msg->u.job_ref.job_id != 0;
+        if (valid && out != NULL)
+            job_ref_write(*out, &msg->u.job_ref);
+        break;
+    case UBC_MSG_PROVIDER_REGISTER:
+        valid = msg->u.provider_register.provider_id != 0;
+        if (valid && out != NULL)
+            provider_register_write(*out, &msg->u.provider_register);
+        break;
+    case UBC_MSG_PROVIDER_HEARTBEAT: {
+        enum ubc_wire_result result = heartbeat_check(&msg->u.heartbeat, true);
+        if (result == UBC_WIRE_OK && out != NULL)
+            heartbeat_write(*out, &msg->u.heartbeat);
+        return result;
+    }
+    case UBC_MSG_PROVIDER_DEREGISTER:
+        valid = msg->u.heartbeat.provider_id != 0;
+        if (valid && out != NULL)
+            deregister_write(*out, &msg->u.heartbeat);
+        break;
+    case UBC_MSG_TASK_RESULT:
+        valid = valid_task_result(&msg->u.task_result);
+        if (valid && out != NULL)
+            task_result_write(*out, &msg->u.task_result);
+        break;
+    case UBC_MSG_ASSIGNMENT:
+        valid = valid_assignment(&msg->u.assignment);
+        if (valid && out != NULL)
+            assignment_write(*out, &msg->u.assignment);
+        break;
+    default:
+        valid = valid_reply(type, &msg->u.reply);
+        if (valid && out != NULL)
+            reply_write(*out, &msg->u.reply);
+        break;
     }
     return valid ? UBC_WIRE_OK : UBC_WIRE_ERR_FIELD_RANGE;
 }
@@ -944,8 +971,7 @@ wire_payload_decode(const struct ubc_wire_header *header, const uint8_t *payload
     if (h.payload_len < wire_bytes)
         return UBC_WIRE_ERR_PAYLOAD_SIZE;
     UBC_ASSERT(payload != NULL);
-    uint16_t bytes = wire_type_of(h.type).struct_bytes;
-    UBC_ASSERT(bytes <= UBC_MSG_PAYLOAD_SIZE);
+    uint16_t bytes = wire_type_of(h.type).struct_bytes; /* fits: see the table */
     uint16_t flags = h.flags;
     if (h.type == UBC_MSG_ASSIGNMENT)
         flags = (h.flags & UBC_WIRE_FLAG_REVOKE) ? UBC_MSG_FLAG_REVOKE : 0;
@@ -1005,39 +1031,51 @@ header_write(struct cursor *c, uint16_t type, uint64_t sequence,
     cursor_close(c, end);
 }
 
+/* The one-message form of a LEDGER_OP datagram: msg's op as a group of
+ * one. Out of line: its copy of the op is no cost of the other types. */
+static __attribute__((noinline)) enum ubc_wire_result
+ledger_main_encode(const struct ubc_msg *msg, const struct ubc_wire_origin *origin, uint8_t *out,
+                   size_t out_cap, size_t *out_len)
+{
+    struct ubc_wire_ledger_op op;
+    memcpy(&op, msg->u.bytes, sizeof(op));
+    return ubc_wire_ledger_group_encode(&op, 1, msg->hdr.seq, origin, out, out_cap, out_len);
+}
+
 enum ubc_wire_result
 ubc_wire_encode(const struct ubc_msg *msg, const struct ubc_wire_origin *origin, uint8_t *out,
                 size_t out_cap, size_t *out_len)
 {
     UBC_ASSERT(msg != NULL && origin != NULL && out_len != NULL);
     *out_len = 0;
-    if (msg->hdr.type == UBC_MSG_LEDGER_OP) {
-        struct ubc_wire_ledger_op op;
-        memcpy(&op, msg->u.bytes, sizeof(op));
-        return ubc_wire_ledger_group_encode(&op, 1, msg->hdr.seq, origin, out, out_cap, out_len);
-    }
-    uint16_t payload_len = wire_payload_bytes(msg->hdr.type);
+    /* Read once: the stores into out might alias msg for the compiler. */
+    const uint16_t type = msg->hdr.type;
+    if (type == UBC_MSG_LEDGER_OP)
+        return ledger_main_encode(msg, origin, out, out_cap, out_len);
+    uint16_t payload_len = wire_payload_bytes(type);
     if (payload_len == 0)
-        return type_is_consensus(msg->hdr.type) ? UBC_WIRE_ERR_RESERVED_TYPE
-                                                : UBC_WIRE_ERR_UNKNOWN_TYPE;
+        return type_is_consensus(type) ? UBC_WIRE_ERR_RESERVED_TYPE : UBC_WIRE_ERR_UNKNOWN_TYPE;
     uint16_t critical = origin->flags & UBC_WIRE_FLAGS_CRITICAL;
     if ((critical & ~UBC_WIRE_FLAGS_CRITICAL_KNOWN) != 0)
         return UBC_WIRE_ERR_BAD_FLAGS;
-    enum ubc_wire_result result = payload_validate(msg, true);
-    if (result != UBC_WIRE_OK)
-        return result;
     size_t tag = (origin->flags & UBC_WIRE_FLAG_TAG) ? UBC_WIRE_TAG_BYTES : 0;
     size_t total = UBC_WIRE_HEADER_BYTES + payload_len + tag;
-    if (out == NULL || out_cap < total)
-        return UBC_WIRE_ERR_NO_ROOM;
-    struct cursor c = { .at = out, .end = out + total };
+    if (out == NULL || out_cap < total) { /* an invalid payload is told first */
+        enum ubc_wire_result result = payload_check_write(msg, type, NULL);
+        return result != UBC_WIRE_OK ? result : UBC_WIRE_ERR_NO_ROOM;
+    }
+    /* The payload first: the writer asserts the room of its record and
+     * writes exactly it, and only when the payload is valid. */
+    const struct cursor payload = { .at = out + UBC_WIRE_HEADER_BYTES, .end = out + total };
+    enum ubc_wire_result result = payload_check_write(msg, type, &payload);
+    if (result != UBC_WIRE_OK)
+        return result;
     /* REVOKE comes from the message, never from the origin. */
     uint16_t flags = origin->flags & (uint16_t)~UBC_WIRE_FLAG_REVOKE;
-    if (msg->hdr.type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE))
+    if (type == UBC_MSG_ASSIGNMENT && (msg->hdr.flags & UBC_MSG_FLAG_REVOKE))
         flags |= UBC_WIRE_FLAG_REVOKE;
-    header_write(&c, msg->hdr.type, msg->hdr.seq, origin, flags, payload_len);
-    /* The writer asserts the room of its record and writes exactly it. */
-    payload_write(c, msg);
+    struct cursor c = { .at = out, .end = out + total };
+    header_write(&c, type, msg->hdr.seq, origin, flags, payload_len);
     if (tag > 0) /* room for the authentication layer to fill */
         memset(out + UBC_WIRE_HEADER_BYTES + payload_len, 0, tag);
     *out_len = total;
