@@ -157,30 +157,25 @@ struct wire_type {
     uint8_t struct_bytes;
 };
 
-#define WIRE_TYPE(wire, type) \
-    {                         \
-        (wire), sizeof(type)  \
-    }
 static const struct wire_type wire_types[UBC_MSG_LEDGER_RESULT + 1] = {
-    [UBC_MSG_JOB_SUBMIT] = WIRE_TYPE(UBC_WIRE_JOB_SUBMIT_BYTES, struct ubc_job_submit),
-    [UBC_MSG_JOB_CANCEL] = WIRE_TYPE(UBC_WIRE_JOB_REF_BYTES, struct ubc_job_ref),
-    [UBC_MSG_JOB_QUERY] = WIRE_TYPE(UBC_WIRE_JOB_REF_BYTES, struct ubc_job_ref),
-    [UBC_MSG_PROVIDER_REGISTER] =
-        WIRE_TYPE(UBC_WIRE_PROVIDER_REGISTER_BYTES, struct ubc_provider_register),
-    [UBC_MSG_PROVIDER_HEARTBEAT] =
-        WIRE_TYPE(UBC_WIRE_HEARTBEAT_BYTES, struct ubc_provider_heartbeat),
-    [UBC_MSG_PROVIDER_DEREGISTER] =
-        WIRE_TYPE(UBC_WIRE_DEREGISTER_BYTES, struct ubc_provider_heartbeat),
-    [UBC_MSG_TASK_RESULT] = WIRE_TYPE(UBC_WIRE_TASK_RESULT_BYTES, struct ubc_task_result),
-    [UBC_MSG_ACK] = WIRE_TYPE(UBC_WIRE_REPLY_BYTES, struct ubc_reply),
-    [UBC_MSG_REFUSAL] = WIRE_TYPE(UBC_WIRE_REPLY_BYTES, struct ubc_reply),
-    [UBC_MSG_JOB_STATUS] = WIRE_TYPE(UBC_WIRE_REPLY_BYTES, struct ubc_reply),
-    [UBC_MSG_ASSIGNMENT] = WIRE_TYPE(UBC_WIRE_ASSIGNMENT_BYTES, struct ubc_assignment),
+    [UBC_MSG_JOB_SUBMIT] = { UBC_WIRE_JOB_SUBMIT_BYTES, sizeof(struct ubc_job_submit) },
+    [UBC_MSG_JOB_CANCEL] = { UBC_WIRE_JOB_REF_BYTES, sizeof(struct ubc_job_ref) },
+    [UBC_MSG_JOB_QUERY] = { UBC_WIRE_JOB_REF_BYTES, sizeof(struct ubc_job_ref) },
+    [UBC_MSG_PROVIDER_REGISTER] = { UBC_WIRE_PROVIDER_REGISTER_BYTES,
+                                    sizeof(struct ubc_provider_register) },
+    [UBC_MSG_PROVIDER_HEARTBEAT] = { UBC_WIRE_HEARTBEAT_BYTES,
+                                     sizeof(struct ubc_provider_heartbeat) },
+    [UBC_MSG_PROVIDER_DEREGISTER] = { UBC_WIRE_DEREGISTER_BYTES,
+                                      sizeof(struct ubc_provider_heartbeat) },
+    [UBC_MSG_TASK_RESULT] = { UBC_WIRE_TASK_RESULT_BYTES, sizeof(struct ubc_task_result) },
+    [UBC_MSG_ACK] = { UBC_WIRE_REPLY_BYTES, sizeof(struct ubc_reply) },
+    [UBC_MSG_REFUSAL] = { UBC_WIRE_REPLY_BYTES, sizeof(struct ubc_reply) },
+    [UBC_MSG_JOB_STATUS] = { UBC_WIRE_REPLY_BYTES, sizeof(struct ubc_reply) },
+    [UBC_MSG_ASSIGNMENT] = { UBC_WIRE_ASSIGNMENT_BYTES, sizeof(struct ubc_assignment) },
     /* per record: 1..6 records; decoded into a struct ubc_wire_ledger_op */
-    [UBC_MSG_LEDGER_OP] = WIRE_TYPE(UBC_WIRE_LEDGER_OP_BYTES, struct ubc_wire_ledger_op),
-    [UBC_MSG_LEDGER_RESULT] = WIRE_TYPE(UBC_WIRE_REPLY_BYTES, struct ubc_reply),
+    [UBC_MSG_LEDGER_OP] = { UBC_WIRE_LEDGER_OP_BYTES, sizeof(struct ubc_wire_ledger_op) },
+    [UBC_MSG_LEDGER_RESULT] = { UBC_WIRE_REPLY_BYTES, sizeof(struct ubc_reply) },
 };
-#undef WIRE_TYPE
 /* The table's structs are the message's payload union members (so they fit
  * it) and the ledger op (checked at the top): a decoded struct fits. */
 UBC_STATIC_ASSERT(sizeof(((struct ubc_msg *)0)->u) == UBC_MSG_PAYLOAD_SIZE,
@@ -264,9 +259,10 @@ load_le64(const uint8_t *at)
 #define HEADER_FIELD_FITS(offset, type) ((offset) % 8 + sizeof(type) <= 8)
 UBC_STATIC_ASSERT(HEADER_FIELD_FITS(OFFSET_MAGIC, uint32_t) &&
                       HEADER_FIELD_FITS(OFFSET_TYPE, uint16_t) &&
+                      HEADER_FIELD_FITS(OFFSET_FLAGS, uint16_t) &&
                       HEADER_FIELD_FITS(OFFSET_PAYLOAD_LEN, uint16_t) &&
                       HEADER_FIELD_FITS(OFFSET_RESERVED, uint32_t) && OFFSET_SENDER_ID % 8 == 0 &&
-                      OFFSET_SEQUENCE + 8 == UBC_WIRE_HEADER_BYTES,
+                      OFFSET_SESSION_ID % 8 == 0 && OFFSET_SEQUENCE + 8 == UBC_WIRE_HEADER_BYTES,
                   "header fields lie within its five words");
 
 /* The fixed header as five word loads and shifts instead of ten field reads
@@ -465,7 +461,10 @@ job_submit_write(struct cursor record, const struct ubc_job_submit *s)
 }
 
 /* Every byte of these structs is a wire field, so their readers write them
- * whole without zeroing them first (a memset was 6 of a job query's ~30). */
+ * whole without zeroing them first (the memset cost 6 instructions a job
+ * query). Payload readers and writers take their cursor by value: the
+ * address of a shared cursor, passed to the out-of-line ones, kept it in
+ * memory on the inlined hot path too. */
 UBC_STATIC_ASSERT(sizeof(struct ubc_job_ref) == UBC_WIRE_JOB_REF_BYTES, "no padding in a job ref");
 UBC_STATIC_ASSERT(sizeof(struct ubc_reply) == UBC_WIRE_REPLY_BYTES, "no padding in a reply");
 
