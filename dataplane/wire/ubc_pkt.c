@@ -145,6 +145,15 @@ checksum_sum_valid(uint64_t sum)
     return sum % 0xffff == 0;
 }
 
+/* The 32-to-16-bit step of checksum_fold16(), alone for a sum known to
+ * be below 2^32. */
+static inline uint64_t
+checksum_fold32(uint32_t folded)
+{
+    uint32_t rotated = folded >> 16 | folded << 16;
+    return (uint16_t)((folded + rotated) >> 16);
+}
+
 static inline uint64_t
 checksum_fold16(uint64_t sum)
 {
@@ -156,8 +165,7 @@ checksum_fold16(uint64_t sum)
     uint32_t low = (uint32_t)sum, high = (uint32_t)(sum >> 32), folded;
     folded = low + high;
     folded += folded < low;
-    uint32_t rotated = folded >> 16 | folded << 16;
-    return (uint16_t)((folded + rotated) >> 16);
+    return checksum_fold32(folded);
 }
 
 uint64_t
@@ -492,10 +500,24 @@ ubc_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *i
     return len;
 }
 
-static void
-ipv4_header_write(uint8_t *ip, const struct ubc_pkt_self *self, const struct ubc_pkt_peer *peer,
-                  uint16_t total_len, uint32_t tx_flags)
+/* The addresses and ports of a built frame, loaded once: the frame's
+ * stores may alias self and peer as far as the compiler knows, and would
+ * make it load them again for each sum. */
+struct udp_ends {
+    uint32_t self_ipv4_be, peer_ipv4_be;
+    uint16_t self_port_be, peer_port_be;
+};
+
+/* IPv4 (no options, DF, TTL 64) and UDP headers. The sums come from the
+ * values, not read back: 64-bit loads of bytes just stored one by one
+ * stall on store forwarding (measured: most of this function's time). The
+ * UDP checksum field is left 0 for the caller. Returns the native sum of
+ * the UDP pseudo-header. */
+static uint64_t
+ipv4_udp_headers_write(uint8_t *ip, const struct udp_ends *ends, uint16_t udp_len,
+                       uint32_t tx_flags)
 {
+    uint16_t total_len = (uint16_t)(UBC_PKT_IPV4_BYTES + udp_len);
     ip[0] = 0x45; /* version 4, 20-byte header */
     ip[1] = 0;
     store_be16(ip + 2, total_len);
@@ -504,58 +526,76 @@ ipv4_header_write(uint8_t *ip, const struct ubc_pkt_self *self, const struct ubc
     ip[8] = UBC_PKT_TTL_DEFAULT;
     ip[9] = IP_PROTOCOL_UDP;
     store_be16(ip + 10, 0);
-    memcpy(ip + 12, &self->ipv4_be, 4);
-    memcpy(ip + 16, &peer->ipv4_be, 4);
-    /* Summed from the values, not read back: 64-bit loads of bytes just
-     * stored one by one stall on store forwarding (measured: most of this
-     * function's time). */
-    uint64_t native = checksum_bytes16(0x45, 0) + htons(total_len) + htons(IP_FLAG_DONT_FRAGMENT) +
-                      checksum_bytes16(UBC_PKT_TTL_DEFAULT, IP_PROTOCOL_UDP) +
-                      checksum_halves16(self->ipv4_be) + checksum_halves16(peer->ipv4_be);
+    memcpy(ip + 12, &ends->self_ipv4_be, 4);
+    memcpy(ip + 16, &ends->peer_ipv4_be, 4);
+    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
+    memcpy(udp, &ends->self_port_be, 2);
+    memcpy(udp + 2, &ends->peer_port_be, 2);
+    store_be16(udp + 4, udp_len);
+    store_be16(udp + 6, 0);
+    /* The addresses count in both sums. */
+    uint64_t addresses =
+        checksum_halves16(ends->self_ipv4_be) + checksum_halves16(ends->peer_ipv4_be);
+    uint64_t ip_native = checksum_bytes16(0x45, 0) + htons(total_len) +
+                         htons(IP_FLAG_DONT_FRAGMENT) +
+                         checksum_bytes16(UBC_PKT_TTL_DEFAULT, IP_PROTOCOL_UDP) + addresses;
     if ((tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) == 0)
-        checksum_native_store(ip + 10, native);
+        checksum_native_store(ip + 10, ip_native);
+    return addresses + htons(IP_PROTOCOL_UDP) + htons(udp_len);
 }
 
 size_t
-ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
-                  const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
-                  size_t payload_len, uint32_t tx_flags)
+ubc_pkt_udp_build_full(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
+                       const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
+                       size_t payload_len, uint32_t tx_flags)
 {
     UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
-    size_t payload_offset = ubc_pkt_udp_payload_offset(has_vlan);
-    size_t l3_offset = payload_offset - UBC_PKT_UDP_BYTES - UBC_PKT_IPV4_BYTES;
-    size_t total_len = UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES + payload_len;
-    if (payload_len > cap || payload_offset > cap - payload_len || total_len > 0xffff)
+    size_t l3_offset = UBC_PKT_ETHER_BYTES + (has_vlan ? UBC_PKT_VLAN_BYTES : 0);
+    size_t payload_offset = l3_offset + UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES;
+    /* The first bound keeps the sum in the second from overflowing. */
+    if (payload_len > 0xffff - UBC_PKT_IPV4_BYTES - UBC_PKT_UDP_BYTES ||
+        payload_offset + payload_len > cap)
         return 0;
+    const struct udp_ends ends = { .self_ipv4_be = self->ipv4_be,
+                                   .peer_ipv4_be = peer->ipv4_be,
+                                   .self_port_be = self->udp_port_be,
+                                   .peer_port_be = peer->udp_port_be };
     ethernet_address_to(frame, peer->mac, self);
     if (has_vlan) {
         store_be16(frame + 12, UBC_PKT_ETHERTYPE_VLAN);
         store_be16(frame + 14, vlan_tci);
     }
     store_be16(frame + l3_offset - 2, UBC_PKT_ETHERTYPE_IPV4);
-    uint8_t *ip = frame + l3_offset;
-    ipv4_header_write(ip, self, peer, (uint16_t)total_len, tx_flags);
-    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
+    uint8_t *udp = frame + l3_offset + UBC_PKT_IPV4_BYTES;
     uint16_t udp_len = (uint16_t)(UBC_PKT_UDP_BYTES + payload_len);
-    memcpy(udp, &self->udp_port_be, 2);
-    memcpy(udp + 2, &peer->udp_port_be, 2);
-    store_be16(udp + 4, udp_len);
-    store_be16(udp + 6, 0);
-    uint64_t pseudo = checksum_halves16(self->ipv4_be) + checksum_halves16(peer->ipv4_be) +
-                      htons(IP_PROTOCOL_UDP) + htons(udp_len);
+    uint64_t pseudo = ipv4_udp_headers_write(frame + l3_offset, &ends, udp_len, tx_flags);
     if (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) {
         uint16_t folded = (uint16_t)checksum_fold16(pseudo); /* folded, not inverted */
         memcpy(udp + 6, &folded, 2);
     } else {
         /* The header from its values; the payload from memory (the caller
          * encoded it there: ideally a while ago, see ubc_net.c). */
-        uint64_t header = self->udp_port_be + peer->udp_port_be + htons(udp_len);
-        uint64_t payload = checksum_native(udp + UBC_PKT_UDP_BYTES, payload_len);
-        uint16_t checksum = (uint16_t)~checksum_fold16(pseudo + header + payload);
+        uint64_t header = ends.self_port_be + ends.peer_port_be + htons(udp_len);
+        uint64_t sum = checksum_add_carry(checksum_words(udp + UBC_PKT_UDP_BYTES, payload_len),
+                                          pseudo + header);
+        uint16_t checksum = (uint16_t)~checksum_fold16(sum);
         checksum = checksum == 0 ? 0xffff : checksum; /* 0 means "none"; a swap keeps both */
         memcpy(udp + 6, &checksum, 2);
     }
     return payload_offset + payload_len;
+}
+
+void
+ubc_pkt_plain_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum, uint64_t udp_sum)
+{
+    uint16_t ip_checksum = (uint16_t)~checksum_fold32(ip_sum);
+    memcpy(ip + 10, &ip_checksum, 2);
+    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
+    uint64_t sum =
+        checksum_add_carry(checksum_words(udp + UBC_PKT_UDP_BYTES, payload_len), udp_sum);
+    uint16_t checksum = (uint16_t)~checksum_fold16(sum);
+    checksum = checksum == 0 ? 0xffff : checksum; /* 0 means "none"; a swap keeps both */
+    memcpy(udp + 6, &checksum, 2);
 }
 
 size_t
