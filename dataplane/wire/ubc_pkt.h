@@ -14,6 +14,10 @@
  * Scope: Ethernet II with at most one 802.1Q tag; ARP requests for our
  * address; ICMP echo requests to us; IPv4 (options skipped, fragments
  * rejected) carrying UDP to our port. Anything else is a drop with a reason.
+ *
+ * ubc_pkt_classify() is inline: a fast path takes the common frame (no tag,
+ * no IP options, UDP to us) and gives the answer the full classifier
+ * (ubc_pkt_classify_full) gives; every other frame goes to the full one.
  */
 #ifndef UBC_PKT_H
 #define UBC_PKT_H
@@ -21,6 +25,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "common/ubc_assert.h"
 
 #define UBC_PKT_ETHER_BYTES 14u
 #define UBC_PKT_VLAN_BYTES 4u
@@ -109,11 +116,144 @@ struct ubc_pkt_info {
     struct ubc_pkt_peer source; /* MAC, IPv4 and UDP port of the sender */
 };
 
+/* Addresses stay in memory order (network order) end to end. */
+static inline uint32_t
+ubc_pkt_load_raw32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t
+ubc_pkt_load_raw16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static inline uint16_t
+ubc_pkt_load_be16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+static inline bool
+ubc_pkt_mac_is_group(const uint8_t *mac)
+{
+    return (mac[0] & 1) != 0; /* multicast bit; broadcast has it too */
+}
+
+/* Sources we cannot or must not answer: this network, broadcast, multicast
+ * and class E, loopback, and our own address (a reflected or spoofed frame). */
+static inline bool
+ubc_pkt_ipv4_source_bad(const uint8_t *source, uint32_t self_ipv4_be)
+{
+    return source[0] == 0 || source[0] == 127 || source[0] >= 224 ||
+           ubc_pkt_load_raw32(source) == self_ipv4_be;
+}
+
+/* The full classifier, every frame and every drop reason. ubc_pkt_classify()
+ * calls it for any frame its fast path does not take; the tests call it to
+ * hold the two equal. */
+enum ubc_pkt_kind ubc_pkt_classify_full(const uint8_t *frame, size_t len,
+                                        const struct ubc_pkt_self *self, uint32_t rx_flags,
+                                        struct ubc_pkt_info *info);
+
+/* For ubc_pkt_classify()'s fast path: the IPv4 header and UDP checksums
+ * of a frame whose headers it checked (no tag, no IP options, UDP of
+ * udp_len bytes inside the frame). True when both are right, absent (UDP
+ * checksum 0) or vouched for by rx_flags. */
+bool ubc_pkt_plain_checksums_valid(const uint8_t *frame, size_t udp_len, uint32_t rx_flags);
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The common frame's fixed fields as little-endian loads of their bytes:
+ * Ethernet II IPv4 (08 00) with version 4 and IHL 5 (45), the type of
+ * service masked; the IPv4 fragment word's MF bit and offset (big-endian
+ * 0x3fff); TTL 1 and protocol UDP (17) as one 16-bit word. */
+#define UBC_PKT_PLAIN_ETHERTYPE_VERSION 0x00450008u
+#define UBC_PKT_PLAIN_ETHERTYPE_VERSION_MASK 0x00ffffffu
+#define UBC_PKT_PLAIN_FRAGMENT_MASK 0xff3fu
+#define UBC_PKT_PLAIN_TTL1_UDP 0x1101u
+#define UBC_PKT_PLAIN_UDP_OFFSET (UBC_PKT_ETHER_BYTES + UBC_PKT_IPV4_BYTES)
+#define UBC_PKT_PLAIN_HEADERS (UBC_PKT_PLAIN_UDP_OFFSET + UBC_PKT_UDP_BYTES)
+
+/* The headers of the common frame (Ethernet II to our MAC, no tag, IPv4
+ * without options to our address, UDP to our port), checked as the full
+ * classifier checks them, with wide loads and combined comparisons.
+ * Returns the UDP length, or 0 for any other frame. */
+static inline size_t
+ubc_pkt_plain_udp_len(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self)
+{
+    const size_t headers = UBC_PKT_PLAIN_HEADERS, udp = UBC_PKT_PLAIN_UDP_OFFSET;
+    if (frame == NULL || len - headers > UBC_PKT_FRAME_MAX - headers)
+        return 0;
+    if (ubc_pkt_load_raw32(frame) != ubc_pkt_load_raw32(self->mac) ||
+        ubc_pkt_load_raw16(frame + 4) != ubc_pkt_load_raw16(self->mac + 4) ||
+        ubc_pkt_mac_is_group(frame + 6))
+        return 0;
+    if ((ubc_pkt_load_raw32(frame + 12) & UBC_PKT_PLAIN_ETHERTYPE_VERSION_MASK) !=
+        UBC_PKT_PLAIN_ETHERTYPE_VERSION)
+        return 0;
+    /* The IPv4 total length is the UDP length and the header: both lie
+     * inside the frame when the UDP datagram does. */
+    size_t udp_len = ubc_pkt_load_be16(frame + udp + 4);
+    if (ubc_pkt_load_be16(frame + 16) != udp_len + UBC_PKT_IPV4_BYTES ||
+        udp_len - UBC_PKT_UDP_BYTES > len - headers)
+        return 0;
+    if ((ubc_pkt_load_raw16(frame + 20) & UBC_PKT_PLAIN_FRAGMENT_MASK) != 0 ||
+        (uint16_t)(ubc_pkt_load_raw16(frame + 22) - UBC_PKT_PLAIN_TTL1_UDP) > 0xfe)
+        return 0;
+    if (ubc_pkt_load_raw32(frame + 30) != self->ipv4_be ||
+        ubc_pkt_ipv4_source_bad(frame + 26, self->ipv4_be))
+        return 0;
+    if (ubc_pkt_load_raw16(frame + udp + 2) != self->udp_port_be ||
+        ubc_pkt_load_raw16(frame + udp) == 0)
+        return 0;
+    return udp_len;
+}
+
+/* The common frame accepted: info as the full classifier fills it, field
+ * by field from registers (a struct built on the stack and copied would
+ * be read back before its stores retire). */
+static inline void
+ubc_pkt_plain_info(const uint8_t *frame, size_t udp_len, struct ubc_pkt_info *info)
+{
+    info->kind = UBC_PKT_UBC;
+    info->drop = UBC_PKT_DROP_NONE;
+    info->has_vlan = false;
+    info->vlan_tci = 0;
+    info->l3_offset = UBC_PKT_ETHER_BYTES;
+    info->l4_offset = UBC_PKT_PLAIN_UDP_OFFSET;
+    info->l3_end = (uint16_t)(UBC_PKT_PLAIN_UDP_OFFSET + udp_len);
+    info->payload_offset = UBC_PKT_PLAIN_HEADERS;
+    info->payload_len = (uint16_t)(udp_len - UBC_PKT_UDP_BYTES);
+    memcpy(info->source.mac, frame + 6, 6);
+    info->source.ipv4_be = ubc_pkt_load_raw32(frame + 26);
+    info->source.udp_port_be = ubc_pkt_load_raw16(frame + UBC_PKT_PLAIN_UDP_OFFSET);
+}
+#endif
+
 /* Classifies a received frame. rx_flags: UBC_PKT_RX_*. Returns info->kind;
- * info->drop says why when the kind is UBC_PKT_DROP. */
-enum ubc_pkt_kind ubc_pkt_classify(const uint8_t *frame, size_t len,
-                                   const struct ubc_pkt_self *self, uint32_t rx_flags,
-                                   struct ubc_pkt_info *info);
+ * info->drop says why when the kind is UBC_PKT_DROP. Inline: the net role
+ * calls it per frame, and the common frame's path needs no saved
+ * registers of its own here (out of line it paid 15 instructions for
+ * them). */
+static inline enum ubc_pkt_kind
+ubc_pkt_classify(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+                 uint32_t rx_flags, struct ubc_pkt_info *info)
+{
+    UBC_ASSERT(self != NULL && info != NULL);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    size_t udp_len = ubc_pkt_plain_udp_len(frame, len, self);
+    if (UBC_LIKELY(udp_len != 0) && ubc_pkt_plain_checksums_valid(frame, udp_len, rx_flags)) {
+        ubc_pkt_plain_info(frame, udp_len, info);
+        return UBC_PKT_UBC;
+    }
+#endif
+    return ubc_pkt_classify_full(frame, len, self, rx_flags, info);
+}
 
 /* Turns a classified ARP request into our reply, in place. Returns the frame
  * length (unchanged). */
@@ -134,13 +274,104 @@ ubc_pkt_udp_payload_offset(bool has_vlan)
            UBC_PKT_UDP_BYTES;
 }
 
+/* The general builder, every case. ubc_pkt_udp_build() calls it for a
+ * VLAN tag or checksum offload; the tests hold the two equal. */
+size_t ubc_pkt_udp_build_full(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
+                              const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
+                              size_t payload_len, uint32_t tx_flags);
+
+/* For ubc_pkt_udp_build(): stores the IPv4 header checksum of ip_sum (the
+ * native sum of the header's values: a few 16-bit words) and the UDP
+ * checksum of udp_sum (the pseudo-header's and the UDP header's) and the
+ * payload_len bytes after the UDP header. A leaf out of line: the checksum
+ * code stays in ubc_pkt.c. */
+void ubc_pkt_plain_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum,
+                                   uint64_t udp_sum);
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Native 16-bit words of the built headers' fixed bytes: 45 00 (version,
+ * IHL; type of service), 40 00 (DF), 40 11 (TTL 64, UDP), 00 11 (the
+ * pseudo-header's protocol). */
+#define UBC_PKT_PLAIN_WORD_VERSION 0x0045u
+#define UBC_PKT_PLAIN_WORD_DF 0x0040u
+#define UBC_PKT_PLAIN_WORD_TTL_UDP 0x1140u
+#define UBC_PKT_PLAIN_WORD_PSEUDO_UDP 0x1100u
+
+/* A 32-bit value in memory order as the sum of its two native words. */
+static inline uint64_t
+ubc_pkt_plain_halves16(uint32_t raw)
+{
+    return (raw & 0xffffu) + (raw >> 16);
+}
+
+/* The untagged frame's headers; the checksums' native sums from the
+ * values, never read back (64-bit loads of bytes just stored one by one
+ * stall on store forwarding). */
+static inline void
+ubc_pkt_plain_headers_write(uint8_t *frame, const struct ubc_pkt_self *self,
+                            const struct ubc_pkt_peer *peer, size_t payload_len)
+{
+    uint32_t self_ipv4 = self->ipv4_be, peer_ipv4 = peer->ipv4_be;
+    uint16_t self_port = self->udp_port_be, peer_port = peer->udp_port_be;
+    uint16_t udp_len_be = __builtin_bswap16((uint16_t)(UBC_PKT_UDP_BYTES + payload_len));
+    uint16_t total_len_be =
+        __builtin_bswap16((uint16_t)(UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES + payload_len));
+    /* Loaded before any store: the peer's MAC may lie in this frame. */
+    uint32_t peer_mac_low = ubc_pkt_load_raw32(peer->mac);
+    uint16_t peer_mac_high = ubc_pkt_load_raw16(peer->mac + 4);
+    memcpy(frame, &peer_mac_low, 4);
+    memcpy(frame + 4, &peer_mac_high, 2);
+    memcpy(frame + 6, self->mac, 6);
+    uint8_t *ip = frame + UBC_PKT_ETHER_BYTES;
+    /* Ethertype to protocol as two words (08 00 45 00 | 00 00 00 00,
+     * 40 00 40 11), the lengths stored over them after. */
+    const uint64_t ethertype_to_id = 0x450008u;
+    const uint32_t df_ttl_udp = 0x11400040u;
+    memcpy(frame + 12, &ethertype_to_id, 8);
+    memcpy(frame + 20, &df_ttl_udp, 4);
+    memcpy(ip + 2, &total_len_be, 2);
+    memcpy(ip + 12, &self_ipv4, 4);
+    memcpy(ip + 16, &peer_ipv4, 4);
+    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
+    memcpy(udp, &self_port, 2);
+    memcpy(udp + 2, &peer_port, 2);
+    memcpy(udp + 4, &udp_len_be, 2);
+    uint64_t addresses = ubc_pkt_plain_halves16(self_ipv4) + ubc_pkt_plain_halves16(peer_ipv4);
+    uint32_t ip_sum = (uint32_t)(UBC_PKT_PLAIN_WORD_VERSION + total_len_be + UBC_PKT_PLAIN_WORD_DF +
+                                 UBC_PKT_PLAIN_WORD_TTL_UDP + addresses);
+    /* The length word counts twice: in the pseudo-header and the header. */
+    uint64_t udp_sum =
+        addresses + UBC_PKT_PLAIN_WORD_PSEUDO_UDP + 2u * udp_len_be + self_port + peer_port;
+    ubc_pkt_plain_checksums_store(ip, payload_len, ip_sum, udp_sum);
+}
+#endif
+
 /* Writes Ethernet (+ VLAN tag when has_vlan), IPv4 (no options, DF, TTL 64)
  * and UDP headers in front of the payload_len bytes already at
  * ubc_pkt_udp_payload_offset(has_vlan). Returns the frame length, or 0 when
- * it would not fit in cap or exceed the IPv4 limit. tx_flags: UBC_PKT_TX_*. */
-size_t ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
-                         const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
-                         size_t payload_len, uint32_t tx_flags);
+ * it would not fit in cap or exceed the IPv4 limit. tx_flags: UBC_PKT_TX_*.
+ * Inline: the net role's replies (untagged, software checksums) are built
+ * here without a call frame; the rest goes to ubc_pkt_udp_build_full(). */
+static inline size_t
+ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
+                  const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
+                  size_t payload_len, uint32_t tx_flags)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!has_vlan && (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) == 0) {
+        UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
+        size_t payload_offset = ubc_pkt_udp_payload_offset(false);
+        /* The first bound keeps the sum in the second from overflowing. */
+        if (payload_len > 0xffff - UBC_PKT_IPV4_BYTES - UBC_PKT_UDP_BYTES ||
+            payload_offset + payload_len > cap)
+            return 0;
+        ubc_pkt_plain_headers_write(frame, self, peer, payload_len);
+        return payload_offset + payload_len;
+    }
+#endif
+    return ubc_pkt_udp_build_full(frame, cap, self, peer, has_vlan, vlan_tci, payload_len,
+                                  tx_flags);
+}
 
 /* A reply to a classified UBC frame, in place: the same VLAN, addresses and
  * ports swapped, no IP options. The reply payload must already be at

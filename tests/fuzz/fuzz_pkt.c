@@ -2,7 +2,9 @@
  * builders (also replayed over the seed corpus by a plain program).
  *
  * Input: byte 0 selects the rx checksum-offload flags, the rest is a frame.
- * Properties: offsets the classifier reports lie inside the frame; each reply
+ * Properties: ubc_pkt_classify (its fast path for the common frame) and
+ * ubc_pkt_classify_full give the same answer, field by field; offsets the
+ * classifier reports lie inside the frame; each reply
  * builder writes inside its buffer and produces a frame that verifies (the
  * peer classifies our UDP reply as a UBC datagram, ICMP checksums fold to
  * zero); a UBC payload goes through the wire decoder, and an answer to it is
@@ -75,6 +77,23 @@ check_udp_reply(uint8_t *frame, const struct ubc_pkt_info *info, const struct ub
     UBC_ASSERT(back.payload_len == payload_len);
 }
 
+/* The fast path's answer is the full classifier's. */
+static void
+check_same_as_full(const uint8_t *frame, size_t len, const struct ubc_pkt_self *self,
+                   uint32_t rx_flags, const struct ubc_pkt_info *info)
+{
+    struct ubc_pkt_info full;
+    UBC_ASSERT(ubc_pkt_classify_full(frame, len, self, rx_flags, &full) == info->kind);
+    UBC_ASSERT(full.kind == info->kind && full.drop == info->drop);
+    UBC_ASSERT(full.has_vlan == info->has_vlan && full.vlan_tci == info->vlan_tci);
+    UBC_ASSERT(full.l3_offset == info->l3_offset && full.l4_offset == info->l4_offset);
+    UBC_ASSERT(full.l3_end == info->l3_end && full.payload_offset == info->payload_offset);
+    UBC_ASSERT(full.payload_len == info->payload_len);
+    UBC_ASSERT(memcmp(full.source.mac, info->source.mac, 6) == 0);
+    UBC_ASSERT(full.source.ipv4_be == info->source.ipv4_be);
+    UBC_ASSERT(full.source.udp_port_be == info->source.udp_port_be);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -89,6 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum ubc_pkt_kind kind = ubc_pkt_classify(frame, len, &self, rx_flags, &info);
     UBC_ASSERT(kind == info.kind && ubc_pkt_drop_name(info.drop) != NULL);
     UBC_ASSERT((kind == UBC_PKT_DROP) == (info.drop != UBC_PKT_DROP_NONE));
+    check_same_as_full(frame, len, &self, rx_flags, &info);
     if (kind == UBC_PKT_DROP)
         return 0;
     UBC_ASSERT(info.l3_offset <= info.l3_end && info.l3_end <= len);
