@@ -98,6 +98,8 @@ ubc_net_init(struct ubc_net *net, const struct ubc_net_config *config, struct ub
     /* A request frame of any pool carries a reply if its buffer is as big
      * as the port's own (a ring port's frames come from the sender's pool). */
     net->recycle_buf_len_min = rte_pktmbuf_data_room_size(port->mbuf_pool);
+    net->rx_checksum_offload = port->rx_checksum_offload;
+    net->peer_instance_bits = config->instance << UBC_NET_PEER_INSTANCE_SHIFT;
     return 0;
 }
 
@@ -234,7 +236,7 @@ net_stamp(struct ubc_net *net, struct ubc_msg *msg, const struct ubc_pkt_info *i
     msg->hdr.tsc = now_tsc;
     uint32_t slot = ubc_peer_upsert(net->peers, info->source.ipv4_be, info->source.udp_port_be,
                                     info->source.mac, now_tsc, &msg->hdr.peer_gen);
-    msg->hdr.peer = (net->config.instance << UBC_NET_PEER_INSTANCE_SHIFT) | slot;
+    msg->hdr.peer = net->peer_instance_bits | slot;
 }
 
 /* All or nothing: a ledger op group is never split by a full ring (the
@@ -357,9 +359,13 @@ net_handle_datagram(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame,
     (*pending_count)++;
 }
 
-static uint32_t
-net_rx_flags(const struct rte_mbuf *frame)
+/* What the device vouched for; nothing (no reads of ol_flags) on a port
+ * without checksum offload, as the virtual ones are. */
+static inline uint32_t
+net_rx_flags(const struct ubc_net *net, const struct rte_mbuf *frame)
 {
+    if (!net->rx_checksum_offload)
+        return 0;
     uint32_t flags = 0;
     if ((frame->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
         flags |= UBC_PKT_RX_IP_CHECKSUM_GOOD;
@@ -384,7 +390,7 @@ net_handle_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, ui
      * batch keeps it there, with no copy; any other frame leaves the entry
      * free for the next. */
     struct ubc_pkt_info *info = &pending[*pending_count].info;
-    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(frame), info)) {
+    switch (ubc_pkt_classify(data, length, &net->self, net_rx_flags(net, frame), info)) {
     case UBC_PKT_ARP_REQUEST:
         stats->arp_replies++;
         net_tx_frame(net, queue, frame, ubc_pkt_arp_reply(data, length, info, &net->self));
@@ -523,13 +529,10 @@ static bool
 net_frame_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing *out)
 {
     struct ubc_net_queue_stats *stats = &net->stats[queue];
-    struct ubc_pkt_peer destination = { .ipv4_be = out->peer->ipv4_be,
-                                        .udp_port_be = out->peer->udp_port_be };
-    memcpy(destination.mac, out->peer->mac, sizeof(destination.mac));
     uint8_t *data = rte_pktmbuf_mtod(out->frame, uint8_t *);
-    size_t length =
-        ubc_pkt_udp_build(data, rte_pktmbuf_tailroom(out->frame), &net->self, &destination, false,
-                          0, out->payload_len, net_tx_checksum_flags(net, out->frame, false));
+    size_t length = ubc_pkt_udp_build(data, rte_pktmbuf_tailroom(out->frame), &net->self,
+                                      &out->peer->address, false, 0, out->payload_len,
+                                      net_tx_checksum_flags(net, out->frame, false));
     if (length == 0) {
         stats->drops[UBC_NET_DROP_ENCODE]++;
         rte_pktmbuf_free(out->frame);

@@ -127,6 +127,8 @@ struct ubc_net {
      * still in the cache); at most a burst, given back when drained. */
     uint32_t recycled_count;
     uint16_t recycle_buf_len_min; /* the port pool's data room */
+    bool rx_checksum_offload;     /* the port's, read per frame */
+    uint32_t peer_instance_bits;  /* config.instance in a peer handle's top bits */
     struct rte_mbuf *recycled[UBC_NET_BURST_MAX];
     uint32_t spare_count; /* messages taken for the current rx burst */
     struct ubc_msg *spare[UBC_NET_BURST_MAX];

@@ -43,8 +43,8 @@ ubc_peer_table_new(void *memory, uint32_t peers_max)
 static void
 peer_fill(struct ubc_peer *peer, uint32_t ipv4_be, uint16_t udp_port_be)
 {
-    peer->ipv4_be = ipv4_be;
-    peer->udp_port_be = udp_port_be;
+    peer->address.ipv4_be = ipv4_be;
+    peer->address.udp_port_be = udp_port_be;
     peer->in_use = 1;
     peer->generation++;
     if (peer->generation == 0) /* 0 means never used */
@@ -62,7 +62,8 @@ ubc_peer_upsert_probe(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t u
     for (uint32_t i = 0; i < UBC_PEER_PROBE_MAX; i++) {
         uint32_t slot = (home + i) & mask;
         struct ubc_peer *peer = &table->slots[slot];
-        if (peer->in_use && peer->ipv4_be == ipv4_be && peer->udp_port_be == udp_port_be) {
+        if (peer->in_use && peer->address.ipv4_be == ipv4_be &&
+            peer->address.udp_port_be == udp_port_be) {
             chosen = slot;
             break;
         }
@@ -84,9 +85,9 @@ ubc_peer_upsert_probe(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t u
         peer_fill(&table->slots[chosen], ipv4_be, udp_port_be);
     }
     peer = &table->slots[chosen];
-    memcpy(peer->mac, mac, 6);
+    memcpy(peer->address.mac, mac, 6);
     peer->last_seen = now;
     *generation = peer->generation;
-    UBC_ASSERT(peer->in_use && peer->ipv4_be == ipv4_be);
+    UBC_ASSERT(peer->in_use && peer->address.ipv4_be == ipv4_be);
     return chosen;
 }

@@ -16,18 +16,20 @@
 #include <string.h>
 
 #include "common/ubc_assert.h"
+#include "dataplane/wire/ubc_pkt.h"
 
 #define UBC_PEER_PROBE_MAX 16u
 #define UBC_PEER_TABLE_MAGIC 0x5542435045455231ull /* "UBCPEER1" */
 
 struct ubc_peer {
-    uint32_t ipv4_be;
-    uint16_t udp_port_be;
-    uint8_t mac[6];
+    /* Where replies go, in the form the frame builder takes
+     * (ubc_pkt_udp_build): the net role passes it without a copy. */
+    struct ubc_pkt_peer address;
     uint32_t generation; /* 0 = never used */
     uint32_t in_use;
     uint64_t last_seen;
 };
+UBC_STATIC_ASSERT(sizeof(struct ubc_peer) == 32, "two peers a cache line");
 
 struct ubc_peer_table {
     uint64_t magic;
@@ -69,9 +71,10 @@ ubc_peer_upsert(struct ubc_peer_table *table, uint32_t ipv4_be, uint16_t udp_por
     UBC_ASSERT(table->magic == UBC_PEER_TABLE_MAGIC);
     uint32_t home = ubc_peer_home(table, ipv4_be, udp_port_be);
     struct ubc_peer *peer = &table->slots[home];
-    if (!peer->in_use || peer->ipv4_be != ipv4_be || peer->udp_port_be != udp_port_be)
+    if (!peer->in_use || peer->address.ipv4_be != ipv4_be ||
+        peer->address.udp_port_be != udp_port_be)
         return ubc_peer_upsert_probe(table, ipv4_be, udp_port_be, mac, now, generation);
-    memcpy(peer->mac, mac, 6);
+    memcpy(peer->address.mac, mac, 6);
     peer->last_seen = now;
     *generation = peer->generation;
     return home;

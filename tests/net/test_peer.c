@@ -45,7 +45,7 @@ test_upsert_finds_same_slot(void **state)
     assert_int_equal(table->used, 1);
     const struct ubc_peer *peer = ubc_peer_get(table, slot1, gen1);
     assert_non_null(peer);
-    assert_memory_equal(peer->mac, mac2, 6); /* the MAC follows the latest frame */
+    assert_memory_equal(peer->address.mac, mac2, 6); /* the MAC follows the latest frame */
     assert_null(ubc_peer_get(table, slot1, gen1 + 1));
     assert_null(ubc_peer_get(table, table->slot_count, gen1));
     uint32_t other = ubc_peer_upsert(table, 0x0100000a, 0x1235, mac, 3, &gen2);
@@ -72,7 +72,7 @@ test_eviction_invalidates_old_generation(void **state)
     for (uint32_t i = 0; i < PEERS; i++) {
         const struct ubc_peer *peer = ubc_peer_get(table, slots[i], gens[i]);
         if (peer != NULL) {
-            assert_int_equal(peer->ipv4_be, 0x0a000000 + i);
+            assert_int_equal(peer->address.ipv4_be, 0x0a000000 + i);
             alive++;
         }
     }
