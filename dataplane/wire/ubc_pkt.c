@@ -97,12 +97,31 @@ checksum_words(const uint8_t *data, size_t len)
 {
     uint64_t sum = 0, carries = 0;
     const uint8_t *end = data + (len & ~(size_t)31);
+#if defined(__x86_64__)
+    /* x86-64: the carry chain in the flags, as the Linux kernel's
+     * csum_partial: add, three add-with-carry reading memory, and the last
+     * carry folded in; 5 instructions per 32 bytes where C's counted
+     * carries take 12-14 (gcc cannot keep a carry in the flags). The last
+     * `adc $0` cannot carry out: along a chain that starts with a plain
+     * add, a carry out leaves at most 2^64 - 2 (a + b + 1 < 2^65 - 1 when
+     * a carry in means a <= 2^64 - 2). */
+    for (; data != end; data += 32)
+        __asm__("addq 0(%[p]), %[s]\n\t"
+                "adcq 8(%[p]), %[s]\n\t"
+                "adcq 16(%[p]), %[s]\n\t"
+                "adcq 24(%[p]), %[s]\n\t"
+                "adcq $0, %[s]"
+                : [s] "+r"(sum)
+                : [p] "r"(data), "m"(*(const uint8_t(*)[32])data)
+                : "cc");
+#else
     for (; data != end; data += 32) {
         carries += __builtin_add_overflow(sum, checksum_load64(data), &sum);
         carries += __builtin_add_overflow(sum, checksum_load64(data + 8), &sum);
         carries += __builtin_add_overflow(sum, checksum_load64(data + 16), &sum);
         carries += __builtin_add_overflow(sum, checksum_load64(data + 24), &sum);
     }
+#endif
     if (len & 16) {
         carries += __builtin_add_overflow(sum, checksum_load64(data), &sum);
         carries += __builtin_add_overflow(sum, checksum_load64(data + 8), &sum);
