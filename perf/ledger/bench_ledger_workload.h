@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/ubc_assert.h"
+#include "common/ubc_splitmix.h"
 #include "ledger/ubc_ledger.h"
 
 #define IN_FLIGHT 256u
@@ -22,10 +23,7 @@ static uint64_t rng_state = 0xbe11c4;
 static uint64_t
 rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ubc_splitmix64(&rng_state);
 }
 
 static void

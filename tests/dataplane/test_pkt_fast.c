@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "common/ubc_assert.h"
+#include "common/ubc_splitmix.h"
 #include "dataplane/wire/ubc_pkt.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -57,10 +58,7 @@ static struct {
 static uint64_t
 rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ubc_splitmix64(&rng_state);
 }
 
 static uint32_t

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "common/ubc_splitmix.h"
 #include "ledger/ubc_ledger.h"
 
 #define FUZZ_OPS_MAX 64u
@@ -113,10 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static uint64_t
 rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ubc_splitmix64(s);
 }
 
 /* A valid record of plausible ops (escrow, transfers by genesis keys), mutated per round. */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/ubc_splitmix.h"
 #include "ledger_test_util.h"
 
 #define BATCHES 400u
@@ -32,10 +33,7 @@ static struct test_fixture base;
 static uint64_t
 rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ubc_splitmix64(s);
 }
 
 /* One random op; nonces come from the fixture, so most signed ops are in sequence. */

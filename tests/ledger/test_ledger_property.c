@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/ubc_splitmix.h"
 #include "ledger_test_util.h"
 
 #define USERS 16u
@@ -68,10 +69,7 @@ static uint8_t member_keys[MEMBERS][32];
 static uint64_t
 rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return ubc_splitmix64(s);
 }
 
 static uint64_t
