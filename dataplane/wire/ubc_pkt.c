@@ -19,7 +19,6 @@ enum {
     IP_PROTOCOL_UDP = 17,
     ICMP_ECHO_REPLY = 0,
     ICMP_ECHO_REQUEST = 8,
-    IP_FLAG_DONT_FRAGMENT = 0x4000,
     IP_FLAG_MORE_FRAGMENTS = 0x2000,
     IP_FRAGMENT_OFFSET_MASK = 0x1fff,
 };
@@ -231,37 +230,12 @@ checksum_udp_pseudo(const uint8_t *ip, uint16_t udp_len)
     return checksum_halves(checksum_load64(ip + 12)) + htons(IP_PROTOCOL_UDP) + htons(udp_len);
 }
 
-/* Two bytes as the native 16-bit word they make in memory. */
-static inline uint64_t
-checksum_bytes16(uint8_t first, uint8_t second)
-{
-    uint8_t bytes[2] = { first, second };
-    uint16_t word;
-    memcpy(&word, bytes, 2);
-    return word;
-}
-
-/* A 32-bit value held in memory order (an address) as its two native words. */
-static inline uint64_t
-checksum_halves16(uint32_t raw)
-{
-    return (raw & 0xffffu) + (raw >> 16);
-}
-
 /* A region holding its own correct checksum sums to 0xffff in either
  * byte order. */
 static inline bool
 checksum_native_valid(uint64_t native)
 {
     return checksum_fold16(native) == 0xffff;
-}
-
-/* The checksum to store natively at a field that was 0 in the sum. */
-static inline void
-checksum_native_store(uint8_t *field, uint64_t native)
-{
-    uint16_t checksum = (uint16_t)~checksum_fold16(native);
-    memcpy(field, &checksum, 2);
 }
 
 static enum ubc_pkt_kind
@@ -462,16 +436,6 @@ ubc_pkt_plain_checksums_valid(const uint8_t *frame, size_t udp_len, uint32_t rx_
     return checksum_sum_valid(checksum_add_carry(checksum_words(ip + 12, 8 + udp_len), pseudo));
 }
 
-/* Ethernet destination = the peer, source = us; the VLAN tag stays. */
-static void
-ethernet_address_to(uint8_t *frame, const uint8_t *peer_mac, const struct ubc_pkt_self *self)
-{
-    uint8_t mac[6]; /* peer_mac may point into this frame; a fixed-size copy inlines */
-    memcpy(mac, peer_mac, 6);
-    memcpy(frame, mac, 6);
-    memcpy(frame + 6, self->mac, 6);
-}
-
 size_t
 ubc_pkt_arp_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
                   const struct ubc_pkt_self *self)
@@ -483,7 +447,7 @@ ubc_pkt_arp_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *info,
     uint8_t requester_ipv4[4];
     memcpy(requester_mac, arp + 8, 6);
     memcpy(requester_ipv4, arp + 14, 4);
-    ethernet_address_to(frame, requester_mac, self);
+    ubc_pkt_ethernet_addresses_write(frame, requester_mac, self);
     store_be16(arp + 6, ARP_OPERATION_REPLY);
     memcpy(arp + 8, self->mac, 6);
     memcpy(arp + 14, &self->ipv4_be, 4);
@@ -507,7 +471,7 @@ ubc_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *i
     UBC_ASSERT(info->l3_end <= len && info->l4_offset + UBC_PKT_ICMP_BYTES <= info->l3_end);
     uint8_t *ip = frame + info->l3_offset;
     uint8_t *icmp = frame + info->l4_offset;
-    ethernet_address_to(frame, info->source.mac, self);
+    ubc_pkt_ethernet_addresses_write(frame, info->source.mac, self);
     memcpy(ip + 16, ip + 12, 4);
     memcpy(ip + 12, &self->ipv4_be, 4);
     ip[8] = UBC_PKT_TTL_DEFAULT;
@@ -519,93 +483,8 @@ ubc_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct ubc_pkt_info *i
     return len;
 }
 
-/* The addresses and ports of a built frame, loaded once: the frame's
- * stores may alias self and peer as far as the compiler knows, and would
- * make it load them again for each sum. */
-struct udp_ends {
-    uint32_t self_ipv4_be, peer_ipv4_be;
-    uint16_t self_port_be, peer_port_be;
-};
-
-/* IPv4 (no options, DF, TTL 64) and UDP headers. The sums come from the
- * values, not read back: 64-bit loads of bytes just stored one by one
- * stall on store forwarding (measured: most of this function's time). The
- * UDP checksum field is left 0 for the caller. Returns the native sum of
- * the UDP pseudo-header. */
-static uint64_t
-ipv4_udp_headers_write(uint8_t *ip, const struct udp_ends *ends, uint16_t udp_len,
-                       uint32_t tx_flags)
-{
-    uint16_t total_len = (uint16_t)(UBC_PKT_IPV4_BYTES + udp_len);
-    ip[0] = 0x45; /* version 4, 20-byte header */
-    ip[1] = 0;
-    store_be16(ip + 2, total_len);
-    store_be16(ip + 4, 0); /* DF set: the identification is unused (RFC 6864) */
-    store_be16(ip + 6, IP_FLAG_DONT_FRAGMENT);
-    ip[8] = UBC_PKT_TTL_DEFAULT;
-    ip[9] = IP_PROTOCOL_UDP;
-    store_be16(ip + 10, 0);
-    memcpy(ip + 12, &ends->self_ipv4_be, 4);
-    memcpy(ip + 16, &ends->peer_ipv4_be, 4);
-    uint8_t *udp = ip + UBC_PKT_IPV4_BYTES;
-    memcpy(udp, &ends->self_port_be, 2);
-    memcpy(udp + 2, &ends->peer_port_be, 2);
-    store_be16(udp + 4, udp_len);
-    store_be16(udp + 6, 0);
-    /* The addresses count in both sums. */
-    uint64_t addresses =
-        checksum_halves16(ends->self_ipv4_be) + checksum_halves16(ends->peer_ipv4_be);
-    uint64_t ip_native = checksum_bytes16(0x45, 0) + htons(total_len) +
-                         htons(IP_FLAG_DONT_FRAGMENT) +
-                         checksum_bytes16(UBC_PKT_TTL_DEFAULT, IP_PROTOCOL_UDP) + addresses;
-    if ((tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) == 0)
-        checksum_native_store(ip + 10, ip_native);
-    return addresses + htons(IP_PROTOCOL_UDP) + htons(udp_len);
-}
-
-size_t
-ubc_pkt_udp_build_full(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
-                       const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
-                       size_t payload_len, uint32_t tx_flags)
-{
-    UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
-    size_t l3_offset = UBC_PKT_ETHER_BYTES + (has_vlan ? UBC_PKT_VLAN_BYTES : 0);
-    size_t payload_offset = l3_offset + UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES;
-    /* The first bound keeps the sum in the second from overflowing. */
-    if (payload_len > 0xffff - UBC_PKT_IPV4_BYTES - UBC_PKT_UDP_BYTES ||
-        payload_offset + payload_len > cap)
-        return 0;
-    const struct udp_ends ends = { .self_ipv4_be = self->ipv4_be,
-                                   .peer_ipv4_be = peer->ipv4_be,
-                                   .self_port_be = self->udp_port_be,
-                                   .peer_port_be = peer->udp_port_be };
-    ethernet_address_to(frame, peer->mac, self);
-    if (has_vlan) {
-        store_be16(frame + 12, UBC_PKT_ETHERTYPE_VLAN);
-        store_be16(frame + 14, vlan_tci);
-    }
-    store_be16(frame + l3_offset - 2, UBC_PKT_ETHERTYPE_IPV4);
-    uint8_t *udp = frame + l3_offset + UBC_PKT_IPV4_BYTES;
-    uint16_t udp_len = (uint16_t)(UBC_PKT_UDP_BYTES + payload_len);
-    uint64_t pseudo = ipv4_udp_headers_write(frame + l3_offset, &ends, udp_len, tx_flags);
-    if (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) {
-        uint16_t folded = (uint16_t)checksum_fold16(pseudo); /* folded, not inverted */
-        memcpy(udp + 6, &folded, 2);
-    } else {
-        /* The header from its values; the payload from memory (the caller
-         * encoded it there: ideally a while ago, see ubc_net.c). */
-        uint64_t header = ends.self_port_be + ends.peer_port_be + htons(udp_len);
-        uint64_t sum = checksum_add_carry(checksum_words(udp + UBC_PKT_UDP_BYTES, payload_len),
-                                          pseudo + header);
-        uint16_t checksum = (uint16_t)~checksum_fold16(sum);
-        checksum = checksum == 0 ? 0xffff : checksum; /* 0 means "none"; a swap keeps both */
-        memcpy(udp + 6, &checksum, 2);
-    }
-    return payload_offset + payload_len;
-}
-
 void
-ubc_pkt_plain_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum, uint64_t udp_sum)
+ubc_pkt_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum, uint64_t udp_sum)
 {
     uint16_t ip_checksum = (uint16_t)~checksum_fold32(ip_sum);
     memcpy(ip + 10, &ip_checksum, 2);
@@ -615,6 +494,14 @@ ubc_pkt_plain_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum, 
     uint16_t checksum = (uint16_t)~checksum_fold16(sum);
     checksum = checksum == 0 ? 0xffff : checksum; /* 0 means "none"; a swap keeps both */
     memcpy(udp + 6, &checksum, 2);
+}
+
+void
+ubc_pkt_checksums_offload(uint8_t *ip, uint64_t pseudo_sum)
+{
+    store_be16(ip + 10, 0);
+    uint16_t folded = (uint16_t)checksum_fold16(pseudo_sum); /* folded, not inverted */
+    memcpy(ip + UBC_PKT_IPV4_BYTES + 6, &folded, 2);
 }
 
 size_t

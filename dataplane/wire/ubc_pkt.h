@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "common/ubc_assert.h"
 
 #define UBC_PKT_ETHER_BYTES 14u
@@ -274,61 +276,79 @@ ubc_pkt_udp_payload_offset(bool has_vlan)
            UBC_PKT_UDP_BYTES;
 }
 
-/* The general builder, every case. ubc_pkt_udp_build() calls it for a
- * VLAN tag or checksum offload; the tests hold the two equal. */
-size_t ubc_pkt_udp_build_full(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
-                              const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
-                              size_t payload_len, uint32_t tx_flags);
-
-/* For ubc_pkt_udp_build(): stores the IPv4 header checksum of ip_sum (the
- * native sum of the header's values: a few 16-bit words) and the UDP
- * checksum of udp_sum (the pseudo-header's and the UDP header's) and the
- * payload_len bytes after the UDP header. A leaf out of line: the checksum
- * code stays in ubc_pkt.c. */
-void ubc_pkt_plain_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum,
-                                   uint64_t udp_sum);
-
+/* A constant written little-endian, as the word whose stores lay down
+ * those bytes on this host. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* Native 16-bit words of the built headers' fixed bytes: 45 00 (version,
- * IHL; type of service), 40 00 (DF), 40 11 (TTL 64, UDP), 00 11 (the
- * pseudo-header's protocol). */
-#define UBC_PKT_PLAIN_WORD_VERSION 0x0045u
-#define UBC_PKT_PLAIN_WORD_DF 0x0040u
-#define UBC_PKT_PLAIN_WORD_TTL_UDP 0x1140u
-#define UBC_PKT_PLAIN_WORD_PSEUDO_UDP 0x1100u
+#define UBC_PKT_MEMORY64(x) ((uint64_t)(x))
+#define UBC_PKT_MEMORY32(x) ((uint32_t)(x))
+#else
+#define UBC_PKT_MEMORY64(x) __builtin_bswap64((uint64_t)(x))
+#define UBC_PKT_MEMORY32(x) __builtin_bswap32((uint32_t)(x))
+#endif
+
+/* Two bytes as the native 16-bit word they make in memory (a constant
+ * where the bytes are). */
+static inline uint16_t
+ubc_pkt_bytes16(uint8_t first, uint8_t second)
+{
+    const uint8_t bytes[2] = { first, second };
+    uint16_t word;
+    memcpy(&word, bytes, 2);
+    return word;
+}
 
 /* A 32-bit value in memory order as the sum of its two native words. */
 static inline uint64_t
-ubc_pkt_plain_halves16(uint32_t raw)
+ubc_pkt_halves16(uint32_t raw)
 {
     return (raw & 0xffffu) + (raw >> 16);
 }
 
-/* The untagged frame's headers; the checksums' native sums from the
- * values, never read back (64-bit loads of bytes just stored one by one
- * stall on store forwarding). */
+/* Ethernet destination = the peer, source = us (the ethertype is the
+ * caller's). The peer's MAC is loaded before any store: it may lie in this
+ * frame (a reply built over its request). */
 static inline void
-ubc_pkt_plain_headers_write(uint8_t *frame, const struct ubc_pkt_self *self,
-                            const struct ubc_pkt_peer *peer, size_t payload_len)
+ubc_pkt_ethernet_addresses_write(uint8_t *frame, const uint8_t peer_mac[6],
+                                 const struct ubc_pkt_self *self)
+{
+    uint32_t peer_low = ubc_pkt_load_raw32(peer_mac);
+    uint16_t peer_high = ubc_pkt_load_raw16(peer_mac + 4);
+    memcpy(frame, &peer_low, 4);
+    memcpy(frame + 4, &peer_high, 2);
+    memcpy(frame + 6, self->mac, 6);
+}
+
+/* What a built frame's checksums come from, as native sums of 16-bit words
+ * (ubc_pkt.c explains the domain): the IPv4 header, the UDP pseudo-header,
+ * and the UDP header (ports and length). */
+struct ubc_pkt_udp_sums {
+    uint32_t ip;
+    uint64_t pseudo;
+    uint64_t udp_header;
+};
+
+/* The IPv4 ethertype just before ip, then IPv4 (no options, DF, TTL 64)
+ * and UDP headers for payload_len bytes; both checksum fields are left for
+ * ubc_pkt_checksums_store() or the device. The sums come from the values,
+ * never read back: 64-bit loads of bytes just stored one by one stall on
+ * store forwarding (measured: most of the builder's time). */
+static inline struct ubc_pkt_udp_sums
+ubc_pkt_ipv4_udp_write(uint8_t *ip, const struct ubc_pkt_self *self,
+                       const struct ubc_pkt_peer *peer, size_t payload_len)
 {
     uint32_t self_ipv4 = self->ipv4_be, peer_ipv4 = peer->ipv4_be;
     uint16_t self_port = self->udp_port_be, peer_port = peer->udp_port_be;
-    uint16_t udp_len_be = __builtin_bswap16((uint16_t)(UBC_PKT_UDP_BYTES + payload_len));
-    uint16_t total_len_be =
-        __builtin_bswap16((uint16_t)(UBC_PKT_IPV4_BYTES + UBC_PKT_UDP_BYTES + payload_len));
-    /* Loaded before any store: the peer's MAC may lie in this frame. */
-    uint32_t peer_mac_low = ubc_pkt_load_raw32(peer->mac);
-    uint16_t peer_mac_high = ubc_pkt_load_raw16(peer->mac + 4);
-    memcpy(frame, &peer_mac_low, 4);
-    memcpy(frame + 4, &peer_mac_high, 2);
-    memcpy(frame + 6, self->mac, 6);
-    uint8_t *ip = frame + UBC_PKT_ETHER_BYTES;
-    /* Ethertype to protocol as two words (08 00 45 00 | 00 00 00 00,
-     * 40 00 40 11), the lengths stored over them after. */
-    const uint64_t ethertype_to_id = 0x450008u;
-    const uint32_t df_ttl_udp = 0x11400040u;
-    memcpy(frame + 12, &ethertype_to_id, 8);
-    memcpy(frame + 20, &df_ttl_udp, 4);
+    uint16_t udp_len = (uint16_t)(UBC_PKT_UDP_BYTES + payload_len);
+    uint16_t total_len = (uint16_t)(UBC_PKT_IPV4_BYTES + udp_len);
+    uint16_t udp_len_be = htons(udp_len), total_len_be = htons(total_len);
+    /* Ethertype 08 00, version and IHL 45, TOS 0, the length (stored over
+     * after), id 0 | DF 40 00, TTL, protocol UDP (17): two stores of
+     * immediates (byte stores merged by the compiler loaded their
+     * constants from memory: four instructions more a frame). */
+    const uint64_t ethertype_to_id = UBC_PKT_MEMORY64(0x450008u);
+    const uint32_t df_ttl_udp = UBC_PKT_MEMORY32(0x11000040u | UBC_PKT_TTL_DEFAULT << 16);
+    memcpy(ip - 2, &ethertype_to_id, 8);
+    memcpy(ip + 6, &df_ttl_udp, 4);
     memcpy(ip + 2, &total_len_be, 2);
     memcpy(ip + 12, &self_ipv4, 4);
     memcpy(ip + 16, &peer_ipv4, 4);
@@ -336,41 +356,55 @@ ubc_pkt_plain_headers_write(uint8_t *frame, const struct ubc_pkt_self *self,
     memcpy(udp, &self_port, 2);
     memcpy(udp + 2, &peer_port, 2);
     memcpy(udp + 4, &udp_len_be, 2);
-    uint64_t addresses = ubc_pkt_plain_halves16(self_ipv4) + ubc_pkt_plain_halves16(peer_ipv4);
-    uint32_t ip_sum = (uint32_t)(UBC_PKT_PLAIN_WORD_VERSION + total_len_be + UBC_PKT_PLAIN_WORD_DF +
-                                 UBC_PKT_PLAIN_WORD_TTL_UDP + addresses);
-    /* The length word counts twice: in the pseudo-header and the header. */
-    uint64_t udp_sum =
-        addresses + UBC_PKT_PLAIN_WORD_PSEUDO_UDP + 2u * udp_len_be + self_port + peer_port;
-    ubc_pkt_plain_checksums_store(ip, payload_len, ip_sum, udp_sum);
+    uint64_t addresses = ubc_pkt_halves16(self_ipv4) + ubc_pkt_halves16(peer_ipv4);
+    return (struct ubc_pkt_udp_sums){
+        .ip = (uint32_t)(ubc_pkt_bytes16(0x45, 0) + total_len_be + ubc_pkt_bytes16(0x40, 0) +
+                         ubc_pkt_bytes16(UBC_PKT_TTL_DEFAULT, 17) + addresses),
+        .pseudo = addresses + ubc_pkt_bytes16(0, 17) + udp_len_be,
+        .udp_header = (uint64_t)self_port + peer_port + udp_len_be,
+    };
 }
-#endif
+
+/* Stores the IPv4 header checksum of ip_sum and the UDP checksum of udp_sum
+ * (the pseudo-header's and the UDP header's) and the payload_len bytes
+ * after the UDP header (the
+ * only bytes read back: the caller encoded them a while ago). A leaf out
+ * of line: the checksum code stays in ubc_pkt.c. */
+void ubc_pkt_checksums_store(uint8_t *ip, size_t payload_len, uint32_t ip_sum, uint64_t udp_sum);
+
+/* Leaves the checksums to the device (tx offload): the IPv4 field 0, the
+ * UDP field the folded pseudo-header sum, not inverted, as DPDK expects. */
+void ubc_pkt_checksums_offload(uint8_t *ip, uint64_t pseudo_sum);
 
 /* Writes Ethernet (+ VLAN tag when has_vlan), IPv4 (no options, DF, TTL 64)
  * and UDP headers in front of the payload_len bytes already at
  * ubc_pkt_udp_payload_offset(has_vlan). Returns the frame length, or 0 when
- * it would not fit in cap or exceed the IPv4 limit. tx_flags: UBC_PKT_TX_*.
- * Inline: the net role's replies (untagged, software checksums) are built
- * here without a call frame; the rest goes to ubc_pkt_udp_build_full(). */
+ * it would not fit in cap or exceed the IPv4 limit (nothing written then).
+ * tx_flags: UBC_PKT_TX_*. Inline: the net role frames every reply here. */
 static inline size_t
 ubc_pkt_udp_build(uint8_t *frame, size_t cap, const struct ubc_pkt_self *self,
                   const struct ubc_pkt_peer *peer, bool has_vlan, uint16_t vlan_tci,
                   size_t payload_len, uint32_t tx_flags)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (!has_vlan && (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD) == 0) {
-        UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
-        size_t payload_offset = ubc_pkt_udp_payload_offset(false);
-        /* The first bound keeps the sum in the second from overflowing. */
-        if (payload_len > 0xffff - UBC_PKT_IPV4_BYTES - UBC_PKT_UDP_BYTES ||
-            payload_offset + payload_len > cap)
-            return 0;
-        ubc_pkt_plain_headers_write(frame, self, peer, payload_len);
-        return payload_offset + payload_len;
+    UBC_ASSERT(frame != NULL && self != NULL && peer != NULL);
+    size_t payload_offset = ubc_pkt_udp_payload_offset(has_vlan);
+    /* The first bound keeps the sum in the second from overflowing. */
+    if (payload_len > 0xffff - UBC_PKT_IPV4_BYTES - UBC_PKT_UDP_BYTES ||
+        payload_offset + payload_len > cap)
+        return 0;
+    ubc_pkt_ethernet_addresses_write(frame, peer->mac, self);
+    uint8_t *ip = frame + UBC_PKT_ETHER_BYTES;
+    if (has_vlan) {
+        frame[12] = UBC_PKT_ETHERTYPE_VLAN >> 8, frame[13] = UBC_PKT_ETHERTYPE_VLAN & 0xff;
+        frame[14] = (uint8_t)(vlan_tci >> 8), frame[15] = (uint8_t)vlan_tci;
+        ip += UBC_PKT_VLAN_BYTES;
     }
-#endif
-    return ubc_pkt_udp_build_full(frame, cap, self, peer, has_vlan, vlan_tci, payload_len,
-                                  tx_flags);
+    struct ubc_pkt_udp_sums sums = ubc_pkt_ipv4_udp_write(ip, self, peer, payload_len);
+    if (tx_flags & UBC_PKT_TX_CHECKSUM_OFFLOAD)
+        ubc_pkt_checksums_offload(ip, sums.pseudo);
+    else
+        ubc_pkt_checksums_store(ip, payload_len, sums.ip, sums.pseudo + sums.udp_header);
+    return payload_offset + payload_len;
 }
 
 /* A reply to a classified UBC frame, in place: the same VLAN, addresses and
