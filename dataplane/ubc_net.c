@@ -145,12 +145,19 @@ net_tx_checksum_flags(const struct ubc_net *net, struct rte_mbuf *frame, bool ha
     return UBC_PKT_TX_CHECKSUM_OFFLOAD;
 }
 
-static void
-net_tx_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, size_t length)
+/* A single-segment frame's length, both fields. */
+static inline void
+net_frame_length_set(struct rte_mbuf *frame, size_t length)
 {
     UBC_ASSERT(length > 0 && length <= UINT16_MAX);
     frame->data_len = (uint16_t)length;
     frame->pkt_len = (uint32_t)length;
+}
+
+static void
+net_tx_frame(struct ubc_net *net, uint16_t queue, struct rte_mbuf *frame, size_t length)
+{
+    net_frame_length_set(frame, length);
     net->stats[queue].tx_packets +=
         rte_eth_tx_buffer(net->port->port_id, queue, net->tx_buffer[queue], frame);
 }
@@ -538,9 +545,7 @@ net_frame_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing
         rte_pktmbuf_free(out->frame);
         return false;
     }
-    UBC_ASSERT(length <= UINT16_MAX);
-    out->frame->data_len = (uint16_t)length;
-    out->frame->pkt_len = (uint32_t)length;
+    net_frame_length_set(out->frame, length);
     stats->tx_by_type[out->type & UBC_MSG_TYPE_MAX]++;
     stats->revocations_sent += out->revocation;
     return true;
@@ -548,7 +553,7 @@ net_frame_encoded(struct ubc_net *net, uint16_t queue, const struct net_outgoing
 
 /* A burst of framed replies in one tx burst, not one tx-buffer append
  * each; what the buffer already holds goes first (order kept). What the
- * queue refuses is dropped and counted, as the buffer's callback does. */
+ * queue refuses goes to the buffer's callback: dropped and counted. */
 static void
 net_tx_burst(struct ubc_net *net, uint16_t queue, struct rte_mbuf **frames, uint16_t n)
 {
@@ -558,10 +563,8 @@ net_tx_burst(struct ubc_net *net, uint16_t queue, struct rte_mbuf **frames, uint
             rte_eth_tx_buffer_flush(net->port->port_id, queue, net->tx_buffer[queue]);
     uint16_t sent = n > 0 ? rte_eth_tx_burst(net->port->port_id, queue, frames, n) : 0;
     stats->tx_packets += sent;
-    if (sent < n) {
-        stats->tx_dropped += n - sent;
-        rte_pktmbuf_free_bulk(frames + sent, n - sent);
-    }
+    if (sent < n)
+        net_tx_error_callback(frames + sent, (uint16_t)(n - sent), stats);
 }
 
 /* Sends the replies one role queued for peers (acks, refusals, assignments,

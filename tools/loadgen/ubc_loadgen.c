@@ -256,14 +256,20 @@ job_submit(struct loadgen *g, uint64_t scheduled_tsc, uint64_t now_tsc)
     request_send(g, &msg, job_id, client, UBC_LOADGEN_CLIENT_SENDER + client, scheduled_tsc);
 }
 
-/* Open loop: job k is due at run_start + k / rate, whatever the replies. At
- * most one burst per call so that rx keeps up when we fall behind. */
+/* Open loop: job k is due at run_start + k / rate, whatever the replies. */
+static uint64_t
+clients_open_loop_next_due(const struct loadgen *g)
+{
+    double period_tsc = (double)g->hz / g->o.rate_per_s;
+    return g->run_start_tsc + (uint64_t)((double)g->jobs_submitted * period_tsc);
+}
+
+/* At most one burst per call so that rx keeps up when we fall behind. */
 static void
 clients_open_loop(struct loadgen *g, uint64_t now_tsc)
 {
-    double period_tsc = (double)g->hz / g->o.rate_per_s;
     for (uint32_t n = 0; n < g->o.burst; n++) {
-        uint64_t due = g->run_start_tsc + (uint64_t)((double)g->jobs_submitted * period_tsc);
+        uint64_t due = clients_open_loop_next_due(g);
         if (due > now_tsc || due >= g->run_end_tsc)
             return;
         job_submit(g, due, now_tsc);
@@ -274,10 +280,7 @@ clients_open_loop(struct loadgen *g, uint64_t now_tsc)
 static bool
 clients_open_loop_owed(const struct loadgen *g)
 {
-    if (g->o.find_capacity)
-        return false;
-    double period_tsc = (double)g->hz / g->o.rate_per_s;
-    return g->run_start_tsc + (uint64_t)((double)g->jobs_submitted * period_tsc) < g->run_end_tsc;
+    return !g->o.find_capacity && clients_open_loop_next_due(g) < g->run_end_tsc;
 }
 
 /* Closed loop (--find-capacity): keep the window full; latency from the send. */
@@ -740,8 +743,7 @@ next_due(const struct loadgen *g, bool submitting, uint64_t now_tsc)
         due = finish < due ? finish : due;
     }
     if (submitting && !g->o.find_capacity) {
-        double period_tsc = (double)g->hz / g->o.rate_per_s;
-        uint64_t next = g->run_start_tsc + (uint64_t)((double)g->jobs_submitted * period_tsc);
+        uint64_t next = clients_open_loop_next_due(g);
         due = next < due ? next : due;
     }
     /* Replies come when they come: poll at least every 100 us for them. */
