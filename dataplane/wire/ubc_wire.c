@@ -354,6 +354,25 @@ valid_job_submit(const struct ubc_job_submit *s)
            s->policy <= UBC_POLICY_REPUTATION;
 }
 
+/* The ranges of the smaller records: an id that names something. */
+static bool
+valid_job_ref(const struct ubc_job_ref *r)
+{
+    return r->job_id != 0;
+}
+
+static bool
+valid_provider_register(const struct ubc_provider_register *r)
+{
+    return r->provider_id != 0;
+}
+
+static bool
+valid_deregister(const struct ubc_provider_heartbeat *h)
+{
+    return h->provider_id != 0;
+}
+
 static bool
 valid_task_result(const struct ubc_task_result *r)
 {
@@ -372,7 +391,7 @@ heartbeat_check(const struct ubc_provider_heartbeat *h, bool strict)
 {
     if (strict && (h->flags & ~UBC_WIRE_HEARTBEAT_FLAGS_KNOWN) != 0)
         return UBC_WIRE_ERR_RESERVED;
-    return h->provider_id != 0 ? UBC_WIRE_OK : UBC_WIRE_ERR_FIELD_RANGE;
+    return valid_deregister(h) ? UBC_WIRE_OK : UBC_WIRE_ERR_FIELD_RANGE; /* the same id rule */
 }
 
 static bool
@@ -666,11 +685,11 @@ payload_read_check(struct cursor c, struct ubc_msg *msg, bool strict)
     case UBC_MSG_JOB_CANCEL:
     case UBC_MSG_JOB_QUERY:
         job_ref_read(c, &msg->u.job_ref);
-        valid = msg->u.job_ref.job_id != 0;
+        valid = valid_job_ref(&msg->u.job_ref);
         break;
     case UBC_MSG_PROVIDER_REGISTER:
         provider_register_read(c, &msg->u.provider_register);
-        valid = msg->u.provider_register.provider_id != 0;
+        valid = valid_provider_register(&msg->u.provider_register);
         break;
     case UBC_MSG_PROVIDER_HEARTBEAT:
         heartbeat_read(c, &msg->u.heartbeat);
@@ -679,7 +698,7 @@ payload_read_check(struct cursor c, struct ubc_msg *msg, bool strict)
         return heartbeat_check(&msg->u.heartbeat, strict);
     case UBC_MSG_PROVIDER_DEREGISTER:
         deregister_read(c, &msg->u.heartbeat);
-        valid = msg->u.heartbeat.provider_id != 0;
+        valid = valid_deregister(&msg->u.heartbeat);
         break;
     case UBC_MSG_TASK_RESULT:
         task_result_read(c, &msg->u.task_result);
@@ -712,12 +731,12 @@ payload_check_write(const struct ubc_msg *msg, uint16_t type, const struct curso
         break;
     case UBC_MSG_JOB_CANCEL:
     case UBC_MSG_JOB_QUERY:
-        valid = msg->u.job_ref.job_id != 0;
+        valid = valid_job_ref(&msg->u.job_ref);
         if (valid && out != NULL)
             job_ref_write(*out, &msg->u.job_ref);
         break;
     case UBC_MSG_PROVIDER_REGISTER:
-        valid = msg->u.provider_register.provider_id != 0;
+        valid = valid_provider_register(&msg->u.provider_register);
         if (valid && out != NULL)
             provider_register_write(*out, &msg->u.provider_register);
         break;
@@ -728,7 +747,7 @@ payload_check_write(const struct ubc_msg *msg, uint16_t type, const struct curso
         return result;
     }
     case UBC_MSG_PROVIDER_DEREGISTER:
-        valid = msg->u.heartbeat.provider_id != 0;
+        valid = valid_deregister(&msg->u.heartbeat);
         if (valid && out != NULL)
             deregister_write(*out, &msg->u.heartbeat);
         break;
